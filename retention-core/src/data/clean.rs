@@ -1,0 +1,205 @@
+//! Typing and cleaning cells: trims text, turns blank cells into nulls, parses numeric text, and
+//! maps the target's labels to churn / no churn. Errors name the column, the row and the value.
+
+use polars::prelude::*;
+
+use crate::error::{Error, Result};
+
+/// Converts a column to nullable `f64`: numbers are cast, text is trimmed, blank cells become null,
+/// and anything else is an error naming the row (`first_row` is the 0-based index of the column's
+/// first cell in the file, for batches).
+///
+/// # Errors
+/// [`Error::InvalidValue`] for a cell that is not a number (or is infinite).
+pub fn to_numeric(column: &Column, first_row: usize) -> Result<Float64Chunked> {
+    let name = column.name().to_string();
+    if column.dtype().is_primitive_numeric() || column.dtype() == &DataType::Boolean {
+        let cast = column.cast(&DataType::Float64)?;
+        return Ok(cast.f64()?.clone());
+    }
+    let text = match column.dtype() {
+        DataType::String => column.str()?.clone(),
+        _ => column.cast(&DataType::String)?.str()?.clone(),
+    };
+    // Fast path: polars' own parser accepts the whole column.
+    if let Ok(cast) = text.cast(&DataType::Float64) {
+        let cast = cast.f64()?.clone();
+        if cast.null_count() == text.null_count() && all_finite(&cast) {
+            return Ok(cast.with_name(name.as_str().into()));
+        }
+    }
+    let mut out: Vec<Option<f64>> = Vec::with_capacity(text.len());
+    for (i, cell) in text.iter().enumerate() {
+        let value = match cell.map(str::trim) {
+            None | Some("") => None,
+            Some(s) => match s.parse::<f64>() {
+                Ok(v) if v.is_nan() => None,
+                Ok(v) if v.is_finite() => Some(v),
+                Ok(_) => {
+                    return Err(Error::InvalidValue {
+                        column: name,
+                        row: first_row + i + 1,
+                        value: s.to_string(),
+                        reason: "infinite values are not allowed in a numeric column".into(),
+                    });
+                }
+                Err(_) => {
+                    return Err(Error::InvalidValue {
+                        column: name,
+                        row: first_row + i + 1,
+                        value: cell.unwrap_or_default().to_string(),
+                        reason: "expected a number in this numeric column".into(),
+                    });
+                }
+            },
+        };
+        out.push(value);
+    }
+    Ok(Float64Chunked::from_iter_options(
+        name.as_str().into(),
+        out.into_iter(),
+    ))
+}
+
+/// True when every non-null value is finite (polars parses "inf" and "NaN").
+fn all_finite(values: &Float64Chunked) -> bool {
+    values.iter().flatten().all(f64::is_finite)
+}
+
+/// Converts a column to nullable text: trims, and turns blank cells into null.
+///
+/// # Errors
+/// [`Error::Polars`] only if the column cannot be cast to text.
+pub fn to_text(column: &Column) -> Result<StringChunked> {
+    let name = column.name().clone();
+    let text = match column.dtype() {
+        DataType::String => column.str()?.clone(),
+        DataType::Float32 | DataType::Float64 => {
+            // 1.0 → "1" so that a Parquet float flag reads like the CSV's integer flag.
+            let f = column.cast(&DataType::Float64)?;
+            let f = f.f64()?;
+            return Ok(StringChunked::from_iter_options(
+                name,
+                f.iter().map(|v| v.map(format_number)),
+            ));
+        }
+        _ => column.cast(&DataType::String)?.str()?.clone(),
+    };
+    let needs_cleaning = text
+        .iter()
+        .flatten()
+        .any(|s| s.is_empty() || s.starts_with(char::is_whitespace) || s.ends_with(char::is_whitespace));
+    if !needs_cleaning {
+        return Ok(text);
+    }
+    Ok(StringChunked::from_iter_options(
+        name,
+        text.iter().map(|cell| {
+            cell.map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_string)
+        }),
+    ))
+}
+
+/// Formats a number the way it would be written in a CSV (no trailing `.0`).
+pub fn format_number(v: f64) -> String {
+    if v.fract() == 0.0 && v.abs() < 1e15 {
+        format!("{}", v as i64)
+    } else {
+        format!("{v}")
+    }
+}
+
+/// Maps a target column to booleans (`true` = churned) given the positive and negative labels.
+///
+/// # Errors
+/// [`Error::InvalidValue`] for a blank cell or a value that is neither label.
+pub fn to_target(column: &Column, positive: &str, negative: &str, first_row: usize) -> Result<Vec<bool>> {
+    let text = to_text(column)?;
+    let name = column.name().to_string();
+    let mut out = Vec::with_capacity(text.len());
+    for (i, cell) in text.iter().enumerate() {
+        match cell {
+            Some(v) if v == positive => out.push(true),
+            Some(v) if v == negative => out.push(false),
+            Some(v) => {
+                return Err(Error::InvalidValue {
+                    column: name,
+                    row: first_row + i + 1,
+                    value: v.to_string(),
+                    reason: format!("the target's labels are {positive:?} (churn) and {negative:?}"),
+                });
+            }
+            None => {
+                return Err(Error::InvalidValue {
+                    column: name,
+                    row: first_row + i + 1,
+                    value: String::new(),
+                    reason: "the target is blank; every training or evaluation row needs a label"
+                        .into(),
+                });
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Distinct non-null values of a text column, sorted.
+pub fn distinct(text: &StringChunked) -> Vec<String> {
+    let mut set: std::collections::BTreeSet<&str> = std::collections::BTreeSet::new();
+    for v in text.iter().flatten() {
+        set.insert(v);
+    }
+    set.into_iter().map(str::to_string).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn col(name: &str, v: &[Option<&str>]) -> Column {
+        Column::new(name.into(), v)
+    }
+
+    #[test]
+    fn numeric_text_with_blanks_and_spaces() {
+        let c = col("TotalCharges", &[Some(" 29.85"), Some(" "), None, Some("1e3"), Some("NaN")]);
+        let f = to_numeric(&c, 0).unwrap();
+        let v: Vec<Option<f64>> = f.iter().collect();
+        assert_eq!(v, vec![Some(29.85), None, None, Some(1000.0), None]);
+    }
+
+    #[test]
+    fn non_numeric_cell_names_column_row_and_value() {
+        let c = col("tenure", &[Some("1"), Some("2"), Some("ten")]);
+        let err = to_numeric(&c, 100).unwrap_err().to_string();
+        assert!(err.contains("'tenure'") && err.contains("row 103") && err.contains("\"ten\""), "{err}");
+        let c = col("x", &[Some("inf")]);
+        assert!(to_numeric(&c, 0).unwrap_err().to_string().contains("infinite"));
+    }
+
+    #[test]
+    fn text_is_trimmed_and_blank_is_null() {
+        let c = col("c", &[Some(" Yes "), Some(""), Some("   "), Some("No")]);
+        let t = to_text(&c).unwrap();
+        let v: Vec<Option<&str>> = t.iter().collect();
+        assert_eq!(v, vec![Some("Yes"), None, None, Some("No")]);
+        let f = Column::new("f".into(), &[1.0f64, 2.5]);
+        let t = to_text(&f).unwrap();
+        assert_eq!(t.get(0), Some("1"));
+        assert_eq!(t.get(1), Some("2.5"));
+    }
+
+    #[test]
+    fn target_mapping_and_errors() {
+        let c = col("Churn", &[Some("Yes"), Some("No ")]);
+        assert_eq!(to_target(&c, "Yes", "No", 0).unwrap(), vec![true, false]);
+        let c = col("Churn", &[Some("Yes"), None]);
+        let err = to_target(&c, "Yes", "No", 0).unwrap_err().to_string();
+        assert!(err.contains("row 2") && err.contains("blank"), "{err}");
+        let c = col("Churn", &[Some("Maybe")]);
+        let err = to_target(&c, "Yes", "No", 0).unwrap_err().to_string();
+        assert!(err.contains("\"Maybe\""), "{err}");
+    }
+}

@@ -1,0 +1,424 @@
+//! Customer tables: reading, column roles, cleaning.
+//!
+//! A [`Dataset`] is a table whose columns have been given roles ([`Schema`]) and typed: numeric
+//! features as `f64`, categorical features and the id as trimmed text (blank = null), and the target
+//! as churned / not churned.
+
+pub mod clean;
+pub mod io;
+pub mod schema;
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use polars::prelude::*;
+
+pub use io::{Format, RawTable, TableBatches, TableSink, read_table, write_table};
+pub use schema::{ColumnRole, Role, Schema, SchemaOptions};
+
+use crate::error::{Error, Result};
+
+/// A categorical column with more distinct values than this (and than half its rows) is taken for
+/// free text or an identifier and ignored unless the user declares it categorical.
+const MAX_INFERRED_LEVELS: usize = 50;
+
+/// A table with roles applied and cells typed.
+#[derive(Debug, Clone)]
+pub struct Dataset {
+    /// The id column (text) and the feature columns (numeric as `f64`, categorical as text), in
+    /// file order. The target is held in [`Dataset::target`], not here.
+    pub frame: DataFrame,
+    /// Churned (`true`) or not, one per row, when the table has the target column.
+    pub target: Option<Vec<bool>>,
+    /// The roles of the source columns.
+    pub schema: Schema,
+    /// Things the user should know (duplicate ids, ignored columns); the library never prints.
+    pub warnings: Vec<String>,
+    /// SHA-256 of the source file, when read from one.
+    pub sha256: Option<String>,
+}
+
+impl Dataset {
+    /// Reads a file and infers its schema, honouring `options`.
+    ///
+    /// # Errors
+    /// Everything [`read_table`] and [`Dataset::infer`] refuse.
+    pub fn load(path: &Path, options: &SchemaOptions) -> Result<Self> {
+        let raw = read_table(path)?;
+        let mut ds = Dataset::infer(&raw.frame, options)?;
+        ds.sha256 = Some(raw.sha256);
+        Ok(ds)
+    }
+
+    /// Number of rows.
+    pub fn height(&self) -> usize {
+        self.frame.height()
+    }
+
+    /// Infers column roles for training and types the cells.
+    ///
+    /// # Errors
+    /// [`Error::ColumnNotFound`] for a named column that is absent, [`Error::InvalidData`] for no
+    /// target, a single-class target or an all-null feature column, [`Error::InvalidValue`] for a
+    /// non-numeric cell in a column declared numeric or a blank/unknown target label.
+    pub fn infer(raw: &DataFrame, options: &SchemaOptions) -> Result<Self> {
+        if raw.height() == 0 {
+            return Err(Error::InvalidData("the table has no rows".into()));
+        }
+        let names: Vec<String> = raw
+            .get_column_names()
+            .iter()
+            .map(|n| n.to_string())
+            .collect();
+        options.check(&names)?;
+        let target = match &options.target {
+            Some(t) => t.clone(),
+            None => names
+                .iter()
+                .find(|n| {
+                    schema::TARGET_CANDIDATES
+                        .iter()
+                        .any(|c| n.eq_ignore_ascii_case(c))
+                })
+                .cloned()
+                .ok_or_else(|| {
+                    Error::InvalidData(format!(
+                        "no target column: name it with --target (looked for {}; columns are {})",
+                        schema::TARGET_CANDIDATES.join(", "),
+                        names.join(", ")
+                    ))
+                })?,
+        };
+        let id = match &options.id {
+            Some(id) => Some(id.clone()),
+            None => infer_id(raw, &names, &target)?,
+        };
+
+        let mut warnings = Vec::new();
+        let mut roles = Vec::with_capacity(names.len());
+        let mut columns: Vec<Column> = Vec::new();
+        for name in &names {
+            let column = raw.column(name)?;
+            let listed = |list: &[String]| list.iter().any(|n| n == name);
+            let (role, note) = if *name == target {
+                (Role::Target, None)
+            } else if id.as_deref() == Some(name.as_str()) {
+                (Role::Id, None)
+            } else if listed(&options.ignore) {
+                (Role::Ignored, Some("ignored by --ignore".to_string()))
+            } else if listed(&options.numeric) {
+                (Role::Numeric, None)
+            } else if listed(&options.categorical) {
+                (Role::Categorical, None)
+            } else {
+                infer_feature_role(column)?
+            };
+            match role {
+                Role::Numeric => {
+                    let values = clean::to_numeric(column, 0)?;
+                    refuse_all_null(name, values.null_count(), values.len())?;
+                    columns.push(values.into_column());
+                }
+                Role::Categorical => {
+                    let values = clean::to_text(column)?;
+                    refuse_all_null(name, values.null_count(), values.len())?;
+                    columns.push(values.into_column());
+                }
+                Role::Id => {
+                    let values = clean::to_text(column)?;
+                    if let Some(w) = duplicate_id_warning(name, &values) {
+                        warnings.push(w);
+                    }
+                    columns.push(values.into_column());
+                }
+                Role::Ignored => {
+                    if let Some(n) = &note {
+                        if !listed(&options.ignore) {
+                            warnings.push(format!("column '{name}' ignored: {n}"));
+                        }
+                    }
+                }
+                Role::Target => {}
+            }
+            roles.push(ColumnRole {
+                name: name.clone(),
+                role,
+                note,
+            });
+        }
+
+        let target_column = raw.column(&target)?;
+        let labels = clean::distinct(&clean::to_text(target_column)?);
+        let (positive, negative) =
+            schema::resolve_labels(&target, &labels, options.positive_label.as_deref())?;
+        let y = clean::to_target(target_column, &positive, &negative, 0)?;
+        let schema = Schema {
+            columns: roles,
+            positive_label: Some(positive),
+            negative_label: Some(negative),
+        };
+        if schema.feature_names().is_empty() {
+            return Err(Error::InvalidData(
+                "no feature columns left: every column is the target, the id or ignored".into(),
+            ));
+        }
+        Ok(Dataset {
+            frame: DataFrame::new(raw.height(), columns)?,
+            target: Some(y),
+            schema,
+            warnings,
+            sha256: None,
+        })
+    }
+
+    /// Applies a known schema (a trained model's) to a raw table, e.g. a batch to score.
+    /// `first_row` is the 0-based file row of the frame's first row, for error messages.
+    /// With `need_target` the target column must be present and labelled.
+    ///
+    /// # Errors
+    /// [`Error::ColumnNotFound`] for a missing feature column (or missing target with
+    /// `need_target`), [`Error::InvalidValue`] for a non-numeric cell in a numeric column or an
+    /// unknown target label.
+    pub fn with_schema(
+        raw: &DataFrame,
+        schema: &Schema,
+        first_row: usize,
+        need_target: bool,
+    ) -> Result<Self> {
+        let available: Vec<String> = raw
+            .get_column_names()
+            .iter()
+            .map(|n| n.to_string())
+            .collect();
+        let mut columns = Vec::new();
+        let mut target = None;
+        let mut warnings = Vec::new();
+        for c in &schema.columns {
+            let present = available.iter().any(|a| *a == c.name);
+            let missing = || Error::column_not_found(c.name.clone(), " in this table", &available);
+            match c.role {
+                Role::Numeric => {
+                    let col = raw.column(&c.name).map_err(|_| missing())?;
+                    columns.push(clean::to_numeric(col, first_row)?.into_column());
+                }
+                Role::Categorical => {
+                    let col = raw.column(&c.name).map_err(|_| missing())?;
+                    columns.push(clean::to_text(col)?.into_column());
+                }
+                Role::Id => {
+                    if present {
+                        let values = clean::to_text(raw.column(&c.name)?)?;
+                        if let Some(w) = duplicate_id_warning(&c.name, &values) {
+                            warnings.push(w);
+                        }
+                        columns.push(values.into_column());
+                    }
+                }
+                Role::Target => {
+                    if need_target && !present {
+                        return Err(missing());
+                    }
+                    if present {
+                        let (Some(pos), Some(neg)) = (&schema.positive_label, &schema.negative_label)
+                        else {
+                            return Err(Error::SchemaMismatch(
+                                "the schema has a target but no labels".into(),
+                            ));
+                        };
+                        let col = raw.column(&c.name)?;
+                        match clean::to_target(col, pos, neg, first_row) {
+                            Ok(y) => target = Some(y),
+                            Err(e) if need_target => return Err(e),
+                            Err(_) => {}
+                        }
+                    }
+                }
+                Role::Ignored => {}
+            }
+        }
+        Ok(Dataset {
+            frame: DataFrame::new(raw.height(), columns)?,
+            target,
+            schema: schema.clone(),
+            warnings,
+            sha256: None,
+        })
+    }
+
+    /// The id column as text, when the schema has one and the table carries it.
+    pub fn ids(&self) -> Option<&StringChunked> {
+        let id = self.schema.id()?;
+        self.frame.column(id).ok()?.str().ok()
+    }
+}
+
+fn refuse_all_null(name: &str, nulls: usize, len: usize) -> Result<()> {
+    if len > 0 && nulls == len {
+        return Err(Error::InvalidData(format!(
+            "column '{name}' has no values (all {len} cells are blank); remove it or pass --ignore {name}"
+        )));
+    }
+    Ok(())
+}
+
+/// An id column is one named `id` or ending in `id` (any case) whose values are all distinct.
+fn infer_id(raw: &DataFrame, names: &[String], target: &str) -> Result<Option<String>> {
+    for name in names {
+        let lower = name.to_ascii_lowercase();
+        if name == target || !(lower == "id" || lower.ends_with("id")) {
+            continue;
+        }
+        let text = clean::to_text(raw.column(name)?)?;
+        if text.null_count() == 0 && text.n_unique()? == text.len() {
+            return Ok(Some(name.clone()));
+        }
+    }
+    Ok(None)
+}
+
+/// Numeric when every non-blank cell is a number and there are more than two distinct values;
+/// categorical otherwise; ignored when it looks like free text or a second identifier.
+fn infer_feature_role(column: &Column) -> Result<(Role, Option<String>)> {
+    let text = clean::to_text(column)?;
+    let non_null = text.len() - text.null_count();
+    if non_null == 0 {
+        return Err(Error::InvalidData(format!(
+            "column '{}' has no values (all {} cells are blank); remove it or pass --ignore {}",
+            column.name(),
+            text.len(),
+            column.name()
+        )));
+    }
+    let levels = text.n_unique()? - usize::from(text.null_count() > 0);
+    let numeric = column.dtype().is_primitive_numeric() || clean::to_numeric(column, 0).is_ok();
+    if numeric && levels > 2 {
+        return Ok((Role::Numeric, Some("inferred: numeric values".into())));
+    }
+    if numeric {
+        return Ok((
+            Role::Categorical,
+            Some(format!("inferred: numeric with only {levels} distinct values, treated as a flag")),
+        ));
+    }
+    if levels > MAX_INFERRED_LEVELS && levels * 2 > non_null {
+        return Ok((
+            Role::Ignored,
+            Some(format!(
+                "{levels} distinct values in {non_null} rows looks like free text or an identifier; pass --categorical {} to use it",
+                column.name()
+            )),
+        ));
+    }
+    Ok((
+        Role::Categorical,
+        Some(format!("inferred: text with {levels} levels")),
+    ))
+}
+
+fn duplicate_id_warning(name: &str, ids: &StringChunked) -> Option<String> {
+    let mut seen: HashMap<&str, usize> = HashMap::with_capacity(ids.len());
+    for id in ids.iter().flatten() {
+        *seen.entry(id).or_default() += 1;
+    }
+    let mut dups: Vec<&str> = seen
+        .iter()
+        .filter(|(_, n)| **n > 1)
+        .map(|(id, _)| *id)
+        .collect();
+    if dups.is_empty() {
+        return None;
+    }
+    dups.sort_unstable();
+    Some(format!(
+        "column '{name}': {} id(s) appear more than once (e.g. {})",
+        dups.len(),
+        dups.iter()
+            .take(3)
+            .map(|d| format!("{d:?}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn raw() -> DataFrame {
+        df!(
+            "customerID" => ["a", "b", "c", "d"],
+            "tenure" => ["1", "5", " ", "40"],
+            "Senior" => ["0", "1", "0", "0"],
+            "Contract" => ["M", "Y", "M ", "Y"],
+            "Churn" => ["Yes", "No", "No", "Yes"]
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn infers_roles_and_types() {
+        let ds = Dataset::infer(&raw(), &SchemaOptions::new()).unwrap();
+        let s = &ds.schema;
+        assert_eq!(s.target(), Some("Churn"));
+        assert_eq!(s.id(), Some("customerID"));
+        assert_eq!(s.role_of("tenure"), Some(Role::Numeric));
+        assert_eq!(s.role_of("Senior"), Some(Role::Categorical));
+        assert_eq!(s.role_of("Contract"), Some(Role::Categorical));
+        assert_eq!(ds.target, Some(vec![true, false, false, true]));
+        let tenure = ds.frame.column("tenure").unwrap().f64().unwrap();
+        assert_eq!(tenure.get(2), None);
+        let contract = ds.frame.column("Contract").unwrap().str().unwrap();
+        assert_eq!(contract.get(2), Some("M"));
+    }
+
+    #[test]
+    fn refusals_name_what_is_wrong() {
+        let mut r = raw();
+        r.replace("Churn", Column::new("Churn".into(), ["No", "No", "No", "No"]))
+            .unwrap();
+        let e = Dataset::infer(&r, &SchemaOptions::new()).unwrap_err();
+        assert!(e.to_string().contains("single class"), "{e}");
+
+        let e = Dataset::infer(&raw(), &SchemaOptions::new().target("nope")).unwrap_err();
+        assert!(matches!(e, Error::ColumnNotFound { .. }), "{e}");
+
+        let mut r = raw();
+        r.with_column(Column::new("empty".into(), [" ", "", " ", ""])).unwrap();
+        let e = Dataset::infer(&r, &SchemaOptions::new()).unwrap_err();
+        assert!(e.to_string().contains("column 'empty' has no values"), "{e}");
+
+        let opts = SchemaOptions {
+            numeric: vec!["Contract".into()],
+            ..Default::default()
+        };
+        let e = Dataset::infer(&raw(), &opts).unwrap_err();
+        assert!(
+            e.to_string().contains("'Contract', row 1") && e.to_string().contains("\"M\""),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn duplicate_ids_warn() {
+        let mut r = raw();
+        r.replace(
+            "customerID",
+            Column::new("customerID".into(), ["a", "a", "c", "d"]),
+        )
+        .unwrap();
+        let ds = Dataset::infer(&r, &SchemaOptions::new().id("customerID")).unwrap();
+        assert!(ds.warnings.iter().any(|w| w.contains("\"a\"")), "{:?}", ds.warnings);
+    }
+
+    #[test]
+    fn known_schema_reports_missing_columns() {
+        let ds = Dataset::infer(&raw(), &SchemaOptions::new()).unwrap();
+        let scoring = raw().drop("Contract").unwrap();
+        let e = Dataset::with_schema(&scoring, &ds.schema, 0, false).unwrap_err();
+        assert!(e.to_string().contains("'Contract' not found in this table"), "{e}");
+        let unlabeled = raw().drop("Churn").unwrap();
+        let ok = Dataset::with_schema(&unlabeled, &ds.schema, 0, false).unwrap();
+        assert!(ok.target.is_none());
+        assert!(Dataset::with_schema(&unlabeled, &ds.schema, 0, true).is_err());
+    }
+}

@@ -1,0 +1,318 @@
+//! Column roles: which column is the id, which the target, which are numeric or categorical
+//! inputs, which are ignored. Inferred from the data, overridable by the user, stored in the model.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+/// What a column is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Identifies a customer; passed through to scores, never a feature.
+    Id,
+    /// The churn label the model learns.
+    Target,
+    /// A numeric input feature.
+    Numeric,
+    /// A categorical input feature (one-hot encoded).
+    Categorical,
+    /// Not used.
+    Ignored,
+}
+
+impl Role {
+    /// Lower-case name, as shown to users.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Id => "id",
+            Role::Target => "target",
+            Role::Numeric => "numeric",
+            Role::Categorical => "categorical",
+            Role::Ignored => "ignored",
+        }
+    }
+
+    /// Whether the column feeds the model.
+    pub fn is_feature(self) -> bool {
+        matches!(self, Role::Numeric | Role::Categorical)
+    }
+}
+
+/// One column and its role.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ColumnRole {
+    /// Column name as in the file.
+    pub name: String,
+    /// Its role.
+    pub role: Role,
+    /// Why it has this role when it was inferred rather than given (shown by `inspect`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+/// The roles of a table's columns, plus how the target's text maps to churn / no churn.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Schema {
+    /// Every column of the source table, in file order.
+    pub columns: Vec<ColumnRole>,
+    /// The target column's value that means "churned", when the schema has a target.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub positive_label: Option<String>,
+    /// The target column's other value.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub negative_label: Option<String>,
+}
+
+impl Schema {
+    /// The column with the given role, if exactly one such role exists (id, target).
+    pub fn single(&self, role: Role) -> Option<&str> {
+        self.columns
+            .iter()
+            .find(|c| c.role == role)
+            .map(|c| c.name.as_str())
+    }
+
+    /// The target column name.
+    pub fn target(&self) -> Option<&str> {
+        self.single(Role::Target)
+    }
+
+    /// The id column name.
+    pub fn id(&self) -> Option<&str> {
+        self.single(Role::Id)
+    }
+
+    /// Names of the columns with the given role, in file order.
+    pub fn names(&self, role: Role) -> Vec<&str> {
+        self.columns
+            .iter()
+            .filter(|c| c.role == role)
+            .map(|c| c.name.as_str())
+            .collect()
+    }
+
+    /// Role of a column, if the schema knows it.
+    pub fn role_of(&self, name: &str) -> Option<Role> {
+        self.columns.iter().find(|c| c.name == name).map(|c| c.role)
+    }
+
+    /// Names of the feature columns (numeric and categorical), in file order.
+    pub fn feature_names(&self) -> Vec<&str> {
+        self.columns
+            .iter()
+            .filter(|c| c.role.is_feature())
+            .map(|c| c.name.as_str())
+            .collect()
+    }
+}
+
+/// What the user says about the columns; everything left unsaid is inferred.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SchemaOptions {
+    /// Target column. Default: the first of `Churn`, `Churned`, `Exited`, `Attrition`, `Target`,
+    /// `Label` (any case) present in the table.
+    pub target: Option<String>,
+    /// Id column. Default: a column named `id` or ending in `id` whose values are all distinct.
+    pub id: Option<String>,
+    /// Columns forced to be categorical.
+    pub categorical: Vec<String>,
+    /// Columns forced to be numeric (a non-numeric value is then an error).
+    pub numeric: Vec<String>,
+    /// Columns to leave out.
+    pub ignore: Vec<String>,
+    /// Target value meaning "churned". Default: recognised pairs Yes/No, True/False, 1/0, Y/N,
+    /// Churned/Retained, any case.
+    pub positive_label: Option<String>,
+}
+
+impl SchemaOptions {
+    /// Empty options: infer everything.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Set the target column.
+    pub fn target(mut self, name: impl Into<String>) -> Self {
+        self.target = Some(name.into());
+        self
+    }
+
+    /// Set the id column.
+    pub fn id(mut self, name: impl Into<String>) -> Self {
+        self.id = Some(name.into());
+        self
+    }
+
+    /// Set the positive label.
+    pub fn positive_label(mut self, label: impl Into<String>) -> Self {
+        self.positive_label = Some(label.into());
+        self
+    }
+
+    /// Checks that no column is given two roles and that every named column exists.
+    ///
+    /// # Errors
+    /// [`Error::ColumnNotFound`] for a named column that is not in `available`, and
+    /// [`Error::InvalidParameter`] for a column named in two role lists.
+    pub fn check(&self, available: &[String]) -> Result<()> {
+        let mut seen: Vec<(&str, &str)> = Vec::new();
+        let lists: [(&str, Vec<&String>); 5] = [
+            ("--target", self.target.iter().collect()),
+            ("--id", self.id.iter().collect()),
+            ("--categorical", self.categorical.iter().collect()),
+            ("--numeric", self.numeric.iter().collect()),
+            ("--ignore", self.ignore.iter().collect()),
+        ];
+        for (flag, names) in lists {
+            for name in names {
+                if !available.iter().any(|a| a == name) {
+                    return Err(Error::column_not_found(
+                        name.clone(),
+                        format!(" (named by {flag})"),
+                        available,
+                    ));
+                }
+                if let Some((_, other)) = seen.iter().find(|(n, _)| *n == name.as_str()) {
+                    return Err(Error::param(
+                        flag,
+                        format!("column '{name}' is already given by {other}; a column has one role"),
+                    ));
+                }
+                seen.push((name.as_str(), flag));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Recognised (positive, negative) label pairs, compared case-insensitively.
+pub(crate) const LABEL_PAIRS: &[(&str, &str)] = &[
+    ("yes", "no"),
+    ("true", "false"),
+    ("1", "0"),
+    ("1.0", "0.0"),
+    ("y", "n"),
+    ("t", "f"),
+    ("churned", "retained"),
+    ("churn", "no churn"),
+    ("churned", "stayed"),
+    ("exited", "stayed"),
+];
+
+/// Default target candidates, compared case-insensitively.
+pub(crate) const TARGET_CANDIDATES: &[&str] =
+    &["churn", "churned", "exited", "attrition", "target", "label"];
+
+/// Decide which of the two observed target values is the positive one.
+///
+/// # Errors
+/// [`Error::InvalidData`] when there are not exactly two values, and [`Error::InvalidParameter`]
+/// when `given` is not one of them or the pair is not a recognised one.
+pub(crate) fn resolve_labels(
+    column: &str,
+    values: &[String],
+    given: Option<&str>,
+) -> Result<(String, String)> {
+    match values {
+        [] => Err(Error::InvalidData(format!(
+            "target column '{column}' has no values"
+        ))),
+        [only] => Err(Error::InvalidData(format!(
+            "target column '{column}' has a single class ({only:?}): a churn model needs both churned and retained customers"
+        ))),
+        [a, b] => {
+            if let Some(pos) = given {
+                return if pos == a {
+                    Ok((a.clone(), b.clone()))
+                } else if pos == b {
+                    Ok((b.clone(), a.clone()))
+                } else {
+                    Err(Error::param(
+                        "--positive-label",
+                        format!("{pos:?} is not a value of target column '{column}' (its values are {a:?} and {b:?})"),
+                    ))
+                };
+            }
+            let (la, lb) = (a.to_lowercase(), b.to_lowercase());
+            for (p, n) in LABEL_PAIRS {
+                if la == *p && lb == *n {
+                    return Ok((a.clone(), b.clone()));
+                }
+                if lb == *p && la == *n {
+                    return Ok((b.clone(), a.clone()));
+                }
+            }
+            Err(Error::param(
+                "--positive-label",
+                format!(
+                    "cannot tell which value of target column '{column}' means churn ({a:?} or {b:?}); name it with --positive-label"
+                ),
+            ))
+        }
+        more => Err(Error::InvalidData(format!(
+            "target column '{column}' has {} distinct values ({}); a churn target has exactly two",
+            more.len(),
+            more.iter()
+                .take(5)
+                .map(|v| format!("{v:?}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn s(v: &[&str]) -> Vec<String> {
+        v.iter().map(|x| x.to_string()).collect()
+    }
+
+    #[test]
+    fn recognised_pairs_either_order_and_case() {
+        assert_eq!(
+            resolve_labels("c", &s(&["No", "Yes"]), None).unwrap(),
+            ("Yes".into(), "No".into())
+        );
+        assert_eq!(
+            resolve_labels("c", &s(&["TRUE", "false"]), None).unwrap(),
+            ("TRUE".into(), "false".into())
+        );
+        assert_eq!(
+            resolve_labels("c", &s(&["0", "1"]), None).unwrap(),
+            ("1".into(), "0".into())
+        );
+    }
+
+    #[test]
+    fn named_positive_label_and_refusals() {
+        assert_eq!(
+            resolve_labels("c", &s(&["gone", "here"]), Some("gone")).unwrap(),
+            ("gone".into(), "here".into())
+        );
+        let err = resolve_labels("c", &s(&["gone", "here"]), None).unwrap_err();
+        assert!(err.to_string().contains("--positive-label"), "{err}");
+        let err = resolve_labels("c", &s(&["a", "b"]), Some("x")).unwrap_err();
+        assert!(err.to_string().contains("\"x\" is not a value"), "{err}");
+        let err = resolve_labels("Churn", &s(&["No"]), None).unwrap_err();
+        assert!(err.to_string().contains("single class"), "{err}");
+        let err = resolve_labels("Churn", &s(&["a", "b", "c"]), None).unwrap_err();
+        assert!(err.to_string().contains("3 distinct values"), "{err}");
+    }
+
+    #[test]
+    fn options_refuse_double_roles_and_unknown_columns() {
+        let cols = s(&["a", "b"]);
+        let opts = SchemaOptions {
+            numeric: vec!["a".into()],
+            ignore: vec!["a".into()],
+            ..Default::default()
+        };
+        assert!(opts.check(&cols).unwrap_err().to_string().contains("one role"));
+        let opts = SchemaOptions::new().target("zzz");
+        let err = opts.check(&cols).unwrap_err().to_string();
+        assert!(err.contains("'zzz' not found") && err.contains("a, b"), "{err}");
+    }
+}

@@ -1,0 +1,158 @@
+//! The one error type of the library.
+//!
+//! Every message says what was wrong and, where it can, which column, row or value, and what was
+//! expected, so that the CLI and the Python module can show it to a user as it is.
+
+use std::path::PathBuf;
+
+/// Everything that can go wrong in RetentionAI.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A column the operation needs is not in the table.
+    #[error("column '{column}' not found{context}; available columns: {available}")]
+    ColumnNotFound {
+        /// The missing column.
+        column: String,
+        /// Where it was looked for (e.g. " in the scoring data"), possibly empty.
+        context: String,
+        /// The columns the table does have, comma separated.
+        available: String,
+    },
+
+    /// A cell does not hold what its column's role requires.
+    #[error("column '{column}', row {row}: {reason} (value {value:?})")]
+    InvalidValue {
+        /// Column of the bad cell.
+        column: String,
+        /// 1-based data row (the header is not counted).
+        row: usize,
+        /// The cell as it was read.
+        value: String,
+        /// What was expected.
+        reason: String,
+    },
+
+    /// The table as a whole cannot be used (empty, single-class target, all-null column…).
+    #[error("{0}")]
+    InvalidData(String),
+
+    /// The input file cannot be parsed in its format.
+    #[error("cannot read {path}: {reason}")]
+    Malformed {
+        /// The file.
+        path: PathBuf,
+        /// What the parser said.
+        reason: String,
+    },
+
+    /// The data does not fit the schema the model was trained with.
+    #[error("schema mismatch: {0}")]
+    SchemaMismatch(String),
+
+    /// A parameter is out of its range or inconsistent with another.
+    #[error("invalid parameter '{name}': {reason}")]
+    InvalidParameter {
+        /// The parameter (as the user spelled it where possible, e.g. `--cv`).
+        name: String,
+        /// What is wrong and what is accepted.
+        reason: String,
+    },
+
+    /// The derived-feature spec file is wrong.
+    #[error("feature spec {path}: {reason}")]
+    FeatureSpec {
+        /// The spec file (or `<inline>`).
+        path: String,
+        /// What is wrong, naming the feature.
+        reason: String,
+    },
+
+    /// A model file cannot be trusted: bad checksum, truncated, not a model.
+    #[error("model file {path} is corrupt: {reason}")]
+    CorruptArtifact {
+        /// The model file.
+        path: PathBuf,
+        /// What failed (checksum, parse, missing field).
+        reason: String,
+    },
+
+    /// A model file was written by a newer RetentionAI than this one.
+    #[error(
+        "model file {path} has format version {found}, but this build of RetentionAI reads up to version {supported}; upgrade RetentionAI to load it"
+    )]
+    UnsupportedFormat {
+        /// The model file.
+        path: PathBuf,
+        /// The file's format version.
+        found: u32,
+        /// The newest format this build reads.
+        supported: u32,
+    },
+
+    /// A model-fitting routine failed.
+    #[error("training {algorithm} failed: {reason}")]
+    Training {
+        /// The algorithm that failed.
+        algorithm: String,
+        /// What went wrong.
+        reason: String,
+    },
+
+    /// A file could not be opened, read or written.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file involved.
+        path: PathBuf,
+        /// The operating-system error.
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// An error reported by polars that is not one of the cases above.
+    #[error("data frame error: {0}")]
+    Polars(#[from] polars::error::PolarsError),
+
+    /// A JSON (de)serialisation error outside model files.
+    #[error("JSON error: {0}")]
+    Json(#[from] serde_json::Error),
+}
+
+impl Error {
+    /// Shorthand for [`Error::InvalidParameter`].
+    pub fn param(name: impl Into<String>, reason: impl Into<String>) -> Self {
+        Error::InvalidParameter {
+            name: name.into(),
+            reason: reason.into(),
+        }
+    }
+
+    /// Shorthand for [`Error::Io`].
+    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Io {
+            path: path.into(),
+            source,
+        }
+    }
+
+    /// Shorthand for [`Error::ColumnNotFound`] given the available column names.
+    pub fn column_not_found<S: AsRef<str>>(
+        column: impl Into<String>,
+        context: impl Into<String>,
+        available: &[S],
+    ) -> Self {
+        let available = available
+            .iter()
+            .map(|s| s.as_ref())
+            .collect::<Vec<_>>()
+            .join(", ");
+        Error::ColumnNotFound {
+            column: column.into(),
+            context: context.into(),
+            available,
+        }
+    }
+}
+
+/// The library's result type.
+pub type Result<T> = std::result::Result<T, Error>;

@@ -1,0 +1,11 @@
+//! Feature engineering: derived features from a spec file, then the fitted pipeline that turns
+//! typed columns into model inputs.
+
+pub mod derive;
+pub mod pipeline;
+
+pub use derive::{DerivedFeature, FeatureSpec};
+pub use pipeline::{
+    Encoder, FeatureMatrix, FittedPipeline, OutputFeature, PipelineParams, TransformReport,
+    UnseenLevels,
+};

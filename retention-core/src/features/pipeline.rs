@@ -1,0 +1,509 @@
+//! The feature pipeline: learned on training rows only, stored whole in the model.
+//!
+//! Numeric columns: median imputation (plus a `… (missing)` indicator when training saw nulls) and
+//! standardisation. Categorical columns: mode imputation (plus indicator), one-hot encoding with the
+//! training vocabulary; levels rarer than the threshold share an `(other)` column, and levels never
+//! seen in training are counted in a [`TransformReport`] and encoded as `(other)` (or all zeros).
+
+use std::collections::{BTreeMap, HashMap};
+
+use polars::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use super::derive::FeatureSpec;
+use crate::data::{Role, Schema};
+use crate::error::{Error, Result};
+
+/// Settings of the feature pipeline.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PipelineParams {
+    /// A level seen in fewer training rows than this is grouped into `(other)`. Default 10.
+    pub rare_min_count: usize,
+    /// … or in a smaller share of training rows than this. Default 0.005.
+    pub rare_min_fraction: f64,
+    /// Standardise numeric columns (mean 0, standard deviation 1). Default true.
+    pub standardize: bool,
+}
+
+impl Default for PipelineParams {
+    fn default() -> Self {
+        PipelineParams {
+            rare_min_count: 10,
+            rare_min_fraction: 0.005,
+            standardize: true,
+        }
+    }
+}
+
+impl PipelineParams {
+    /// Checks the ranges.
+    ///
+    /// # Errors
+    /// [`Error::InvalidParameter`] for a fraction outside `[0, 1)`.
+    pub fn check(&self) -> Result<()> {
+        if !(0.0..1.0).contains(&self.rare_min_fraction) {
+            return Err(Error::param(
+                "rare_min_fraction",
+                format!("{} is not in [0, 1)", self.rare_min_fraction),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// How one source column becomes model inputs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Encoder {
+    /// A numeric column: impute, standardise, optional missing indicator.
+    Numeric {
+        /// Source column.
+        column: String,
+        /// Training median, used for nulls.
+        median: f64,
+        /// Training mean after imputation.
+        mean: f64,
+        /// Training standard deviation after imputation (1 when constant or not standardising).
+        scale: f64,
+        /// Whether a missing-indicator output follows.
+        indicator: bool,
+    },
+    /// A categorical column: impute, one-hot.
+    Categorical {
+        /// Source column.
+        column: String,
+        /// Levels with their own output, in output order.
+        levels: Vec<String>,
+        /// Levels grouped into the `(other)` output (rare in training).
+        rare: Vec<String>,
+        /// Whether an `(other)` output exists.
+        other: bool,
+        /// Most frequent training level, used for nulls.
+        mode: String,
+        /// Whether a missing-indicator output follows.
+        indicator: bool,
+    },
+}
+
+impl Encoder {
+    /// The source column.
+    pub fn column(&self) -> &str {
+        match self {
+            Encoder::Numeric { column, .. } | Encoder::Categorical { column, .. } => column,
+        }
+    }
+
+    fn output_names(&self) -> Vec<String> {
+        match self {
+            Encoder::Numeric {
+                column, indicator, ..
+            } => {
+                let mut v = vec![column.clone()];
+                if *indicator {
+                    v.push(format!("{column} (missing)"));
+                }
+                v
+            }
+            Encoder::Categorical {
+                column,
+                levels,
+                other,
+                indicator,
+                ..
+            } => {
+                let mut v: Vec<String> = levels.iter().map(|l| format!("{column} = {l}")).collect();
+                if *other {
+                    v.push(format!("{column} = (other)"));
+                }
+                if *indicator {
+                    v.push(format!("{column} (missing)"));
+                }
+                v
+            }
+        }
+    }
+}
+
+/// One model input and the source column it came from (explanations add these back up).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OutputFeature {
+    /// Input name, e.g. `Contract = Month-to-month` or `tenure`.
+    pub name: String,
+    /// Source column, e.g. `Contract`.
+    pub source: String,
+}
+
+/// A dense feature matrix stored column by column (`values[j * n_rows + i]`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct FeatureMatrix {
+    /// Number of rows.
+    pub n_rows: usize,
+    /// Column-major values.
+    pub values: Vec<f64>,
+    /// Input names, one per column.
+    pub names: Vec<String>,
+}
+
+impl FeatureMatrix {
+    /// Number of columns.
+    pub fn n_cols(&self) -> usize {
+        self.names.len()
+    }
+
+    /// Column `j` as a slice.
+    pub fn column(&self, j: usize) -> &[f64] {
+        &self.values[j * self.n_rows..(j + 1) * self.n_rows]
+    }
+
+    /// Row `i` gathered into `out` (length `n_cols`).
+    pub fn row_into(&self, i: usize, out: &mut [f64]) {
+        for (j, o) in out.iter_mut().enumerate() {
+            *o = self.values[j * self.n_rows + i];
+        }
+    }
+
+    /// The matrix as an ndarray (linfa's layout), copied column by column.
+    pub fn to_ndarray(&self) -> ndarray::Array2<f64> {
+        use ndarray::ShapeBuilder;
+        ndarray::Array2::from_shape_vec((self.n_rows, self.n_cols()).f(), self.values.clone())
+            .unwrap_or_else(|_| ndarray::Array2::zeros((self.n_rows, self.n_cols())))
+    }
+}
+
+/// Levels seen at transform time that training never saw, per column.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct TransformReport {
+    /// Column → unseen levels.
+    pub unseen: BTreeMap<String, UnseenLevels>,
+}
+
+/// Count and examples of unseen levels in one column.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct UnseenLevels {
+    /// Cells with an unseen level.
+    pub count: usize,
+    /// Up to five distinct unseen levels.
+    pub examples: Vec<String>,
+}
+
+impl TransformReport {
+    /// Adds another report's counts to this one (batches).
+    pub fn merge(&mut self, other: TransformReport) {
+        for (col, u) in other.unseen {
+            let e = self.unseen.entry(col).or_default();
+            e.count += u.count;
+            for x in u.examples {
+                if e.examples.len() < 5 && !e.examples.contains(&x) {
+                    e.examples.push(x);
+                }
+            }
+        }
+    }
+
+    /// One line per column, for users.
+    pub fn messages(&self) -> Vec<String> {
+        self.unseen
+            .iter()
+            .map(|(c, u)| {
+                format!(
+                    "column '{c}': {} cell(s) with level(s) not seen in training (e.g. {}); scored as '(other)'",
+                    u.count,
+                    u.examples
+                        .iter()
+                        .map(|x| format!("{x:?}"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            })
+            .collect()
+    }
+}
+
+/// The fitted pipeline: derived features, then one encoder per feature column.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FittedPipeline {
+    /// Derived features computed before encoding.
+    pub spec: FeatureSpec,
+    /// Encoders in output order.
+    pub encoders: Vec<Encoder>,
+    /// Every model input with its source column.
+    pub outputs: Vec<OutputFeature>,
+}
+
+impl FittedPipeline {
+    /// Learns the pipeline from typed training rows (see [`crate::data::Dataset`]).
+    ///
+    /// # Errors
+    /// [`Error::FeatureSpec`] when the spec does not fit the schema, [`Error::InvalidParameter`]
+    /// for bad params, [`Error::Polars`] for a mistyped frame.
+    pub fn fit(
+        frame: &DataFrame,
+        schema: &Schema,
+        spec: &FeatureSpec,
+        params: &PipelineParams,
+    ) -> Result<Self> {
+        params.check()?;
+        let added = spec.validate("features", |c| schema.role_of(c).filter(|r| r.is_feature()))?;
+        let mut frame = frame.clone();
+        spec.apply(&mut frame)?;
+        let mut columns: Vec<(String, Role)> = schema
+            .columns
+            .iter()
+            .filter(|c| c.role.is_feature())
+            .map(|c| (c.name.clone(), c.role))
+            .collect();
+        columns.extend(added);
+        let n = frame.height();
+        let mut encoders = Vec::with_capacity(columns.len());
+        for (name, role) in columns {
+            let col = frame.column(&name)?;
+            let encoder = match role {
+                Role::Numeric => fit_numeric(&name, col.f64()?, params),
+                _ => fit_categorical(&name, col.str()?, n, params),
+            };
+            encoders.push(encoder);
+        }
+        let outputs = encoders
+            .iter()
+            .flat_map(|e| {
+                let source = e.column().to_string();
+                e.output_names().into_iter().map(move |name| OutputFeature {
+                    name,
+                    source: source.clone(),
+                })
+            })
+            .collect();
+        Ok(FittedPipeline {
+            spec: spec.clone(),
+            encoders,
+            outputs,
+        })
+    }
+
+    /// Number of model inputs.
+    pub fn n_outputs(&self) -> usize {
+        self.outputs.len()
+    }
+
+    /// Source columns the pipeline reads (before derivation), in order.
+    pub fn source_columns(&self) -> Vec<&str> {
+        let derived: Vec<&str> = self.spec.features.iter().map(|f| f.name()).collect();
+        self.encoders
+            .iter()
+            .map(|e| e.column())
+            .filter(|c| !derived.contains(c))
+            .collect()
+    }
+
+    /// Turns typed rows into model inputs.
+    ///
+    /// # Errors
+    /// [`Error::ColumnNotFound`] or [`Error::Polars`] when a source column is missing or mistyped.
+    pub fn transform(&self, frame: &DataFrame) -> Result<(FeatureMatrix, TransformReport)> {
+        let mut frame = frame.clone();
+        self.spec.apply(&mut frame)?;
+        let n = frame.height();
+        let mut values = vec![0.0f64; n * self.n_outputs()];
+        let mut report = TransformReport::default();
+        let mut j = 0usize;
+        for enc in &self.encoders {
+            let col = frame.column(enc.column()).map_err(|_| {
+                let names: Vec<String> = frame
+                    .get_column_names()
+                    .iter()
+                    .map(|s| s.to_string())
+                    .collect();
+                Error::column_not_found(enc.column(), " in this table", &names)
+            })?;
+            match enc {
+                Encoder::Numeric {
+                    median,
+                    mean,
+                    scale,
+                    indicator,
+                    ..
+                } => {
+                    let ca = col.f64()?;
+                    let (value_col, rest) = values[j * n..].split_at_mut(n);
+                    for (out, v) in value_col.iter_mut().zip(ca.iter()) {
+                        *out = (v.unwrap_or(*median) - mean) / scale;
+                    }
+                    if *indicator {
+                        for (out, v) in rest[..n].iter_mut().zip(ca.iter()) {
+                            *out = f64::from(u8::from(v.is_none()));
+                        }
+                    }
+                }
+                Encoder::Categorical {
+                    column,
+                    levels,
+                    rare,
+                    other,
+                    mode,
+                    indicator,
+                } => {
+                    let ca = col.str()?;
+                    let index: HashMap<&str, usize> =
+                        levels.iter().enumerate().map(|(k, l)| (l.as_str(), k)).collect();
+                    let other_at = levels.len();
+                    let indicator_at = levels.len() + usize::from(*other);
+                    let block = &mut values[j * n..(j + enc.output_names().len()) * n];
+                    let mut unseen = UnseenLevels::default();
+                    for (i, cell) in ca.iter().enumerate() {
+                        let level = cell.unwrap_or(mode.as_str());
+                        match index.get(level) {
+                            Some(&k) => block[k * n + i] = 1.0,
+                            None => {
+                                if !rare.iter().any(|r| r == level) {
+                                    unseen.count += 1;
+                                    if unseen.examples.len() < 5
+                                        && !unseen.examples.iter().any(|e| e == level)
+                                    {
+                                        unseen.examples.push(level.to_string());
+                                    }
+                                }
+                                if *other {
+                                    block[other_at * n + i] = 1.0;
+                                }
+                            }
+                        }
+                        if *indicator && cell.is_none() {
+                            block[indicator_at * n + i] = 1.0;
+                        }
+                    }
+                    if unseen.count > 0 {
+                        report.unseen.insert(column.clone(), unseen);
+                    }
+                }
+            }
+            j += enc.output_names().len();
+        }
+        Ok((
+            FeatureMatrix {
+                n_rows: n,
+                values,
+                names: self.outputs.iter().map(|o| o.name.clone()).collect(),
+            },
+            report,
+        ))
+    }
+}
+
+fn fit_numeric(name: &str, ca: &Float64Chunked, params: &PipelineParams) -> Encoder {
+    let mut present: Vec<f64> = ca.iter().flatten().collect();
+    present.sort_by(f64::total_cmp);
+    let median = match present.len() {
+        0 => 0.0,
+        m if m % 2 == 1 => present[m / 2],
+        m => (present[m / 2 - 1] + present[m / 2]) / 2.0,
+    };
+    let n = ca.len().max(1) as f64;
+    let mean = ca.iter().map(|v| v.unwrap_or(median)).sum::<f64>() / n;
+    let var = ca
+        .iter()
+        .map(|v| (v.unwrap_or(median) - mean).powi(2))
+        .sum::<f64>()
+        / n;
+    let (mean, scale) = if params.standardize {
+        (mean, if var > 1e-24 { var.sqrt() } else { 1.0 })
+    } else {
+        (0.0, 1.0)
+    };
+    Encoder::Numeric {
+        column: name.to_string(),
+        median,
+        mean,
+        scale,
+        indicator: ca.null_count() > 0,
+    }
+}
+
+fn fit_categorical(name: &str, ca: &StringChunked, n: usize, params: &PipelineParams) -> Encoder {
+    let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+    for v in ca.iter().flatten() {
+        *counts.entry(v).or_default() += 1;
+    }
+    let min_count = params
+        .rare_min_count
+        .max((params.rare_min_fraction * n as f64).ceil() as usize);
+    let mode = counts
+        .iter()
+        .max_by(|a, b| a.1.cmp(b.1).then(b.0.cmp(a.0)))
+        .map(|(l, _)| l.to_string())
+        .unwrap_or_default();
+    let (mut levels, mut rare): (Vec<String>, Vec<String>) = (Vec::new(), Vec::new());
+    for (level, count) in &counts {
+        if *count >= min_count || *level == mode {
+            levels.push(level.to_string());
+        } else {
+            rare.push(level.to_string());
+        }
+    }
+    // One rare level alone is no group: keep it as its own column.
+    if rare.len() == 1 {
+        levels.append(&mut rare);
+        levels.sort();
+    }
+    Encoder::Categorical {
+        column: name.to_string(),
+        other: !rare.is_empty(),
+        levels,
+        rare,
+        mode,
+        indicator: ca.null_count() > 0,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::{Dataset, SchemaOptions};
+
+    fn dataset() -> Dataset {
+        let mut contract = vec!["M"; 30];
+        contract.extend(vec!["Y"; 20]);
+        contract[0] = "Z"; // rare
+        contract[1] = "W"; // rare
+        let tenure: Vec<Option<f64>> = (0..50).map(|i| if i == 3 { None } else { Some(i as f64) }).collect();
+        let churn: Vec<&str> = (0..50).map(|i| if i % 3 == 0 { "Yes" } else { "No" }).collect();
+        let raw = df!("tenure" => tenure, "Contract" => contract, "Churn" => churn).unwrap();
+        Dataset::infer(&raw, &SchemaOptions::new()).unwrap()
+    }
+
+    #[test]
+    fn learns_imputation_encoding_and_scaling() {
+        let ds = dataset();
+        let p = FittedPipeline::fit(&ds.frame, &ds.schema, &FeatureSpec::default(), &PipelineParams::default())
+            .unwrap();
+        let names: Vec<&str> = p.outputs.iter().map(|o| o.name.as_str()).collect();
+        assert_eq!(
+            names,
+            vec!["tenure", "tenure (missing)", "Contract = M", "Contract = Y", "Contract = (other)"]
+        );
+        let (m, report) = p.transform(&ds.frame).unwrap();
+        assert!(report.unseen.is_empty(), "rare training levels are not 'unseen'");
+        let t = m.column(0);
+        let mean = t.iter().sum::<f64>() / 50.0;
+        let sd = (t.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / 50.0).sqrt();
+        assert!(mean.abs() < 1e-12 && (sd - 1.0).abs() < 1e-12, "{mean} {sd}");
+        assert_eq!(m.column(1)[3], 1.0);
+        assert_eq!(m.column(4)[0], 1.0, "rare level goes to (other)");
+        assert_eq!(p.outputs[4].source, "Contract");
+    }
+
+    #[test]
+    fn unseen_levels_are_counted_not_fatal() {
+        let ds = dataset();
+        let p = FittedPipeline::fit(&ds.frame, &ds.schema, &FeatureSpec::default(), &PipelineParams::default())
+            .unwrap();
+        let new = df!("tenure" => [Some(5.0)], "Contract" => [Some("Q")]).unwrap();
+        let (m, report) = p.transform(&new).unwrap();
+        assert_eq!(report.unseen["Contract"].count, 1);
+        assert_eq!(report.unseen["Contract"].examples, vec!["Q"]);
+        assert_eq!(m.column(4)[0], 1.0);
+        assert!(report.messages()[0].contains("\"Q\""));
+        let missing = df!("tenure" => [1.0]).unwrap();
+        let e = p.transform(&missing).unwrap_err();
+        assert!(e.to_string().contains("'Contract' not found"), "{e}");
+    }
+}

@@ -1,0 +1,335 @@
+//! Evaluation metrics for churn probabilities.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+/// Counts at a decision threshold.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Confusion {
+    /// Churned and flagged.
+    pub tp: u64,
+    /// Stayed but flagged.
+    pub fp: u64,
+    /// Stayed and not flagged.
+    pub tn: u64,
+    /// Churned but not flagged.
+    pub fn_: u64,
+}
+
+/// Every metric of one set of predictions.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Metrics {
+    /// Rows evaluated.
+    pub rows: usize,
+    /// Share of churned rows.
+    pub churn_rate: f64,
+    /// Area under the ROC curve (ties counted half).
+    pub roc_auc: f64,
+    /// Area under the precision-recall curve (average precision).
+    pub pr_auc: f64,
+    /// Mean negative log-likelihood (probabilities clipped to [1e-15, 1 - 1e-15]).
+    pub log_loss: f64,
+    /// Mean squared error of the probabilities.
+    pub brier: f64,
+    /// Threshold used for the metrics below.
+    pub threshold: f64,
+    /// Share of rows classified correctly.
+    pub accuracy: f64,
+    /// Of the flagged, the share that churned.
+    pub precision: f64,
+    /// Of the churned, the share flagged.
+    pub recall: f64,
+    /// Harmonic mean of precision and recall.
+    pub f1: f64,
+    /// Matthews correlation coefficient.
+    pub mcc: f64,
+    /// Churn rate among the 10 % highest scores divided by the overall churn rate.
+    pub lift_top_decile: f64,
+    /// Counts at the threshold.
+    pub confusion: Confusion,
+}
+
+impl Metrics {
+    /// Computes every metric.
+    ///
+    /// # Errors
+    /// [`Error::InvalidData`] when the lengths differ or there are no rows.
+    pub fn compute(y: &[bool], p: &[f64], threshold: f64) -> Result<Self> {
+        if y.len() != p.len() {
+            return Err(Error::InvalidData(format!(
+                "{} labels but {} predictions",
+                y.len(),
+                p.len()
+            )));
+        }
+        if y.is_empty() {
+            return Err(Error::InvalidData("no rows to evaluate".into()));
+        }
+        let n = y.len() as f64;
+        let positives = y.iter().filter(|v| **v).count() as f64;
+        let confusion = confusion(y, p, threshold);
+        let (tp, fp, tn, fn_) = (
+            confusion.tp as f64,
+            confusion.fp as f64,
+            confusion.tn as f64,
+            confusion.fn_ as f64,
+        );
+        let ratio = |a: f64, b: f64| if b > 0.0 { a / b } else { 0.0 };
+        let precision = ratio(tp, tp + fp);
+        let recall = ratio(tp, tp + fn_);
+        let mcc_den = ((tp + fp) * (tp + fn_) * (tn + fp) * (tn + fn_)).sqrt();
+        Ok(Metrics {
+            rows: y.len(),
+            churn_rate: positives / n,
+            roc_auc: roc_auc(y, p),
+            pr_auc: average_precision(y, p),
+            log_loss: log_loss(y, p),
+            brier: y
+                .iter()
+                .zip(p)
+                .map(|(&t, &q)| (q - f64::from(u8::from(t))).powi(2))
+                .sum::<f64>()
+                / n,
+            threshold,
+            accuracy: (tp + tn) / n,
+            precision,
+            recall,
+            f1: ratio(2.0 * precision * recall, precision + recall),
+            mcc: ratio(tp * tn - fp * fn_, mcc_den),
+            lift_top_decile: lift_top_decile(y, p),
+            confusion,
+        })
+    }
+
+    /// The scalar metrics by name, in display order.
+    pub fn named(&self) -> Vec<(&'static str, f64)> {
+        vec![
+            ("roc_auc", self.roc_auc),
+            ("pr_auc", self.pr_auc),
+            ("log_loss", self.log_loss),
+            ("brier", self.brier),
+            ("accuracy", self.accuracy),
+            ("precision", self.precision),
+            ("recall", self.recall),
+            ("f1", self.f1),
+            ("mcc", self.mcc),
+            ("lift_top_decile", self.lift_top_decile),
+        ]
+    }
+}
+
+/// Mean and standard deviation of a metric over folds.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct MeanStd {
+    /// Mean over folds.
+    pub mean: f64,
+    /// Population standard deviation over folds (as `numpy.std`).
+    pub std: f64,
+}
+
+impl MeanStd {
+    /// Mean and standard deviation of values.
+    pub fn of(values: &[f64]) -> Self {
+        let n = values.len().max(1) as f64;
+        let mean = values.iter().sum::<f64>() / n;
+        let var = values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n;
+        MeanStd {
+            mean,
+            std: var.sqrt(),
+        }
+    }
+}
+
+/// Cross-validation results.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CvReport {
+    /// Number of folds.
+    pub folds: usize,
+    /// Seed of the fold assignment.
+    pub seed: u64,
+    /// Each metric's mean ± std over folds.
+    pub summary: BTreeMap<String, MeanStd>,
+    /// Each fold's metrics.
+    pub per_fold: Vec<Metrics>,
+}
+
+impl CvReport {
+    /// Summarises per-fold metrics.
+    pub fn from_folds(seed: u64, per_fold: Vec<Metrics>) -> Self {
+        let mut summary = BTreeMap::new();
+        if let Some(first) = per_fold.first() {
+            for (k, (name, _)) in first.named().into_iter().enumerate() {
+                let values: Vec<f64> = per_fold.iter().map(|m| m.named()[k].1).collect();
+                summary.insert(name.to_string(), MeanStd::of(&values));
+            }
+        }
+        CvReport {
+            folds: per_fold.len(),
+            seed,
+            summary,
+            per_fold,
+        }
+    }
+
+    /// Mean ± std of one metric.
+    pub fn get(&self, metric: &str) -> Option<MeanStd> {
+        self.summary.get(metric).copied()
+    }
+}
+
+fn confusion(y: &[bool], p: &[f64], threshold: f64) -> Confusion {
+    let mut c = Confusion::default();
+    for (&t, &q) in y.iter().zip(p) {
+        match (t, q >= threshold) {
+            (true, true) => c.tp += 1,
+            (false, true) => c.fp += 1,
+            (false, false) => c.tn += 1,
+            (true, false) => c.fn_ += 1,
+        }
+    }
+    c
+}
+
+/// Indices sorted by descending score.
+fn order_desc(p: &[f64]) -> Vec<usize> {
+    let mut idx: Vec<usize> = (0..p.len()).collect();
+    idx.sort_by(|&a, &b| p[b].total_cmp(&p[a]));
+    idx
+}
+
+/// ROC-AUC by the rank-sum formula, ties counted half. 0.5 when one class is absent.
+pub fn roc_auc(y: &[bool], p: &[f64]) -> f64 {
+    let mut idx: Vec<usize> = (0..p.len()).collect();
+    idx.sort_by(|&a, &b| p[a].total_cmp(&p[b]));
+    let n_pos = y.iter().filter(|v| **v).count() as f64;
+    let n_neg = y.len() as f64 - n_pos;
+    if n_pos == 0.0 || n_neg == 0.0 {
+        return 0.5;
+    }
+    let mut rank_sum = 0.0;
+    let mut i = 0;
+    while i < idx.len() {
+        let mut j = i;
+        while j + 1 < idx.len() && p[idx[j + 1]] == p[idx[i]] {
+            j += 1;
+        }
+        let avg_rank = (i + j) as f64 / 2.0 + 1.0;
+        for &k in &idx[i..=j] {
+            if y[k] {
+                rank_sum += avg_rank;
+            }
+        }
+        i = j + 1;
+    }
+    (rank_sum - n_pos * (n_pos + 1.0) / 2.0) / (n_pos * n_neg)
+}
+
+/// Average precision: Σ (Rₖ − Rₖ₋₁)·Pₖ over distinct thresholds (as scikit-learn).
+pub fn average_precision(y: &[bool], p: &[f64]) -> f64 {
+    let idx = order_desc(p);
+    let n_pos = y.iter().filter(|v| **v).count() as f64;
+    if n_pos == 0.0 {
+        return 0.0;
+    }
+    let (mut tp, mut fp, mut prev_recall, mut ap) = (0.0, 0.0, 0.0, 0.0);
+    let mut i = 0;
+    while i < idx.len() {
+        let mut j = i;
+        while j < idx.len() && p[idx[j]] == p[idx[i]] {
+            if y[idx[j]] {
+                tp += 1.0;
+            } else {
+                fp += 1.0;
+            }
+            j += 1;
+        }
+        let recall = tp / n_pos;
+        ap += (recall - prev_recall) * tp / (tp + fp);
+        prev_recall = recall;
+        i = j;
+    }
+    ap
+}
+
+/// Mean negative log-likelihood.
+pub fn log_loss(y: &[bool], p: &[f64]) -> f64 {
+    let eps = 1e-15;
+    y.iter()
+        .zip(p)
+        .map(|(&t, &q)| {
+            let q = q.clamp(eps, 1.0 - eps);
+            if t { -q.ln() } else { -(1.0 - q).ln() }
+        })
+        .sum::<f64>()
+        / y.len().max(1) as f64
+}
+
+fn lift_top_decile(y: &[bool], p: &[f64]) -> f64 {
+    let n = y.len();
+    let base = y.iter().filter(|v| **v).count() as f64 / n.max(1) as f64;
+    let k = n.div_ceil(10).max(1);
+    let top = order_desc(p)
+        .into_iter()
+        .take(k)
+        .filter(|&i| y[i])
+        .count() as f64
+        / k as f64;
+    if base > 0.0 { top / base } else { 0.0 }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn auc_matches_hand_computation_with_ties() {
+        // Pairs (pos, neg): scores pos [0.8, 0.4], neg [0.4, 0.1].
+        // Pairs: 0.8>0.4 ✓, 0.8>0.1 ✓, 0.4=0.4 ½, 0.4>0.1 ✓ → 3.5/4.
+        let y = [true, true, false, false];
+        let p = [0.8, 0.4, 0.4, 0.1];
+        assert!((roc_auc(&y, &p) - 0.875).abs() < 1e-12);
+        assert_eq!(roc_auc(&[true, true], &[0.1, 0.2]), 0.5);
+    }
+
+    #[test]
+    fn average_precision_matches_scikit_learn() {
+        // sklearn.metrics.average_precision_score([1,0,1,1,0],[0.9,0.8,0.7,0.3,0.2]) = 0.80555…
+        let y = [true, false, true, true, false];
+        let p = [0.9, 0.8, 0.7, 0.3, 0.2];
+        assert!((average_precision(&y, &p) - 0.805_555_555_555_555_6).abs() < 1e-12);
+    }
+
+    #[test]
+    fn threshold_metrics_and_log_loss() {
+        let y = [true, false, true, false];
+        let p = [0.9, 0.6, 0.4, 0.1];
+        let m = Metrics::compute(&y, &p, 0.5).unwrap();
+        assert_eq!(
+            m.confusion,
+            Confusion {
+                tp: 1,
+                fp: 1,
+                tn: 1,
+                fn_: 1
+            }
+        );
+        assert!((m.accuracy - 0.5).abs() < 1e-12);
+        assert!((m.f1 - 0.5).abs() < 1e-12);
+        assert!(m.mcc.abs() < 1e-12);
+        let expected = -(0.9f64.ln() + 0.4f64.ln() + 0.4f64.ln() + 0.9f64.ln()) / 4.0;
+        assert!((m.log_loss - expected).abs() < 1e-12);
+        assert!((m.brier - (0.01 + 0.36 + 0.36 + 0.01) / 4.0).abs() < 1e-12);
+        // Top decile of 4 rows is 1 row (0.9, churned): lift = 1 / 0.5.
+        assert!((m.lift_top_decile - 2.0).abs() < 1e-12);
+        assert!(Metrics::compute(&y, &p[..2], 0.5).is_err());
+    }
+
+    #[test]
+    fn cv_summary() {
+        let s = MeanStd::of(&[1.0, 3.0]);
+        assert_eq!((s.mean, s.std), (2.0, 1.0));
+    }
+}

@@ -1,0 +1,182 @@
+//! Scoring: churn probability, prediction and risk tier per customer, for a frame or a whole file
+//! in batches (bounded memory whatever the file's size).
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use polars::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::data::{Dataset, TableBatches, TableSink};
+use crate::error::{Error, Result};
+use crate::features::TransformReport;
+use crate::metrics::Metrics;
+use crate::model::{ChurnModel, Tier};
+
+/// Name of the probability column in scored output.
+pub const PROBABILITY: &str = "churn_probability";
+/// Name of the 0/1 prediction column in scored output.
+pub const PREDICTION: &str = "churn_prediction";
+/// Name of the risk tier column in scored output.
+pub const RISK_TIER: &str = "risk_tier";
+/// Name of the row-number column used when the model has no id column.
+pub const ROW: &str = "row";
+
+/// How to score a file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ScoreOptions {
+    /// Input columns copied to the output beside the scores.
+    pub keep: Vec<String>,
+    /// Bytes of CSV text per batch. Default 16 MiB.
+    pub block_bytes: usize,
+    /// Rows per Parquet batch. Default 100,000.
+    pub batch_rows: usize,
+}
+
+impl Default for ScoreOptions {
+    fn default() -> Self {
+        ScoreOptions {
+            keep: Vec::new(),
+            block_bytes: 16 << 20,
+            batch_rows: 100_000,
+        }
+    }
+}
+
+/// What a scoring run did.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ScoreSummary {
+    /// Rows scored.
+    pub rows: usize,
+    /// Rows predicted to churn.
+    pub predicted_churn: usize,
+    /// Rows per risk tier.
+    pub tiers: BTreeMap<Tier, usize>,
+    /// Unseen categorical levels met while scoring.
+    pub unseen: TransformReport,
+    /// Other warnings (duplicate ids in a batch…).
+    pub warnings: Vec<String>,
+}
+
+impl ChurnModel {
+    /// Churn probabilities for a typed dataset (see [`Dataset::with_schema`]).
+    ///
+    /// # Errors
+    /// [`Error::ColumnNotFound`] when a feature column is missing.
+    pub fn predict_proba(&self, ds: &Dataset) -> Result<(Vec<f64>, TransformReport)> {
+        let (x, report) = self.pipeline.transform(&ds.frame)?;
+        Ok((self.estimator.predict_proba(&x), report))
+    }
+
+    /// Scores a raw table (as read from a file): id (or row number), `churn_probability`,
+    /// `churn_prediction` (0/1), `risk_tier`, then the `keep` columns. `first_row` is the 0-based
+    /// file row of the frame's first row, for error messages.
+    ///
+    /// # Errors
+    /// [`Error::ColumnNotFound`] for a missing feature or `keep` column,
+    /// [`Error::InvalidValue`] for a non-numeric cell in a numeric column.
+    pub fn score_frame(
+        &self,
+        raw: &DataFrame,
+        first_row: usize,
+        keep: &[String],
+    ) -> Result<(DataFrame, TransformReport, Vec<String>)> {
+        let ds = Dataset::with_schema(raw, &self.schema, first_row, false)?;
+        if let Some(id) = self.schema.id() {
+            if ds.frame.column(id).is_err() {
+                let names: Vec<String> = raw.get_column_names().iter().map(|s| s.to_string()).collect();
+                return Err(Error::column_not_found(id, " (the model's id column) in this table", &names));
+            }
+        }
+        let (p, report) = self.predict_proba(&ds)?;
+        let n = p.len();
+        let mut columns: Vec<Column> = Vec::with_capacity(4 + keep.len());
+        match self.schema.id() {
+            Some(id) => columns.push(ds.frame.column(id)?.clone()),
+            None => columns.push(Column::new(
+                ROW.into(),
+                (first_row as i64 + 1..=(first_row + n) as i64).collect::<Vec<i64>>(),
+            )),
+        }
+        let predictions: Vec<i32> = p.iter().map(|&q| i32::from(q >= self.threshold)).collect();
+        let tiers: Vec<&str> = p.iter().map(|&q| self.tiers.tier(q).as_str()).collect();
+        columns.push(Column::new(PROBABILITY.into(), p));
+        columns.push(Column::new(PREDICTION.into(), predictions));
+        columns.push(Column::new(RISK_TIER.into(), tiers));
+        for name in keep {
+            if columns.iter().any(|c| c.name() == name) {
+                continue;
+            }
+            let col = raw.column(name).map_err(|_| {
+                let names: Vec<String> = raw.get_column_names().iter().map(|s| s.to_string()).collect();
+                Error::column_not_found(name.clone(), " (asked for by --keep)", &names)
+            })?;
+            columns.push(col.clone());
+        }
+        Ok((DataFrame::new(n, columns)?, report, ds.warnings))
+    }
+
+    /// Scores a CSV or Parquet file into another, batch by batch. The output is written to a
+    /// temporary file and renamed into place only when every row has been scored.
+    ///
+    /// # Errors
+    /// Whatever reading, [`ChurnModel::score_frame`] or writing reports; no output is left then.
+    pub fn score_file(
+        &self,
+        input: &Path,
+        output: &Path,
+        options: &ScoreOptions,
+        progress: &dyn Fn(usize),
+    ) -> Result<ScoreSummary> {
+        let mut batches = TableBatches::open(input, options.block_bytes, options.batch_rows)?;
+        let mut sink: Option<TableSink> = None;
+        let mut summary = ScoreSummary::default();
+        for tier in Tier::ALL {
+            summary.tiers.insert(tier, 0);
+        }
+        while let Some((first_row, raw)) = batches.next_batch()? {
+            let (scored, report, warnings) = self.score_frame(&raw, first_row, &options.keep)?;
+            summary.unseen.merge(report);
+            summary.warnings.extend(warnings);
+            let sink = match &mut sink {
+                Some(s) => s,
+                None => sink.insert(TableSink::create(output, scored.schema())?),
+            };
+            sink.write(&scored)?;
+            summary.rows += scored.height();
+            let predictions = scored.column(PREDICTION)?.i32()?;
+            summary.predicted_churn += predictions.iter().flatten().filter(|v| *v == 1).count();
+            for t in scored.column(RISK_TIER)?.str()?.iter().flatten() {
+                if let Some(tier) = Tier::ALL.into_iter().find(|x| x.as_str() == t) {
+                    *summary.tiers.entry(tier).or_default() += 1;
+                }
+            }
+            progress(summary.rows);
+        }
+        match sink {
+            Some(s) => s.finish()?,
+            None => {
+                return Err(Error::InvalidData(format!(
+                    "{} has a header but no data rows",
+                    input.display()
+                )));
+            }
+        }
+        Ok(summary)
+    }
+
+    /// Evaluates the model on a labelled table at its threshold.
+    ///
+    /// # Errors
+    /// [`Error::ColumnNotFound`] when the target or a feature is missing, [`Error::InvalidValue`]
+    /// for an unlabelled row.
+    pub fn evaluate(&self, raw: &DataFrame) -> Result<(Metrics, TransformReport)> {
+        let ds = Dataset::with_schema(raw, &self.schema, 0, true)?;
+        let y = ds
+            .target
+            .as_deref()
+            .ok_or_else(|| Error::InvalidData("the table has no target column".into()))?;
+        let (p, report) = self.predict_proba(&ds)?;
+        Ok((Metrics::compute(y, &p, self.threshold)?, report))
+    }
+}

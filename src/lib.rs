@@ -1,0 +1,1 @@
+pub use retention_core::*;
