@@ -1,1 +1,57 @@
-fn main(){}
+//! The `retention` command.
+
+mod cli;
+mod commands;
+mod output;
+
+use std::io::{self, Write};
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use cli::{Cli, Command};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(&cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) if is_broken_pipe(&err) => ExitCode::SUCCESS,
+        Err(err) => {
+            let chain: Vec<String> = err.chain().map(|e| e.to_string()).collect();
+            let _ = writeln!(io::stderr().lock(), "error: {}", dedup_chain(&chain));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: &Cli) -> anyhow::Result<()> {
+    let stdout = io::stdout();
+    let mut out = io::BufWriter::new(stdout.lock());
+    match &cli.command {
+        Command::Train(args) => commands::train::run(args, &mut out)?,
+        Command::Score(args) => commands::score::run(args, &mut out)?,
+        Command::Evaluate(args) => commands::evaluate::run(args, &mut out)?,
+        Command::Inspect(args) => commands::inspect::run(args, &mut out)?,
+    }
+    out.flush()?;
+    Ok(())
+}
+
+/// A closed pipe (`retention inspect m.json | head`) is not an error.
+fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain().any(|e| {
+        e.downcast_ref::<io::Error>()
+            .is_some_and(|io| io.kind() == io::ErrorKind::BrokenPipe)
+    })
+}
+
+/// Joins an error chain on one line, dropping a cause already contained in its context.
+fn dedup_chain(chain: &[String]) -> String {
+    let mut parts: Vec<&str> = Vec::new();
+    for c in chain {
+        if !parts.iter().any(|p| p.contains(c.as_str())) {
+            parts.push(c);
+        }
+    }
+    parts.join(": ")
+}

@@ -12,6 +12,9 @@ use super::logistic::sigmoid;
 use crate::error::{Error, Result};
 use crate::features::FeatureMatrix;
 
+/// Relative extra weight of churned rows, so that no node has exactly tied class weights.
+const TIE_BREAK: f32 = 1e-4;
+
 /// Settings of the decision tree.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TreeParams {
@@ -94,7 +97,13 @@ impl TreeModel {
         params.check()?;
         let records = x.to_ndarray();
         let targets = ndarray::Array1::from_iter(y.iter().copied());
-        let dataset = Dataset::new(records, targets);
+        // linfa-trees picks a node's class by iterating a HashMap, so a node with as much churn as
+        // retention gets a random label, and pruning (which merges siblings of equal label) then
+        // differs from run to run. A tiny extra weight on churners makes such ties impossible.
+        let weights = ndarray::Array1::from_iter(
+            y.iter().map(|&churned| if churned { 1.0 + TIE_BREAK } else { 1.0 }),
+        );
+        let dataset = Dataset::new(records, targets).with_weights(weights);
         let fitted = linfa_trees::DecisionTree::params()
             .max_depth(Some(params.max_depth))
             .min_weight_leaf(params.min_samples_leaf as f32)

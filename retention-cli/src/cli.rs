@@ -1,0 +1,158 @@
+//! Command-line arguments.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// RetentionAI: predict which customers are about to churn, and how sure the model is.
+#[derive(Debug, Parser)]
+#[command(
+    name = "retention",
+    version,
+    about,
+    long_about = "RetentionAI trains churn models on a customer table (CSV or Parquet), reports \
+cross-validated quality, and scores customers with a churn probability, a 0/1 prediction and a \
+risk tier (Low < 0.3 <= Medium < 0.7 <= High).",
+    after_help = "Example:\n  retention train --data data/telco_customer_churn.csv --target Churn --id customerID --out model.json\n  retention score --model model.json --data data/telco_customer_churn.csv --out scores.csv"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Train a churn model with cross-validation and save it to a model file.
+    #[command(after_help = "Examples:\n  retention train --data data/telco_customer_churn.csv --target Churn --id customerID --out model.json\n  retention train --data customers.parquet --target Exited --algorithm tree --cv 10 --seed 7 --out tree.json\n  retention train --data data/telco_customer_churn.csv --features examples/telco_features.toml --out model.json --json")]
+    Train(TrainArgs),
+    /// Score customers: churn probability, prediction and risk tier per row.
+    #[command(after_help = "Example:\n  retention score --model model.json --data data/telco_customer_churn.csv --out scores.csv --keep Contract")]
+    Score(ScoreArgs),
+    /// Evaluate a model on a labelled table.
+    #[command(after_help = "Example:\n  retention evaluate --model model.json --data holdout.csv")]
+    Evaluate(EvaluateArgs),
+    /// Show a model's schema, features, metrics and provenance.
+    #[command(after_help = "Example:\n  retention inspect model.json\n  retention inspect model.json --json | jq .metrics.cv")]
+    Inspect(InspectArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum AlgorithmArg {
+    /// L2-regularised logistic regression.
+    Logistic,
+    /// A decision tree with smoothed leaf probabilities.
+    Tree,
+}
+
+#[derive(Debug, Args)]
+pub struct SchemaArgs {
+    /// Target column (churned or not). Default: a column named Churn, Churned, Exited,
+    /// Attrition, Target or Label.
+    #[arg(long, value_name = "COL")]
+    pub target: Option<String>,
+    /// Customer id column. Default: a column named id or ending in "id" with distinct values.
+    #[arg(long, value_name = "COL")]
+    pub id: Option<String>,
+    /// Treat these columns as categorical (comma separated or repeated).
+    #[arg(long, value_name = "COL", value_delimiter = ',')]
+    pub categorical: Vec<String>,
+    /// Treat these columns as numeric; a non-numeric value is then an error.
+    #[arg(long, value_name = "COL", value_delimiter = ',')]
+    pub numeric: Vec<String>,
+    /// Leave these columns out.
+    #[arg(long, value_name = "COL", value_delimiter = ',')]
+    pub ignore: Vec<String>,
+    /// The target value that means "churned". Default: Yes, True, 1, Y… recognised.
+    #[arg(long, value_name = "VALUE")]
+    pub positive_label: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct TrainArgs {
+    /// Training table (CSV or Parquet).
+    #[arg(long, value_name = "FILE")]
+    pub data: PathBuf,
+    /// Where to write the model file.
+    #[arg(long, value_name = "MODEL")]
+    pub out: PathBuf,
+    #[command(flatten)]
+    pub schema: SchemaArgs,
+    /// Model family.
+    #[arg(long, value_enum, default_value = "logistic")]
+    pub algorithm: AlgorithmArg,
+    /// Folds of stratified cross-validation (0 to skip).
+    #[arg(long, value_name = "K", default_value_t = 5)]
+    pub cv: usize,
+    /// Share of rows held out (stratified) for a final test; 0 keeps every row for training.
+    #[arg(long, value_name = "SHARE", default_value_t = 0.0)]
+    pub test_size: f64,
+    /// Seed of the folds and the split.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Derived-feature spec (TOML), e.g. examples/telco_features.toml.
+    #[arg(long, value_name = "SPEC")]
+    pub features: Option<PathBuf>,
+    /// L2 penalty of logistic regression (scikit-learn's C is 1/l2).
+    #[arg(long, default_value_t = 1.0)]
+    pub l2: f64,
+    /// Maximum depth of the decision tree.
+    #[arg(long, default_value_t = 6)]
+    pub max_depth: usize,
+    /// Minimum training rows per tree leaf.
+    #[arg(long, default_value_t = 20)]
+    pub min_samples_leaf: usize,
+    /// Probability at or above which a customer is predicted to churn.
+    #[arg(long, default_value_t = 0.5)]
+    pub threshold: f64,
+    /// Risk tier boundaries MEDIUM,HIGH: Low < MEDIUM <= Medium < HIGH <= High.
+    #[arg(long, value_name = "MEDIUM,HIGH", value_delimiter = ',', num_args = 2, default_values_t = [0.3, 0.7])]
+    pub tiers: Vec<f64>,
+    /// Print the result as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ScoreArgs {
+    /// Model file.
+    #[arg(long, value_name = "MODEL")]
+    pub model: PathBuf,
+    /// Customers to score (CSV or Parquet).
+    #[arg(long, value_name = "FILE")]
+    pub data: PathBuf,
+    /// Where to write the scores (CSV or Parquet, by extension).
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+    /// Input columns to copy beside the scores (comma separated or repeated).
+    #[arg(long, value_name = "COL", value_delimiter = ',')]
+    pub keep: Vec<String>,
+    /// Print the first N scored rows.
+    #[arg(long, value_name = "N", default_value_t = 5)]
+    pub show: usize,
+    /// Print the summary as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct EvaluateArgs {
+    /// Model file.
+    #[arg(long, value_name = "MODEL")]
+    pub model: PathBuf,
+    /// Labelled table (CSV or Parquet) with the model's target column.
+    #[arg(long, value_name = "FILE")]
+    pub data: PathBuf,
+    /// Print the metrics as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct InspectArgs {
+    /// Model file.
+    #[arg(value_name = "MODEL")]
+    pub model: PathBuf,
+    /// Print as JSON.
+    #[arg(long)]
+    pub json: bool,
+}

@@ -1,0 +1,6 @@
+//! One module per subcommand: each builds core parameters, calls the core, formats the result.
+
+pub mod evaluate;
+pub mod inspect;
+pub mod score;
+pub mod train;

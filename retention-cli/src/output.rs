@@ -1,0 +1,118 @@
+//! Terminal output: aligned tables, metric lines, progress and warnings on stderr.
+
+use std::io::{self, IsTerminal, Write};
+
+use retention_core::metrics::{CvReport, Metrics};
+
+/// A plain text table with aligned columns.
+pub struct Table {
+    header: Vec<String>,
+    rows: Vec<Vec<String>>,
+}
+
+impl Table {
+    pub fn new<S: Into<String>>(header: impl IntoIterator<Item = S>) -> Self {
+        Table {
+            header: header.into_iter().map(Into::into).collect(),
+            rows: Vec::new(),
+        }
+    }
+
+    pub fn row<S: Into<String>>(&mut self, cells: impl IntoIterator<Item = S>) {
+        self.rows.push(cells.into_iter().map(Into::into).collect());
+    }
+
+    pub fn write(&self, out: &mut dyn Write) -> io::Result<()> {
+        let n = self.header.len();
+        let mut width = vec![0usize; n];
+        for row in std::iter::once(&self.header).chain(&self.rows) {
+            for (w, cell) in width.iter_mut().zip(row) {
+                *w = (*w).max(cell.chars().count());
+            }
+        }
+        let line = |row: &[String], out: &mut dyn Write| -> io::Result<()> {
+            let cells: Vec<String> = row
+                .iter()
+                .zip(&width)
+                .enumerate()
+                .map(|(k, (c, w))| {
+                    if k == 0 {
+                        format!("{c:<w$}")
+                    } else {
+                        format!("{c:>w$}")
+                    }
+                })
+                .collect();
+            writeln!(out, "  {}", cells.join("  ").trim_end())
+        };
+        line(&self.header, out)?;
+        let rule: Vec<String> = width.iter().map(|w| "-".repeat(*w)).collect();
+        writeln!(out, "  {}", rule.join("  "))?;
+        for row in &self.rows {
+            line(row, out)?;
+        }
+        Ok(())
+    }
+}
+
+/// Metrics of several evaluations side by side: one row per metric.
+pub fn metrics_table(cv: Option<&CvReport>, columns: &[(&str, &Metrics)]) -> Table {
+    let mut header = vec!["metric".to_string()];
+    if let Some(cv) = cv {
+        header.push(format!("cv {}-fold mean ± std", cv.folds));
+    }
+    header.extend(columns.iter().map(|(name, _)| name.to_string()));
+    let mut table = Table::new(header);
+    let names: Vec<&str> = columns
+        .first()
+        .map(|(_, m)| m.named().into_iter().map(|(n, _)| n).collect())
+        .or_else(|| cv.map(|c| c.summary.keys().map(|k| k.as_str()).collect()))
+        .unwrap_or_default();
+    for name in names {
+        let mut row = vec![name.to_string()];
+        if let Some(cv) = cv {
+            row.push(match cv.get(name) {
+                Some(m) => format!("{:.4} ± {:.4}", m.mean, m.std),
+                None => "-".into(),
+            });
+        }
+        for (_, m) in columns {
+            let v = m.named().into_iter().find(|(n, _)| *n == name).map(|(_, v)| v);
+            row.push(v.map(|v| format!("{v:.4}")).unwrap_or_else(|| "-".into()));
+        }
+        table.row(row);
+    }
+    table
+}
+
+/// Progress messages on stderr, shown only when stderr is a terminal.
+pub struct Progress {
+    enabled: bool,
+}
+
+impl Progress {
+    pub fn new() -> Self {
+        Progress {
+            enabled: io::stderr().is_terminal(),
+        }
+    }
+
+    pub fn say(&self, message: &str) {
+        if self.enabled {
+            let mut err = io::stderr().lock();
+            let _ = write!(err, "\r\x1b[2K{message}");
+            let _ = err.flush();
+        }
+    }
+
+    pub fn done(&self) {
+        if self.enabled {
+            let _ = write!(io::stderr().lock(), "\r\x1b[2K");
+        }
+    }
+}
+
+/// A warning line on stderr.
+pub fn warn(message: &str) {
+    let _ = writeln!(io::stderr().lock(), "warning: {message}");
+}
