@@ -23,16 +23,22 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Train a churn model with cross-validation and save it to a model file.
-    #[command(after_help = "Examples:\n  retention train --data data/telco_customer_churn.csv --target Churn --id customerID --out model.json\n  retention train --data customers.parquet --target Exited --algorithm tree --cv 10 --seed 7 --out tree.json\n  retention train --data data/telco_customer_churn.csv --features examples/telco_features.toml --out model.json --json")]
+    #[command(
+        after_help = "Examples:\n  retention train --data data/telco_customer_churn.csv --target Churn --id customerID --out model.json\n  retention train --data customers.parquet --target Exited --algorithm tree --cv 10 --seed 7 --out tree.json\n  retention train --data data/telco_customer_churn.csv --features examples/telco_features.toml --out model.json --json"
+    )]
     Train(TrainArgs),
     /// Score customers: churn probability, prediction and risk tier per row.
-    #[command(after_help = "Example:\n  retention score --model model.json --data data/telco_customer_churn.csv --out scores.csv --keep Contract")]
+    #[command(
+        after_help = "Example:\n  retention score --model model.json --data data/telco_customer_churn.csv --out scores.csv --keep Contract"
+    )]
     Score(ScoreArgs),
     /// Evaluate a model on a labelled table.
     #[command(after_help = "Example:\n  retention evaluate --model model.json --data holdout.csv")]
     Evaluate(EvaluateArgs),
     /// Show a model's schema, features, metrics and provenance.
-    #[command(after_help = "Example:\n  retention inspect model.json\n  retention inspect model.json --json | jq .metrics.cv")]
+    #[command(
+        after_help = "Example:\n  retention inspect model.json\n  retention inspect model.json --json | jq .metrics.cv"
+    )]
     Inspect(InspectArgs),
 }
 
@@ -105,8 +111,8 @@ pub struct TrainArgs {
     #[arg(long, default_value_t = 0.5)]
     pub threshold: f64,
     /// Risk tier boundaries MEDIUM,HIGH: Low < MEDIUM <= Medium < HIGH <= High.
-    #[arg(long, value_name = "MEDIUM,HIGH", value_delimiter = ',', num_args = 2, default_values_t = [0.3, 0.7])]
-    pub tiers: Vec<f64>,
+    #[arg(long, value_name = "MEDIUM,HIGH", value_parser = parse_tiers, default_value = "0.3,0.7")]
+    pub tiers: (f64, f64),
     /// Print the result as JSON.
     #[arg(long)]
     pub json: bool,
@@ -155,4 +161,21 @@ pub struct InspectArgs {
     /// Print as JSON.
     #[arg(long)]
     pub json: bool,
+}
+
+/// Parses `MEDIUM,HIGH` tier boundaries (ranges are checked by the core).
+fn parse_tiers(s: &str) -> Result<(f64, f64), String> {
+    let parts: Vec<&str> = s.split(',').map(str::trim).collect();
+    match parts.as_slice() {
+        [m, h] => {
+            let m = m
+                .parse::<f64>()
+                .map_err(|_| format!("{m:?} is not a number"))?;
+            let h = h
+                .parse::<f64>()
+                .map_err(|_| format!("{h:?} is not a number"))?;
+            Ok((m, h))
+        }
+        _ => Err("expected two numbers MEDIUM,HIGH, e.g. 0.3,0.7".into()),
+    }
 }

@@ -77,7 +77,11 @@ pub fn metrics_table(cv: Option<&CvReport>, columns: &[(&str, &Metrics)]) -> Tab
             });
         }
         for (_, m) in columns {
-            let v = m.named().into_iter().find(|(n, _)| *n == name).map(|(_, v)| v);
+            let v = m
+                .named()
+                .into_iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, v)| v);
             row.push(v.map(|v| format!("{v:.4}")).unwrap_or_else(|| "-".into()));
         }
         table.row(row);

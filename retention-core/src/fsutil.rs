@@ -117,7 +117,10 @@ mod tests {
         assert!(err.is_err());
         assert!(!path.exists());
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
-        atomic_write(&path, |w| w.write_all(b"whole").map_err(|e| Error::io("x", e))).unwrap();
+        atomic_write(&path, |w| {
+            w.write_all(b"whole").map_err(|e| Error::io("x", e))
+        })
+        .unwrap();
         assert_eq!(std::fs::read_to_string(&path).unwrap(), "whole");
     }
 }

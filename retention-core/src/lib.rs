@@ -48,7 +48,9 @@ pub use fsutil::{atomic_write, sha256_file, sha256_hex};
 pub mod prelude {
     pub use crate::data::{Dataset, Format, Role, Schema, SchemaOptions, read_table, write_table};
     pub use crate::error::{Error, Result};
-    pub use crate::estimators::{Algorithm, Estimator, EstimatorParams, LogisticParams, TreeParams};
+    pub use crate::estimators::{
+        Algorithm, Estimator, EstimatorParams, LogisticParams, TreeParams,
+    };
     pub use crate::features::{FeatureSpec, PipelineParams, TransformReport};
     pub use crate::metrics::{CvReport, MeanStd, Metrics};
     pub use crate::model::{ChurnModel, RiskTiers, Tier};

@@ -271,12 +271,7 @@ fn lift_top_decile(y: &[bool], p: &[f64]) -> f64 {
     let n = y.len();
     let base = y.iter().filter(|v| **v).count() as f64 / n.max(1) as f64;
     let k = n.div_ceil(10).max(1);
-    let top = order_desc(p)
-        .into_iter()
-        .take(k)
-        .filter(|&i| y[i])
-        .count() as f64
-        / k as f64;
+    let top = order_desc(p).into_iter().take(k).filter(|&i| y[i]).count() as f64 / k as f64;
     if base > 0.0 { top / base } else { 0.0 }
 }
 

@@ -242,7 +242,9 @@ impl ChurnModel {
     /// [`Error::Io`] when the folder is missing or not writable.
     pub fn save(&self, path: &Path) -> Result<()> {
         let bytes = self.to_bytes()?;
-        atomic_write(path, |w| w.write_all(&bytes).map_err(|e| Error::io(path, e)))
+        atomic_write(path, |w| {
+            w.write_all(&bytes).map_err(|e| Error::io(path, e))
+        })
     }
 
     /// Reads and verifies a model file.
@@ -277,7 +279,14 @@ mod tests {
         assert_eq!(t.tier(0.3), Tier::Medium);
         assert_eq!(t.tier(0.69), Tier::Medium);
         assert_eq!(t.tier(0.7), Tier::High);
-        assert!(RiskTiers { medium: 0.7, high: 0.3 }.check().is_err());
+        assert!(
+            RiskTiers {
+                medium: 0.7,
+                high: 0.3
+            }
+            .check()
+            .is_err()
+        );
     }
 
     #[test]
@@ -285,10 +294,12 @@ mod tests {
         let p = Path::new("m.json");
         let e = ChurnModel::from_bytes(b"hello", p).unwrap_err();
         assert!(matches!(e, Error::CorruptArtifact { .. }), "{e}");
-        let newer = br#"{"format":"retentionai-model","format_version":99,"sha256":"x","model":{}}"#;
+        let newer =
+            br#"{"format":"retentionai-model","format_version":99,"sha256":"x","model":{}}"#;
         let e = ChurnModel::from_bytes(newer, p).unwrap_err();
         assert!(e.to_string().contains("format version 99"), "{e}");
-        let tampered = br#"{"format":"retentionai-model","format_version":1,"sha256":"00","model":{}}"#;
+        let tampered =
+            br#"{"format":"retentionai-model","format_version":1,"sha256":"00","model":{}}"#;
         let e = ChurnModel::from_bytes(tampered, p).unwrap_err();
         assert!(e.to_string().contains("checksum mismatch"), "{e}");
     }

@@ -92,7 +92,10 @@ impl TrainParams {
     /// [`Error::InvalidParameter`] naming the setting.
     pub fn check(&self) -> Result<()> {
         if self.cv_folds == 1 {
-            return Err(Error::param("--cv", "1 fold is not cross-validation; use 2 or more, or 0 to skip"));
+            return Err(Error::param(
+                "--cv",
+                "1 fold is not cross-validation; use 2 or more, or 0 to skip",
+            ));
         }
         if !(0.0..0.9).contains(&self.test_size) {
             return Err(Error::param(
@@ -143,9 +146,11 @@ pub fn train(
         ((0..y.len()).collect(), Vec::new())
     };
     let y_train: Vec<bool> = train_rows.iter().map(|&i| y[i]).collect();
-    let minority = y_train.iter().filter(|v| **v).count().min(
-        y_train.iter().filter(|v| !**v).count(),
-    );
+    let minority = y_train
+        .iter()
+        .filter(|v| **v)
+        .count()
+        .min(y_train.iter().filter(|v| !**v).count());
     if minority < 2 {
         return Err(Error::InvalidData(format!(
             "the training rows hold {minority} example(s) of one class; at least 2 of each are needed"
@@ -175,14 +180,22 @@ pub fn train(
 
     let train_frame = take_rows(ds, &train_rows)?;
     let (x_train, _) = pipeline.transform(&train_frame)?;
-    let training = Metrics::compute(&y_train, &estimator.predict_proba(&x_train), params.threshold)?;
+    let training = Metrics::compute(
+        &y_train,
+        &estimator.predict_proba(&x_train),
+        params.threshold,
+    )?;
     let holdout = if test_rows.is_empty() {
         None
     } else {
         let frame = take_rows(ds, &test_rows)?;
         let (x, _) = pipeline.transform(&frame)?;
         let y_test: Vec<bool> = test_rows.iter().map(|&i| y[i]).collect();
-        Some(Metrics::compute(&y_test, &estimator.predict_proba(&x), params.threshold)?)
+        Some(Metrics::compute(
+            &y_test,
+            &estimator.predict_proba(&x),
+            params.threshold,
+        )?)
     };
     let out_of_fold = match &oof {
         Some(p) => Some(Metrics::compute(&y_train, p, params.threshold)?),
@@ -207,6 +220,9 @@ pub fn train(
     })
 }
 
+/// One fold's held-out positions (into `rows`), their probabilities, and their metrics.
+type FoldResult = (Vec<usize>, Vec<f64>, Metrics);
+
 /// Cross-validates on the given rows; returns the report and out-of-fold probabilities (in the
 /// order of `rows`).
 fn cross_validate(
@@ -219,7 +235,7 @@ fn cross_validate(
     let k = params.cv_folds;
     let fold_of = stratified_folds(y, k, params.seed);
     let done = std::sync::atomic::AtomicUsize::new(0);
-    let results: Vec<Result<(Vec<usize>, Vec<f64>, Metrics)>> = (0..k)
+    let results: Vec<Result<FoldResult>> = (0..k)
         .into_par_iter()
         .map(|fold| {
             let (fit_pos, test_pos): (Vec<usize>, Vec<usize>) =
@@ -265,10 +281,7 @@ fn fit_rows(
 
 fn take_rows(ds: &Dataset, rows: &[usize]) -> Result<polars::prelude::DataFrame> {
     use polars::prelude::*;
-    let idx = IdxCa::from_vec(
-        "idx".into(),
-        rows.iter().map(|&i| i as IdxSize).collect(),
-    );
+    let idx = IdxCa::from_vec("idx".into(), rows.iter().map(|&i| i as IdxSize).collect());
     Ok(ds.frame.take(&idx)?)
 }
 
@@ -329,7 +342,7 @@ pub fn stratified_folds(y: &[bool], k: usize, seed: u64) -> Vec<usize> {
 /// # Errors
 /// [`Error::InvalidParameter`] when the test set would lack a class.
 pub fn stratified_split(y: &[bool], test_size: f64, seed: u64) -> Result<(Vec<usize>, Vec<usize>)> {
-    let mut rng = SplitMix64::new(seed ^ 0x5EED_0F_5E77);
+    let mut rng = SplitMix64::new(seed ^ 0x005E_ED0F_5E77);
     let (mut train, mut test) = (Vec::new(), Vec::new());
     for class in [true, false] {
         let mut members: Vec<usize> = (0..y.len()).filter(|&i| y[i] == class).collect();

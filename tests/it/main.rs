@@ -1,1 +1,6 @@
+//! Integration tests of the library and the `retention` binary, as one test binary.
 
+mod bad_inputs;
+mod cli;
+mod quality;
+mod util;

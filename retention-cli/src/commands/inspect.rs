@@ -90,7 +90,11 @@ pub fn run(args: &InspectArgs, out: &mut dyn Write) -> Result<()> {
             t.row(["(intercept)".to_string(), format!("{:+.4}", lr.intercept)]);
             t.write(out)?;
             if !lr.converged {
-                writeln!(out, "  note: the solver did not converge (gradient norm per row {:.2e})", lr.gradient_norm)?;
+                writeln!(
+                    out,
+                    "  note: the solver did not converge (gradient norm per row {:.2e})",
+                    lr.gradient_norm
+                )?;
             }
         }
         Estimator::Tree(tree) => {

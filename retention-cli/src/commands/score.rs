@@ -40,7 +40,10 @@ pub fn run(args: &ScoreArgs, out: &mut dyn Write) -> Result<()> {
         tiers.row([
             tier.as_str().to_string(),
             count.to_string(),
-            format!("{:.1} %", 100.0 * *count as f64 / summary.rows.max(1) as f64),
+            format!(
+                "{:.1} %",
+                100.0 * *count as f64 / summary.rows.max(1) as f64
+            ),
         ]);
     }
     tiers.write(out)?;

@@ -44,7 +44,10 @@ pub fn run(args: &TrainArgs, out: &mut dyn Write) -> Result<()> {
         writeln!(out, "{}", serde_json::to_string_pretty(&summary)?)?;
         return Ok(());
     }
-    let churn = ds.target.as_ref().map_or(0, |y| y.iter().filter(|v| **v).count());
+    let churn = ds
+        .target
+        .as_ref()
+        .map_or(0, |y| y.iter().filter(|v| **v).count());
     writeln!(
         out,
         "Trained {} on {} rows ({} churned, {:.1} %) with {} model inputs from {} columns.",
@@ -99,9 +102,8 @@ fn params(args: &TrainArgs) -> Result<TrainParams> {
     params.estimator.tree.min_samples_leaf = args.min_samples_leaf;
     params.estimator.tree.min_samples_split = 2 * args.min_samples_leaf;
     params.threshold = args.threshold;
-    if let [medium, high] = args.tiers[..] {
-        params.tiers = RiskTiers { medium, high };
-    }
+    let (medium, high) = args.tiers;
+    params.tiers = RiskTiers { medium, high };
     params.check()?;
     Ok(params)
 }

@@ -85,10 +85,9 @@ pub fn to_text(column: &Column) -> Result<StringChunked> {
         }
         _ => column.cast(&DataType::String)?.str()?.clone(),
     };
-    let needs_cleaning = text
-        .iter()
-        .flatten()
-        .any(|s| s.is_empty() || s.starts_with(char::is_whitespace) || s.ends_with(char::is_whitespace));
+    let needs_cleaning = text.iter().flatten().any(|s| {
+        s.is_empty() || s.starts_with(char::is_whitespace) || s.ends_with(char::is_whitespace)
+    });
     if !needs_cleaning {
         return Ok(text);
     }
@@ -115,7 +114,12 @@ pub fn format_number(v: f64) -> String {
 ///
 /// # Errors
 /// [`Error::InvalidValue`] for a blank cell or a value that is neither label.
-pub fn to_target(column: &Column, positive: &str, negative: &str, first_row: usize) -> Result<Vec<bool>> {
+pub fn to_target(
+    column: &Column,
+    positive: &str,
+    negative: &str,
+    first_row: usize,
+) -> Result<Vec<bool>> {
     let text = to_text(column)?;
     let name = column.name().to_string();
     let mut out = Vec::with_capacity(text.len());
@@ -128,7 +132,9 @@ pub fn to_target(column: &Column, positive: &str, negative: &str, first_row: usi
                     column: name,
                     row: first_row + i + 1,
                     value: v.to_string(),
-                    reason: format!("the target's labels are {positive:?} (churn) and {negative:?}"),
+                    reason: format!(
+                        "the target's labels are {positive:?} (churn) and {negative:?}"
+                    ),
                 });
             }
             None => {
@@ -164,7 +170,10 @@ mod tests {
 
     #[test]
     fn numeric_text_with_blanks_and_spaces() {
-        let c = col("TotalCharges", &[Some(" 29.85"), Some(" "), None, Some("1e3"), Some("NaN")]);
+        let c = col(
+            "TotalCharges",
+            &[Some(" 29.85"), Some(" "), None, Some("1e3"), Some("NaN")],
+        );
         let f = to_numeric(&c, 0).unwrap();
         let v: Vec<Option<f64>> = f.iter().collect();
         assert_eq!(v, vec![Some(29.85), None, None, Some(1000.0), None]);
@@ -174,9 +183,17 @@ mod tests {
     fn non_numeric_cell_names_column_row_and_value() {
         let c = col("tenure", &[Some("1"), Some("2"), Some("ten")]);
         let err = to_numeric(&c, 100).unwrap_err().to_string();
-        assert!(err.contains("'tenure'") && err.contains("row 103") && err.contains("\"ten\""), "{err}");
+        assert!(
+            err.contains("'tenure'") && err.contains("row 103") && err.contains("\"ten\""),
+            "{err}"
+        );
         let c = col("x", &[Some("inf")]);
-        assert!(to_numeric(&c, 0).unwrap_err().to_string().contains("infinite"));
+        assert!(
+            to_numeric(&c, 0)
+                .unwrap_err()
+                .to_string()
+                .contains("infinite")
+        );
     }
 
     #[test]

@@ -98,7 +98,12 @@ pub fn read_table(path: &Path) -> Result<RawTable> {
 fn malformed(path: &Path, e: PolarsError) -> Error {
     Error::Malformed {
         path: path.to_path_buf(),
-        reason: e.to_string().lines().next().unwrap_or("parse error").to_string(),
+        reason: e
+            .to_string()
+            .lines()
+            .next()
+            .unwrap_or("parse error")
+            .to_string(),
     }
 }
 
@@ -291,16 +296,17 @@ impl TableBatches {
                         .map_err(|e| Error::io(path, e))?;
                     if n == 0 {
                         if carry.iter().all(|b| b.is_ascii_whitespace()) {
-                            return Err(Error::InvalidData(format!(
-                                "{} is empty",
-                                path.display()
-                            )));
+                            return Err(Error::InvalidData(format!("{} is empty", path.display())));
                         }
                         break carry.len();
                     }
                     debug_assert!(carry.len() > before);
                 };
-                let offset = if carry.starts_with(b"\xEF\xBB\xBF") { 3 } else { 0 };
+                let offset = if carry.starts_with(b"\xEF\xBB\xBF") {
+                    3
+                } else {
+                    0
+                };
                 let columns = parse_header(path, &carry[offset..header_end])?;
                 carry.drain(..header_end);
                 Ok(TableBatches {
@@ -380,9 +386,8 @@ impl TableBatches {
                 if chunk.iter().all(|b| b.is_ascii_whitespace()) {
                     return Ok(None);
                 }
-                check_field_counts(&self.path, &chunk, 0, schema.len()).map_err(|e| {
-                    offset_row(e, first_row)
-                })?;
+                check_field_counts(&self.path, &chunk, 0, schema.len())
+                    .map_err(|e| offset_row(e, first_row))?;
                 CsvReadOptions::default()
                     .with_has_header(false)
                     .with_schema(Some(schema.clone()))
@@ -513,7 +518,15 @@ impl TableSink {
                     .finish(&mut frame)?;
                 *wrote_header = true;
             }
-            SinkKind::Parquet { writer } => writer.write_batch(frame)?,
+            SinkKind::Parquet { writer } => {
+                if frame.should_rechunk() {
+                    let mut aligned = frame.clone();
+                    aligned.align_chunks();
+                    writer.write_batch(&aligned)?;
+                } else {
+                    writer.write_batch(frame)?;
+                }
+            }
         }
         Ok(())
     }

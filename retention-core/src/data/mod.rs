@@ -194,7 +194,7 @@ impl Dataset {
         let mut target = None;
         let mut warnings = Vec::new();
         for c in &schema.columns {
-            let present = available.iter().any(|a| *a == c.name);
+            let present = available.contains(&c.name);
             let missing = || Error::column_not_found(c.name.clone(), " in this table", &available);
             match c.role {
                 Role::Numeric => {
@@ -219,7 +219,8 @@ impl Dataset {
                         return Err(missing());
                     }
                     if present {
-                        let (Some(pos), Some(neg)) = (&schema.positive_label, &schema.negative_label)
+                        let (Some(pos), Some(neg)) =
+                            (&schema.positive_label, &schema.negative_label)
                         else {
                             return Err(Error::SchemaMismatch(
                                 "the schema has a target but no labels".into(),
@@ -291,13 +292,18 @@ fn infer_feature_role(column: &Column) -> Result<(Role, Option<String>)> {
     }
     let levels = text.n_unique()? - usize::from(text.null_count() > 0);
     let numeric = column.dtype().is_primitive_numeric() || clean::to_numeric(column, 0).is_ok();
+    if !numeric {
+        refuse_mostly_numeric(column.name(), &text, non_null)?;
+    }
     if numeric && levels > 2 {
         return Ok((Role::Numeric, Some("inferred: numeric values".into())));
     }
     if numeric {
         return Ok((
             Role::Categorical,
-            Some(format!("inferred: numeric with only {levels} distinct values, treated as a flag")),
+            Some(format!(
+                "inferred: numeric with only {levels} distinct values, treated as a flag"
+            )),
         ));
     }
     if levels > MAX_INFERRED_LEVELS && levels * 2 > non_null {
@@ -313,6 +319,41 @@ fn infer_feature_role(column: &Column) -> Result<(Role, Option<String>)> {
         Role::Categorical,
         Some(format!("inferred: text with {levels} levels")),
     ))
+}
+
+/// A column whose cells are numbers but for a few (at most 1 %) is a numeric column with bad
+/// cells, not a categorical one: refuse it, naming the first bad cell.
+fn refuse_mostly_numeric(name: &str, text: &StringChunked, non_null: usize) -> Result<()> {
+    let mut bad: Option<(usize, &str)> = None;
+    let mut n_bad = 0usize;
+    let mut numbers = std::collections::HashSet::new();
+    for (i, cell) in text.iter().enumerate() {
+        let Some(cell) = cell else { continue };
+        match cell.parse::<f64>() {
+            Ok(v) => {
+                numbers.insert(v.to_bits());
+            }
+            Err(_) => {
+                n_bad += 1;
+                bad.get_or_insert((i, cell));
+                if n_bad * 100 > non_null {
+                    return Ok(());
+                }
+            }
+        }
+    }
+    match bad {
+        Some((row, value)) if numbers.len() > 2 => Err(Error::InvalidValue {
+            column: name.to_string(),
+            row: row + 1,
+            value: value.to_string(),
+            reason: format!(
+                "the column looks numeric ({} of {non_null} values are numbers) but this cell is not; fix it, or pass --categorical {name}",
+                non_null - n_bad
+            ),
+        }),
+        _ => Ok(()),
+    }
 }
 
 fn duplicate_id_warning(name: &str, ids: &StringChunked) -> Option<String> {
@@ -374,8 +415,11 @@ mod tests {
     #[test]
     fn refusals_name_what_is_wrong() {
         let mut r = raw();
-        r.replace("Churn", Column::new("Churn".into(), ["No", "No", "No", "No"]))
-            .unwrap();
+        r.replace(
+            "Churn",
+            Column::new("Churn".into(), ["No", "No", "No", "No"]),
+        )
+        .unwrap();
         let e = Dataset::infer(&r, &SchemaOptions::new()).unwrap_err();
         assert!(e.to_string().contains("single class"), "{e}");
 
@@ -383,9 +427,13 @@ mod tests {
         assert!(matches!(e, Error::ColumnNotFound { .. }), "{e}");
 
         let mut r = raw();
-        r.with_column(Column::new("empty".into(), [" ", "", " ", ""])).unwrap();
+        r.with_column(Column::new("empty".into(), [" ", "", " ", ""]))
+            .unwrap();
         let e = Dataset::infer(&r, &SchemaOptions::new()).unwrap_err();
-        assert!(e.to_string().contains("column 'empty' has no values"), "{e}");
+        assert!(
+            e.to_string().contains("column 'empty' has no values"),
+            "{e}"
+        );
 
         let opts = SchemaOptions {
             numeric: vec!["Contract".into()],
@@ -399,6 +447,28 @@ mod tests {
     }
 
     #[test]
+    fn a_stray_word_in_a_numeric_column_is_refused() {
+        let mut values: Vec<String> = (0..200).map(|i| i.to_string()).collect();
+        values[57] = "abc".into();
+        let churn: Vec<&str> = (0..200)
+            .map(|i| if i % 2 == 0 { "Yes" } else { "No" })
+            .collect();
+        let r = df!("charges" => values, "Churn" => churn).unwrap();
+        let e = Dataset::infer(&r, &SchemaOptions::new())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("'charges', row 58") && e.contains("\"abc\"") && e.contains("--categorical"),
+            "{e}"
+        );
+        let opts = SchemaOptions {
+            categorical: vec!["charges".into()],
+            ..Default::default()
+        };
+        assert!(Dataset::infer(&r, &opts).is_ok());
+    }
+
+    #[test]
     fn duplicate_ids_warn() {
         let mut r = raw();
         r.replace(
@@ -407,7 +477,11 @@ mod tests {
         )
         .unwrap();
         let ds = Dataset::infer(&r, &SchemaOptions::new().id("customerID")).unwrap();
-        assert!(ds.warnings.iter().any(|w| w.contains("\"a\"")), "{:?}", ds.warnings);
+        assert!(
+            ds.warnings.iter().any(|w| w.contains("\"a\"")),
+            "{:?}",
+            ds.warnings
+        );
     }
 
     #[test]
@@ -415,7 +489,10 @@ mod tests {
         let ds = Dataset::infer(&raw(), &SchemaOptions::new()).unwrap();
         let scoring = raw().drop("Contract").unwrap();
         let e = Dataset::with_schema(&scoring, &ds.schema, 0, false).unwrap_err();
-        assert!(e.to_string().contains("'Contract' not found in this table"), "{e}");
+        assert!(
+            e.to_string().contains("'Contract' not found in this table"),
+            "{e}"
+        );
         let unlabeled = raw().drop("Churn").unwrap();
         let ok = Dataset::with_schema(&unlabeled, &ds.schema, 0, false).unwrap();
         assert!(ok.target.is_none());

@@ -176,7 +176,9 @@ impl SchemaOptions {
                 if let Some((_, other)) = seen.iter().find(|(n, _)| *n == name.as_str()) {
                     return Err(Error::param(
                         flag,
-                        format!("column '{name}' is already given by {other}; a column has one role"),
+                        format!(
+                            "column '{name}' is already given by {other}; a column has one role"
+                        ),
                     ));
                 }
                 seen.push((name.as_str(), flag));
@@ -230,7 +232,9 @@ pub(crate) fn resolve_labels(
                 } else {
                     Err(Error::param(
                         "--positive-label",
-                        format!("{pos:?} is not a value of target column '{column}' (its values are {a:?} and {b:?})"),
+                        format!(
+                            "{pos:?} is not a value of target column '{column}' (its values are {a:?} and {b:?})"
+                        ),
                     ))
                 };
             }
@@ -310,9 +314,17 @@ mod tests {
             ignore: vec!["a".into()],
             ..Default::default()
         };
-        assert!(opts.check(&cols).unwrap_err().to_string().contains("one role"));
+        assert!(
+            opts.check(&cols)
+                .unwrap_err()
+                .to_string()
+                .contains("one role")
+        );
         let opts = SchemaOptions::new().target("zzz");
         let err = opts.check(&cols).unwrap_err().to_string();
-        assert!(err.contains("'zzz' not found") && err.contains("a, b"), "{err}");
+        assert!(
+            err.contains("'zzz' not found") && err.contains("a, b"),
+            "{err}"
+        );
     }
 }

@@ -40,7 +40,10 @@ impl LogisticParams {
     /// non-positive tolerance.
     pub fn check(&self) -> Result<()> {
         if !(self.l2.is_finite() && self.l2 > 0.0) {
-            return Err(Error::param("--l2", format!("{} must be a positive number", self.l2)));
+            return Err(Error::param(
+                "--l2",
+                format!("{} must be a positive number", self.l2),
+            ));
         }
         if self.max_iterations == 0 {
             return Err(Error::param("max_iterations", "must be at least 1"));
@@ -122,7 +125,13 @@ impl LogisticModel {
             .collect();
         let mut sq = residual.iter().sum::<f64>().powi(2);
         for (j, w) in self.coefficients.iter().enumerate() {
-            let g: f64 = x.column(j).iter().zip(&residual).map(|(a, r)| a * r).sum::<f64>() + l2 * w;
+            let g: f64 = x
+                .column(j)
+                .iter()
+                .zip(&residual)
+                .map(|(a, r)| a * r)
+                .sum::<f64>()
+                + l2 * w;
             sq += g * g;
         }
         sq.sqrt()
@@ -156,13 +165,19 @@ mod tests {
         // Deterministic data: churn more likely for large x0, unrelated to x1.
         let n = 400;
         let x0: Vec<f64> = (0..n).map(|i| (i as f64 / n as f64) * 4.0 - 2.0).collect();
-        let x1: Vec<f64> = (0..n).map(|i| ((i * 7919) % 13) as f64 / 13.0 - 0.5).collect();
+        let x1: Vec<f64> = (0..n)
+            .map(|i| ((i * 7919) % 13) as f64 / 13.0 - 0.5)
+            .collect();
         let y: Vec<bool> = (0..n).map(|i| (i * 37 % 100) < (i * 100 / n)).collect();
         let x = matrix(&[x0, x1]);
         let m = LogisticModel::fit(&LogisticParams::default(), &x, &y).unwrap();
         assert!(m.converged, "gradient norm {}", m.gradient_norm);
         assert!(m.coefficients[0] > 1.0, "{:?}", m.coefficients);
-        assert!(m.coefficients[1].abs() < m.coefficients[0] / 3.0, "{:?}", m.coefficients);
+        assert!(
+            m.coefficients[1].abs() < m.coefficients[0] / 3.0,
+            "{:?}",
+            m.coefficients
+        );
         let p: Vec<f64> = m.decision(&x).into_iter().map(sigmoid).collect();
         assert!(p[n - 1] > 0.7 && p[0] < 0.3, "{} {}", p[0], p[n - 1]);
     }

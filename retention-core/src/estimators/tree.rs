@@ -101,7 +101,8 @@ impl TreeModel {
         // retention gets a random label, and pruning (which merges siblings of equal label) then
         // differs from run to run. A tiny extra weight on churners makes such ties impossible.
         let weights = ndarray::Array1::from_iter(
-            y.iter().map(|&churned| if churned { 1.0 + TIE_BREAK } else { 1.0 }),
+            y.iter()
+                .map(|&churned| if churned { 1.0 + TIE_BREAK } else { 1.0 }),
         );
         let dataset = Dataset::new(records, targets).with_weights(weights);
         let fitted = linfa_trees::DecisionTree::params()

@@ -125,9 +125,10 @@ impl DerivedFeature {
             DerivedFeature::Log1p { column, .. } | DerivedFeature::Bucket { column, .. } => {
                 vec![(column, Role::Numeric)]
             }
-            DerivedFeature::CountOfValue { columns, .. } => {
-                columns.iter().map(|c| (c.as_str(), Role::Categorical)).collect()
-            }
+            DerivedFeature::CountOfValue { columns, .. } => columns
+                .iter()
+                .map(|c| (c.as_str(), Role::Categorical))
+                .collect(),
             DerivedFeature::Map { column, .. } => vec![(column, Role::Categorical)],
         }
     }
@@ -210,7 +211,10 @@ impl FeatureSpec {
             match f {
                 DerivedFeature::Bucket { edges, .. } => {
                     if edges.is_empty() || edges.windows(2).any(|w| w[0] >= w[1]) {
-                        return Err(err(f, "edges must be one or more strictly ascending numbers".into()));
+                        return Err(err(
+                            f,
+                            "edges must be one or more strictly ascending numbers".into(),
+                        ));
                     }
                     if edges.iter().any(|e| !e.is_finite()) {
                         return Err(err(f, "edges must be finite".into()));
@@ -244,7 +248,12 @@ impl FeatureSpec {
                     ..
                 } => {
                     let (a, b) = (num(frame, numerator)?, num(frame, denominator)?);
-                    binary(name, &a, &b, |x, y| if y == 0.0 { None } else { Some(x / y) })
+                    binary(
+                        name,
+                        &a,
+                        &b,
+                        |x, y| if y == 0.0 { None } else { Some(x / y) },
+                    )
                 }
                 DerivedFeature::Difference { left, right, .. } => {
                     let (a, b) = (num(frame, left)?, num(frame, right)?);
@@ -395,14 +404,16 @@ values = { Yes = 1.0, No = 0.0 }
         )
         .unwrap();
         spec.apply(&mut df).unwrap();
-        let get = |c: &str| -> Vec<Option<f64>> { df.column(c).unwrap().f64().unwrap().iter().collect() };
+        let get =
+            |c: &str| -> Vec<Option<f64>> { df.column(c).unwrap().f64().unwrap().iter().collect() };
         assert_eq!(get("avg"), vec![Some(10.0), None, None]);
         assert_eq!(get("addons"), vec![Some(2.0), Some(1.0), Some(0.0)]);
         assert_eq!(get("gap"), vec![Some(90.0), None, None]);
         assert_eq!(get("months"), vec![Some(1.0), Some(0.0), None]);
         let lt = get("log_total");
         assert!((lt[0].unwrap() - 101f64.ln()).abs() < 1e-12);
-        let cohort: Vec<Option<&str>> = df.column("cohort").unwrap().str().unwrap().iter().collect();
+        let cohort: Vec<Option<&str>> =
+            df.column("cohort").unwrap().str().unwrap().iter().collect();
         assert_eq!(cohort, vec![Some("<12"), Some("<12"), Some(">=24")]);
         assert_eq!(bucket_labels(&[12.0, 24.0]), vec!["<12", "12..24", ">=24"]);
     }
@@ -410,18 +421,36 @@ values = { Yes = 1.0, No = 0.0 }
     #[test]
     fn validation_names_the_feature_and_column() {
         let bad = "[[feature]]\nname = \"r\"\nkind = \"ratio\"\nnumerator = \"a\"\ndenominator = \"tenure\"\n";
-        let e = FeatureSpec::parse(bad, "f.toml").unwrap().validate("f.toml", roles).unwrap_err();
-        assert!(e.to_string().contains("feature 'r' (ratio): column 'a' is categorical"), "{e}");
+        let e = FeatureSpec::parse(bad, "f.toml")
+            .unwrap()
+            .validate("f.toml", roles)
+            .unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("feature 'r' (ratio): column 'a' is categorical"),
+            "{e}"
+        );
         let bad = "[[feature]]\nname = \"r\"\nkind = \"log1p\"\ncolumn = \"zzz\"\n";
-        let e = FeatureSpec::parse(bad, "f.toml").unwrap().validate("f.toml", roles).unwrap_err();
+        let e = FeatureSpec::parse(bad, "f.toml")
+            .unwrap()
+            .validate("f.toml", roles)
+            .unwrap_err();
         assert!(e.to_string().contains("'zzz' is not in the table"), "{e}");
         let bad = "[[feature]]\nname = \"total\"\nkind = \"log1p\"\ncolumn = \"total\"\n";
-        let e = FeatureSpec::parse(bad, "f.toml").unwrap().validate("f.toml", roles).unwrap_err();
+        let e = FeatureSpec::parse(bad, "f.toml")
+            .unwrap()
+            .validate("f.toml", roles)
+            .unwrap_err();
         assert!(e.to_string().contains("already exists"), "{e}");
-        let bad = "[[feature]]\nname = \"x\"\nkind = \"bucket\"\ncolumn = \"total\"\nedges = [3, 1]\n";
-        let e = FeatureSpec::parse(bad, "f.toml").unwrap().validate("f.toml", roles).unwrap_err();
+        let bad =
+            "[[feature]]\nname = \"x\"\nkind = \"bucket\"\ncolumn = \"total\"\nedges = [3, 1]\n";
+        let e = FeatureSpec::parse(bad, "f.toml")
+            .unwrap()
+            .validate("f.toml", roles)
+            .unwrap_err();
         assert!(e.to_string().contains("ascending"), "{e}");
-        let e = FeatureSpec::parse("[[feature]]\nname = \"x\"\nkind = \"cube\"\n", "f.toml").unwrap_err();
+        let e = FeatureSpec::parse("[[feature]]\nname = \"x\"\nkind = \"cube\"\n", "f.toml")
+            .unwrap_err();
         assert!(e.to_string().contains("f.toml"), "{e}");
         let e = FeatureSpec::parse(
             "[[feature]]\nname = \"x\"\nkind = \"log1p\"\ncolumn = \"total\"\ntypo = 1\n",

@@ -343,8 +343,11 @@ impl FittedPipeline {
                     indicator,
                 } => {
                     let ca = col.str()?;
-                    let index: HashMap<&str, usize> =
-                        levels.iter().enumerate().map(|(k, l)| (l.as_str(), k)).collect();
+                    let index: HashMap<&str, usize> = levels
+                        .iter()
+                        .enumerate()
+                        .map(|(k, l)| (l.as_str(), k))
+                        .collect();
                     let other_at = levels.len();
                     let indicator_at = levels.len() + usize::from(*other);
                     let block = &mut values[j * n..(j + enc.output_names().len()) * n];
@@ -464,8 +467,12 @@ mod tests {
         contract.extend(vec!["Y"; 20]);
         contract[0] = "Z"; // rare
         contract[1] = "W"; // rare
-        let tenure: Vec<Option<f64>> = (0..50).map(|i| if i == 3 { None } else { Some(i as f64) }).collect();
-        let churn: Vec<&str> = (0..50).map(|i| if i % 3 == 0 { "Yes" } else { "No" }).collect();
+        let tenure: Vec<Option<f64>> = (0..50)
+            .map(|i| if i == 3 { None } else { Some(i as f64) })
+            .collect();
+        let churn: Vec<&str> = (0..50)
+            .map(|i| if i % 3 == 0 { "Yes" } else { "No" })
+            .collect();
         let raw = df!("tenure" => tenure, "Contract" => contract, "Churn" => churn).unwrap();
         Dataset::infer(&raw, &SchemaOptions::new()).unwrap()
     }
@@ -473,19 +480,36 @@ mod tests {
     #[test]
     fn learns_imputation_encoding_and_scaling() {
         let ds = dataset();
-        let p = FittedPipeline::fit(&ds.frame, &ds.schema, &FeatureSpec::default(), &PipelineParams::default())
-            .unwrap();
+        let p = FittedPipeline::fit(
+            &ds.frame,
+            &ds.schema,
+            &FeatureSpec::default(),
+            &PipelineParams::default(),
+        )
+        .unwrap();
         let names: Vec<&str> = p.outputs.iter().map(|o| o.name.as_str()).collect();
         assert_eq!(
             names,
-            vec!["tenure", "tenure (missing)", "Contract = M", "Contract = Y", "Contract = (other)"]
+            vec![
+                "tenure",
+                "tenure (missing)",
+                "Contract = M",
+                "Contract = Y",
+                "Contract = (other)"
+            ]
         );
         let (m, report) = p.transform(&ds.frame).unwrap();
-        assert!(report.unseen.is_empty(), "rare training levels are not 'unseen'");
+        assert!(
+            report.unseen.is_empty(),
+            "rare training levels are not 'unseen'"
+        );
         let t = m.column(0);
         let mean = t.iter().sum::<f64>() / 50.0;
         let sd = (t.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / 50.0).sqrt();
-        assert!(mean.abs() < 1e-12 && (sd - 1.0).abs() < 1e-12, "{mean} {sd}");
+        assert!(
+            mean.abs() < 1e-12 && (sd - 1.0).abs() < 1e-12,
+            "{mean} {sd}"
+        );
         assert_eq!(m.column(1)[3], 1.0);
         assert_eq!(m.column(4)[0], 1.0, "rare level goes to (other)");
         assert_eq!(p.outputs[4].source, "Contract");
@@ -494,8 +518,13 @@ mod tests {
     #[test]
     fn unseen_levels_are_counted_not_fatal() {
         let ds = dataset();
-        let p = FittedPipeline::fit(&ds.frame, &ds.schema, &FeatureSpec::default(), &PipelineParams::default())
-            .unwrap();
+        let p = FittedPipeline::fit(
+            &ds.frame,
+            &ds.schema,
+            &FeatureSpec::default(),
+            &PipelineParams::default(),
+        )
+        .unwrap();
         let new = df!("tenure" => [Some(5.0)], "Contract" => [Some("Q")]).unwrap();
         let (m, report) = p.transform(&new).unwrap();
         assert_eq!(report.unseen["Contract"].count, 1);

@@ -1,0 +1,141 @@
+//! Shared fixtures: the `retention` binary, the bundled Telco table, temporary folders, a trained
+//! model reused across tests.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+
+/// Path of the `retention` binary of this build (built on first use; a no-op when up to date).
+pub fn bin() -> &'static Path {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        let exe = std::env::current_exe().expect("test executable path");
+        let profile_dir = exe
+            .parent()
+            .and_then(Path::parent)
+            .expect("test executable lives in target/<profile>/deps")
+            .to_path_buf();
+        let mut build = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+        build.args([
+            "build",
+            "--quiet",
+            "-p",
+            "retention-cli",
+            "--bin",
+            "retention",
+        ]);
+        if profile_dir.file_name().is_some_and(|n| n == "release") {
+            build.arg("--release");
+        }
+        let status = build
+            .status()
+            .expect("run cargo build for the retention binary");
+        assert!(status.success(), "building the retention binary failed");
+        profile_dir.join(format!("retention{}", std::env::consts::EXE_SUFFIX))
+    })
+}
+
+/// Runs `retention` with arguments.
+pub fn run<I, S>(args: I) -> Output
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<std::ffi::OsStr>,
+{
+    Command::new(bin())
+        .args(args)
+        .output()
+        .expect("spawn the retention binary")
+}
+
+/// The bundled Telco customer churn table.
+pub fn telco() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("data/telco_customer_churn.csv")
+}
+
+/// The Telco table's text.
+pub fn telco_text() -> &'static str {
+    static TEXT: OnceLock<String> = OnceLock::new();
+    TEXT.get_or_init(|| std::fs::read_to_string(telco()).expect("read the Telco table"))
+}
+
+/// A fresh temporary folder, removed when dropped.
+pub fn tempdir() -> tempfile::TempDir {
+    tempfile::tempdir().expect("create a temporary folder")
+}
+
+/// stdout as text.
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// stderr as text.
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Asserts a failed run whose stderr names `needle`, on one `error:` line.
+pub fn assert_fails_with(o: &Output, needle: &str) {
+    let err = stderr(o);
+    assert!(
+        !o.status.success(),
+        "expected failure, got success; stderr: {err}"
+    );
+    assert!(
+        err.contains(needle),
+        "stderr does not mention {needle:?}:\n{err}"
+    );
+    assert!(
+        err.starts_with("error: "),
+        "one-line cause expected:\n{err}"
+    );
+}
+
+/// A logistic model trained once on Telco (5-fold CV, seed 42) and shared by the tests.
+pub fn telco_model() -> &'static Path {
+    static MODEL: OnceLock<(tempfile::TempDir, PathBuf)> = OnceLock::new();
+    let (_, path) = MODEL.get_or_init(|| {
+        let dir = tempdir();
+        let path = dir.path().join("telco.model.json");
+        let o = run([
+            "train".as_ref(),
+            "--data".as_ref(),
+            telco().as_os_str(),
+            "--target".as_ref(),
+            "Churn".as_ref(),
+            "--id".as_ref(),
+            "customerID".as_ref(),
+            "--out".as_ref(),
+            path.as_os_str(),
+        ]);
+        assert!(o.status.success(), "training failed: {}", stderr(&o));
+        (dir, path)
+    });
+    path
+}
+
+/// Writes a Telco copy with `edit` applied to each data line (fields split on commas; Telco has
+/// no quoted commas).
+pub fn telco_edited(dir: &Path, name: &str, edit: impl Fn(usize, &mut Vec<String>)) -> PathBuf {
+    let mut lines = telco_text().lines();
+    let mut out = String::new();
+    out.push_str(lines.next().expect("header"));
+    out.push('\n');
+    for (i, line) in lines.enumerate() {
+        let mut fields: Vec<String> = line.split(',').map(str::to_string).collect();
+        edit(i, &mut fields);
+        out.push_str(&fields.join(","));
+        out.push('\n');
+    }
+    let path = dir.join(name);
+    std::fs::write(&path, out).expect("write test table");
+    path
+}
+
+/// Index of a Telco column.
+pub fn telco_col(name: &str) -> usize {
+    telco_text()
+        .lines()
+        .next()
+        .and_then(|h| h.split(',').position(|c| c == name))
+        .unwrap_or_else(|| panic!("no Telco column {name}"))
+}
