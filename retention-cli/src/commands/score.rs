@@ -5,6 +5,7 @@ use std::io::Write;
 use anyhow::Result;
 use retention_core::data::read_table;
 use retention_core::prelude::*;
+use retention_core::scoring::PROBABILITY;
 
 use crate::cli::ScoreArgs;
 use crate::output::{self, Progress as Bar, Table};
@@ -55,9 +56,15 @@ pub fn run(args: &ScoreArgs, out: &mut dyn Write) -> Result<()> {
             let row: Vec<String> = head
                 .columns()
                 .iter()
-                .map(|c| match c.get(i) {
-                    Ok(v) => v.str_value().to_string(),
-                    Err(_) => String::new(),
+                .map(|c| {
+                    let text = c
+                        .get(i)
+                        .map(|v| v.str_value().to_string())
+                        .unwrap_or_default();
+                    match text.parse::<f64>() {
+                        Ok(p) if c.name() == PROBABILITY => format!("{p:.4}"),
+                        _ => text,
+                    }
                 })
                 .collect();
             table.row(row);

@@ -1,4 +1,5 @@
-//! A decision tree grown by linfa-trees, with probabilities from the training rows in each leaf.
+//! A decision tree grown split by split with linfa-trees, with probabilities from the training
+//! rows in each leaf.
 //!
 //! linfa-trees leaves hold only a class label. After fitting, the tree is copied into a flat node
 //! list, every training row is routed to its leaf, and each leaf's churn probability is the
@@ -95,27 +96,9 @@ impl TreeModel {
     /// [`Error::Training`] when linfa-trees fails.
     pub fn fit(params: &TreeParams, x: &FeatureMatrix, y: &[bool]) -> Result<Self> {
         params.check()?;
-        let records = x.to_ndarray();
-        let targets = ndarray::Array1::from_iter(y.iter().copied());
-        // linfa-trees picks a node's class by iterating a HashMap, so a node with as much churn as
-        // retention gets a random label, and pruning (which merges siblings of equal label) then
-        // differs from run to run. A tiny extra weight on churners makes such ties impossible.
-        let weights = ndarray::Array1::from_iter(
-            y.iter()
-                .map(|&churned| if churned { 1.0 + TIE_BREAK } else { 1.0 }),
-        );
-        let dataset = Dataset::new(records, targets).with_weights(weights);
-        let fitted = linfa_trees::DecisionTree::params()
-            .max_depth(Some(params.max_depth))
-            .min_weight_leaf(params.min_samples_leaf as f32)
-            .min_weight_split(params.min_samples_split as f32)
-            .fit(&dataset)
-            .map_err(|e| Error::Training {
-                algorithm: "tree".into(),
-                reason: e.to_string(),
-            })?;
         let mut nodes = Vec::new();
-        flatten(fitted.root_node(), &mut nodes);
+        let rows: Vec<usize> = (0..x.n_rows).collect();
+        grow(params, x, y, &rows, 0, &mut nodes)?;
         let positives = y.iter().filter(|v| **v).count() as f64;
         let base_rate = positives / y.len().max(1) as f64;
         let mut model = TreeModel { nodes, base_rate };
@@ -153,7 +136,115 @@ impl TreeModel {
             node.value = logit(p.clamp(1e-6, 1.0 - 1e-6));
         }
     }
+}
 
+/// Grows the subtree of `rows` at `depth`, appending its nodes; returns the subtree's index.
+fn grow(
+    params: &TreeParams,
+    x: &FeatureMatrix,
+    y: &[bool],
+    rows: &[usize],
+    depth: usize,
+    nodes: &mut Vec<TreeNode>,
+) -> Result<u32> {
+    let index = nodes.len();
+    nodes.push(TreeNode {
+        feature: 0,
+        threshold: 0.0,
+        left: 0,
+        right: 0,
+        leaf: true,
+        cover: 0.0,
+        positives: 0.0,
+        value: 0.0,
+    });
+    let churned = rows.iter().filter(|&&i| y[i]).count();
+    let pure = churned == 0 || churned == rows.len();
+    if depth >= params.max_depth || rows.len() < params.min_samples_split || pure {
+        return Ok(index as u32);
+    }
+    let Some((feature, threshold)) = best_split(params, x, y, rows)? else {
+        return Ok(index as u32);
+    };
+    let column = x.column(feature);
+    let (left_rows, right_rows): (Vec<usize>, Vec<usize>) =
+        rows.iter().partition(|&&i| column[i] <= threshold);
+    if left_rows.len() < params.min_samples_leaf || right_rows.len() < params.min_samples_leaf {
+        return Ok(index as u32);
+    }
+    let left = grow(params, x, y, &left_rows, depth + 1, nodes)?;
+    let right = grow(params, x, y, &right_rows, depth + 1, nodes)?;
+    let node = &mut nodes[index];
+    node.leaf = false;
+    node.feature = feature as u32;
+    node.threshold = threshold;
+    node.left = left;
+    node.right = right;
+    Ok(index as u32)
+}
+
+/// The best split of a node's rows by linfa-trees' Gini search, or `None` when no split helps.
+///
+/// linfa-trees labels every node with its majority class and, after growing, merges sibling leaves
+/// that share a label, which discards a split between, say, a 5 % and a 20 % churn leaf. Asking it
+/// for one split at a time, with the node's classes weighted to balance, avoids that: a split that
+/// lowers impurity puts one child above the node's churn rate and one below, so their labels differ
+/// and nothing is merged. Churners also weigh 1e-4 more, because linfa breaks a tie between equally
+/// weighted classes by hash-map order, which made trees differ from run to run.
+fn best_split(
+    params: &TreeParams,
+    x: &FeatureMatrix,
+    y: &[bool],
+    rows: &[usize],
+) -> Result<Option<(usize, f64)>> {
+    use ndarray::ShapeBuilder;
+    let n = rows.len();
+    let p = x.n_cols();
+    let mut values = Vec::with_capacity(n * p);
+    for j in 0..p {
+        let column = x.column(j);
+        values.extend(rows.iter().map(|&i| column[i]));
+    }
+    let records =
+        ndarray::Array2::from_shape_vec((n, p).f(), values).map_err(|e| Error::Training {
+            algorithm: "tree".into(),
+            reason: e.to_string(),
+        })?;
+    let labels: Vec<bool> = rows.iter().map(|&i| y[i]).collect();
+    let n_pos = labels.iter().filter(|v| **v).count() as f32;
+    let (w_pos, w_neg) = (
+        n as f32 / (2.0 * n_pos),
+        n as f32 / (2.0 * (n as f32 - n_pos)),
+    );
+    let weights = labels
+        .iter()
+        .map(|&churned| {
+            if churned {
+                w_pos * (1.0 + TIE_BREAK)
+            } else {
+                w_neg
+            }
+        })
+        .collect::<ndarray::Array1<f32>>();
+    let dataset = Dataset::new(records, ndarray::Array1::from_vec(labels)).with_weights(weights);
+    let stump = linfa_trees::DecisionTree::params()
+        .max_depth(Some(1))
+        .min_weight_leaf(params.min_samples_leaf as f32)
+        .min_weight_split(params.min_samples_split as f32)
+        .fit(&dataset)
+        .map_err(|e| Error::Training {
+            algorithm: "tree".into(),
+            reason: e.to_string(),
+        })?;
+    let root = stump.root_node();
+    if root.is_leaf() {
+        return Ok(None);
+    }
+    let (feature, threshold, _) = root.split();
+    Ok(Some((feature, threshold)))
+}
+
+impl TreeModel {
     /// Index of the leaf a row reaches.
     pub fn leaf_of(&self, row: &[f64]) -> usize {
         let mut k = 0usize;
@@ -197,33 +288,6 @@ impl TreeModel {
     pub fn leaf_probability(&self, k: usize) -> f64 {
         sigmoid(self.nodes[k].value)
     }
-}
-
-fn flatten(node: &linfa_trees::TreeNode<f64, bool>, out: &mut Vec<TreeNode>) -> u32 {
-    let index = out.len();
-    out.push(TreeNode {
-        feature: 0,
-        threshold: 0.0,
-        left: 0,
-        right: 0,
-        leaf: true,
-        cover: 0.0,
-        positives: 0.0,
-        value: 0.0,
-    });
-    let children = node.children();
-    if let (false, [Some(left), Some(right)]) = (node.is_leaf(), children.as_slice()) {
-        let (feature, threshold, _) = node.split();
-        let l = flatten(left, out);
-        let r = flatten(right, out);
-        let this = &mut out[index];
-        this.leaf = false;
-        this.feature = feature as u32;
-        this.threshold = threshold;
-        this.left = l;
-        this.right = r;
-    }
-    index as u32
 }
 
 /// `ln(p / (1 - p))`.

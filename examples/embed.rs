@@ -1,0 +1,41 @@
+//! Embedding RetentionAI in a Rust program: load the bundled Telco table, train a logistic model
+//! with cross-validation, save it, reload it and score a few customers.
+//!
+//! Run with `cargo run --example embed`.
+
+use std::path::Path;
+
+use retention::prelude::*;
+
+fn main() -> retention::Result<()> {
+    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/telco_customer_churn.csv");
+    let ds = Dataset::load(
+        &data,
+        &SchemaOptions::new().target("Churn").id("customerID"),
+    )?;
+    for warning in &ds.warnings {
+        eprintln!("warning: {warning}");
+    }
+
+    let params = TrainParams::new(Algorithm::Logistic).cv_folds(5).seed(42);
+    let model = train(&ds, &params, &|_| {})?;
+    if let Some(auc) = model.metrics.cv.as_ref().and_then(|cv| cv.get("roc_auc")) {
+        println!(
+            "5-fold cross-validated ROC-AUC: {:.4} ± {:.4}",
+            auc.mean, auc.std
+        );
+    }
+
+    let dir = std::env::temp_dir().join(format!("retention-embed-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+    let path = dir.join("model.json");
+    model.save(&path)?;
+    let reloaded = ChurnModel::load(&path)?;
+
+    let raw = read_table(&data)?.frame.head(Some(5));
+    let (scores, unseen, _) = reloaded.score_frame(&raw, 0, &[])?;
+    assert!(unseen.unseen.is_empty());
+    println!("{scores}");
+    std::fs::remove_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+    Ok(())
+}
