@@ -258,3 +258,25 @@ fn tampered_truncated_and_newer_model_files() {
     assert_fails_with(&score(&csv_as_model, &util::telco(), &out), "is corrupt");
     assert!(!out.exists());
 }
+
+#[test]
+fn duplicate_ids_are_a_warning_not_an_error() {
+    let dir = util::tempdir();
+    let id = telco_col("customerID");
+    let data = telco_edited(dir.path(), "dups.csv", |i, f| {
+        if i == 1 || i == 2 {
+            f[id] = "7590-VHVEG".into();
+        }
+    });
+    let out = dir.path().join("m.json");
+    let o = train(&data, &out, &["--id", "customerID"]);
+    assert!(o.status.success(), "{}", crate::util::stderr(&o));
+    let err = crate::util::stderr(&o);
+    assert!(
+        err.contains(
+            "warning: column 'customerID': 1 id(s) appear more than once (e.g. \"7590-VHVEG\")"
+        ),
+        "{err}"
+    );
+    assert!(out.exists());
+}
