@@ -48,6 +48,16 @@ pub enum AlgorithmArg {
     Logistic,
     /// A decision tree with smoothed leaf probabilities.
     Tree,
+    /// Gradient-boosted trees (perpetual).
+    Boosting,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ClassWeightArg {
+    /// Every row weighs 1.
+    None,
+    /// Each class weighs as much in total as the other.
+    Balanced,
 }
 
 #[derive(Debug, Args)]
@@ -107,6 +117,12 @@ pub struct TrainArgs {
     /// Minimum training rows per tree leaf.
     #[arg(long, default_value_t = 20)]
     pub min_samples_leaf: usize,
+    /// Complexity budget of gradient boosting (higher fits more, slower-learning trees).
+    #[arg(long, default_value_t = 2.0)]
+    pub budget: f32,
+    /// Row weighting for every algorithm.
+    #[arg(long, value_enum, default_value = "none")]
+    pub class_weight: ClassWeightArg,
     /// Probability at or above which a customer is predicted to churn.
     #[arg(long, default_value_t = 0.5)]
     pub threshold: f64,

@@ -111,8 +111,7 @@ impl TrainParams {
         }
         self.tiers.check()?;
         self.pipeline.check()?;
-        self.estimator.logistic.check()?;
-        self.estimator.tree.check()
+        self.estimator.check()
     }
 }
 
@@ -275,7 +274,7 @@ fn fit_rows(
     let frame = take_rows(ds, rows)?;
     let pipeline = FittedPipeline::fit(&frame, &ds.schema, &params.features, &params.pipeline)?;
     let (x, _) = pipeline.transform(&frame)?;
-    let estimator = Estimator::fit(params.algorithm, &params.estimator, &x, y)?;
+    let estimator = Estimator::fit(params.algorithm, &params.estimator, &x, y, params.seed)?;
     Ok((pipeline, estimator))
 }
 

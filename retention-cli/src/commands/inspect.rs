@@ -97,6 +97,14 @@ pub fn run(args: &InspectArgs, out: &mut dyn Write) -> Result<()> {
                 )?;
             }
         }
+        Estimator::Boosting(b) => {
+            writeln!(
+                out,
+                "  {} boosted trees over {} inputs",
+                b.n_trees(),
+                model.pipeline.n_outputs()
+            )?;
+        }
         Estimator::Tree(tree) => {
             writeln!(
                 out,

@@ -5,8 +5,9 @@ use std::io::Write;
 use anyhow::{Context, Result};
 use retention_core::prelude::*;
 
-use crate::cli::{AlgorithmArg, TrainArgs};
+use crate::cli::{AlgorithmArg, ClassWeightArg, TrainArgs};
 use crate::output::{self, Progress as Bar};
+use retention_core::estimators::ClassWeight;
 
 pub fn run(args: &TrainArgs, out: &mut dyn Write) -> Result<()> {
     let params = params(args)?;
@@ -89,6 +90,7 @@ fn params(args: &TrainArgs) -> Result<TrainParams> {
     let algorithm = match args.algorithm {
         AlgorithmArg::Logistic => Algorithm::Logistic,
         AlgorithmArg::Tree => Algorithm::Tree,
+        AlgorithmArg::Boosting => Algorithm::Boosting,
     };
     let mut params = TrainParams::new(algorithm)
         .cv_folds(args.cv)
@@ -101,6 +103,11 @@ fn params(args: &TrainArgs) -> Result<TrainParams> {
     params.estimator.tree.max_depth = args.max_depth;
     params.estimator.tree.min_samples_leaf = args.min_samples_leaf;
     params.estimator.tree.min_samples_split = 2 * args.min_samples_leaf;
+    params.estimator.boosting.budget = args.budget;
+    params.estimator.class_weight = match args.class_weight {
+        ClassWeightArg::None => ClassWeight::None,
+        ClassWeightArg::Balanced => ClassWeight::Balanced,
+    };
     params.threshold = args.threshold;
     let (medium, high) = args.tiers;
     params.tiers = RiskTiers { medium, high };

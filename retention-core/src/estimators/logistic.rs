@@ -73,8 +73,19 @@ impl LogisticModel {
     ///
     /// # Errors
     /// [`Error::Training`] when the solver fails (e.g. non-finite inputs).
-    pub fn fit(params: &LogisticParams, x: &FeatureMatrix, y: &[bool]) -> Result<Self> {
+    /// Without `weights` the solver is linfa-logistic's L-BFGS. linfa-logistic takes no sample
+    /// weights, so with `weights` the same objective (each row's log-loss times its weight) is
+    /// minimised by Newton's method ([`fit_weighted`]); with unit weights both give the same model.
+    pub fn fit(
+        params: &LogisticParams,
+        x: &FeatureMatrix,
+        y: &[bool],
+        weights: Option<&[f64]>,
+    ) -> Result<Self> {
         params.check()?;
+        if let Some(w) = weights {
+            return fit_weighted(params, x, y, w);
+        }
         let n = x.n_rows as f64;
         let records = x.to_ndarray();
         let targets = ndarray::Array1::from_iter(y.iter().copied());
@@ -96,7 +107,7 @@ impl LogisticModel {
             converged: false,
             gradient_norm: f64::NAN,
         };
-        model.gradient_norm = model.gradient_norm(params.l2, x, y) / n;
+        model.gradient_norm = model.gradient_norm(params.l2, x, y, None) / n;
         model.converged = model.gradient_norm <= params.tolerance * 1.0001;
         Ok(model)
     }
@@ -116,12 +127,13 @@ impl LogisticModel {
     }
 
     /// Euclidean norm of the objective's gradient (coefficients and intercept).
-    fn gradient_norm(&self, l2: f64, x: &FeatureMatrix, y: &[bool]) -> f64 {
+    fn gradient_norm(&self, l2: f64, x: &FeatureMatrix, y: &[bool], w: Option<&[f64]>) -> f64 {
         let residual: Vec<f64> = self
             .decision(x)
             .iter()
             .zip(y)
-            .map(|(z, &t)| sigmoid(*z) - f64::from(u8::from(t)))
+            .enumerate()
+            .map(|(i, (z, &t))| (sigmoid(*z) - f64::from(u8::from(t))) * w.map_or(1.0, |w| w[i]))
             .collect();
         let mut sq = residual.iter().sum::<f64>().powi(2);
         for (j, w) in self.coefficients.iter().enumerate() {
@@ -136,6 +148,139 @@ impl LogisticModel {
         }
         sq.sqrt()
     }
+}
+
+/// Weighted L2 logistic regression by Newton's method (iteratively reweighted least squares) with
+/// step halving; the intercept is not penalised. Inputs are standardised by the pipeline, so the
+/// Hessian is well conditioned and a handful of iterations reach the tolerance.
+fn fit_weighted(
+    params: &LogisticParams,
+    x: &FeatureMatrix,
+    y: &[bool],
+    w: &[f64],
+) -> Result<LogisticModel> {
+    let (n, p) = (x.n_rows, x.n_cols());
+    if w.len() != n || w.iter().any(|v| !(v.is_finite() && *v >= 0.0)) {
+        return Err(Error::param(
+            "weights",
+            "one finite, non-negative weight per row is needed",
+        ));
+    }
+    let total_w: f64 = w.iter().sum();
+    let t: Vec<f64> = y.iter().map(|&v| f64::from(u8::from(v))).collect();
+    let objective = |m: &LogisticModel| -> f64 {
+        let loss: f64 = m
+            .decision(x)
+            .iter()
+            .zip(&t)
+            .zip(w)
+            .map(|((z, t), w)| w * (z.exp().ln_1p() - t * z))
+            .map(|v| if v.is_finite() { v } else { f64::MAX / 4.0 })
+            .sum();
+        loss + 0.5 * params.l2 * m.coefficients.iter().map(|b| b * b).sum::<f64>()
+    };
+    let mut model = LogisticModel {
+        intercept: 0.0,
+        coefficients: vec![0.0; p],
+        converged: false,
+        gradient_norm: f64::NAN,
+    };
+    let mut current = objective(&model);
+    for _ in 0..params.max_iterations.min(100) {
+        let z = model.decision(x);
+        let prob: Vec<f64> = z.iter().map(|&z| sigmoid(z)).collect();
+        let r: Vec<f64> = (0..n).map(|i| w[i] * (prob[i] - t[i])).collect();
+        let h: Vec<f64> = (0..n).map(|i| w[i] * prob[i] * (1.0 - prob[i])).collect();
+        // Gradient and Hessian over [coefficients..., intercept].
+        let dim = p + 1;
+        let mut g = vec![0.0; dim];
+        let mut hess = vec![0.0; dim * dim];
+        for j in 0..p {
+            let cj = x.column(j);
+            g[j] = cj.iter().zip(&r).map(|(a, r)| a * r).sum::<f64>()
+                + params.l2 * model.coefficients[j];
+            for k in 0..=j {
+                let ck = x.column(k);
+                let v: f64 = (0..n).map(|i| cj[i] * ck[i] * h[i]).sum();
+                hess[j * dim + k] = v;
+                hess[k * dim + j] = v;
+            }
+            hess[j * dim + j] += params.l2;
+            let v: f64 = cj.iter().zip(&h).map(|(a, h)| a * h).sum();
+            hess[j * dim + p] = v;
+            hess[p * dim + j] = v;
+        }
+        g[p] = r.iter().sum();
+        hess[p * dim + p] = h.iter().sum::<f64>() + 1e-12;
+        let grad_norm = g.iter().map(|v| v * v).sum::<f64>().sqrt() / total_w.max(1e-300);
+        model.gradient_norm = grad_norm;
+        if grad_norm <= params.tolerance {
+            model.converged = true;
+            break;
+        }
+        let Some(step) = cholesky_solve(&hess, &g, dim) else {
+            return Err(Error::Training {
+                algorithm: "logistic".into(),
+                reason: "the weighted Hessian is singular; raise --l2".into(),
+            });
+        };
+        let mut scale = 1.0;
+        loop {
+            let candidate = LogisticModel {
+                intercept: model.intercept - scale * step[p],
+                coefficients: (0..p)
+                    .map(|j| model.coefficients[j] - scale * step[j])
+                    .collect(),
+                converged: false,
+                gradient_norm: f64::NAN,
+            };
+            let value = objective(&candidate);
+            if value <= current || scale < 1e-8 {
+                model.intercept = candidate.intercept;
+                model.coefficients = candidate.coefficients;
+                current = value;
+                break;
+            }
+            scale /= 2.0;
+        }
+    }
+    if !model.converged {
+        model.gradient_norm = model.gradient_norm(params.l2, x, y, Some(w)) / total_w.max(1e-300);
+        model.converged = model.gradient_norm <= params.tolerance;
+    }
+    Ok(model)
+}
+
+/// Solves `A v = b` for a symmetric positive-definite `A` (row-major, `dim × dim`).
+fn cholesky_solve(a: &[f64], b: &[f64], dim: usize) -> Option<Vec<f64>> {
+    let mut l = vec![0.0; dim * dim];
+    for i in 0..dim {
+        for j in 0..=i {
+            let mut sum = a[i * dim + j];
+            for k in 0..j {
+                sum -= l[i * dim + k] * l[j * dim + k];
+            }
+            if i == j {
+                if sum <= 0.0 || !sum.is_finite() {
+                    return None;
+                }
+                l[i * dim + i] = sum.sqrt();
+            } else {
+                l[i * dim + j] = sum / l[j * dim + j];
+            }
+        }
+    }
+    let mut z = vec![0.0; dim];
+    for i in 0..dim {
+        let s: f64 = (0..i).map(|k| l[i * dim + k] * z[k]).sum();
+        z[i] = (b[i] - s) / l[i * dim + i];
+    }
+    let mut v = vec![0.0; dim];
+    for i in (0..dim).rev() {
+        let s: f64 = (i + 1..dim).map(|k| l[k * dim + i] * v[k]).sum();
+        v[i] = (z[i] - s) / l[i * dim + i];
+    }
+    Some(v)
 }
 
 /// The logistic function, safe for large |z|.
@@ -170,7 +315,7 @@ mod tests {
             .collect();
         let y: Vec<bool> = (0..n).map(|i| (i * 37 % 100) < (i * 100 / n)).collect();
         let x = matrix(&[x0, x1]);
-        let m = LogisticModel::fit(&LogisticParams::default(), &x, &y).unwrap();
+        let m = LogisticModel::fit(&LogisticParams::default(), &x, &y, None).unwrap();
         assert!(m.converged, "gradient norm {}", m.gradient_norm);
         assert!(m.coefficients[0] > 1.0, "{:?}", m.coefficients);
         assert!(
@@ -192,9 +337,49 @@ mod tests {
             tolerance: 1e-12,
             ..Default::default()
         };
-        let m = LogisticModel::fit(&params, &matrix(&[x0]), &y).unwrap();
+        let m = LogisticModel::fit(&params, &matrix(&[x0]), &y, None).unwrap();
         assert!(!m.converged);
         assert!(m.gradient_norm > 1e-12);
+    }
+
+    #[test]
+    fn newton_with_unit_weights_matches_linfa() {
+        let n = 500;
+        let x0: Vec<f64> = (0..n)
+            .map(|i| ((i * 37) % 101) as f64 / 50.0 - 1.0)
+            .collect();
+        let x1: Vec<f64> = (0..n)
+            .map(|i| ((i * 53) % 97) as f64 / 48.0 - 1.0)
+            .collect();
+        let y: Vec<bool> = (0..n)
+            .map(|i| x0[i] - 0.5 * x1[i] + ((i * 7919) % 11) as f64 / 5.5 - 1.0 > 0.0)
+            .collect();
+        let x = matrix(&[x0, x1]);
+        let params = LogisticParams::default();
+        let a = LogisticModel::fit(&params, &x, &y, None).unwrap();
+        let b = LogisticModel::fit(&params, &x, &y, Some(&vec![1.0; n])).unwrap();
+        assert!(a.converged && b.converged);
+        assert!(
+            (a.intercept - b.intercept).abs() < 1e-4,
+            "{} {}",
+            a.intercept,
+            b.intercept
+        );
+        for (p, q) in a.coefficients.iter().zip(&b.coefficients) {
+            assert!((p - q).abs() < 1e-4, "{p} {q}");
+        }
+        // Doubling every weight is the same as halving the penalty.
+        let half = LogisticParams {
+            l2: 0.5,
+            ..params.clone()
+        };
+        let c = LogisticModel::fit(&half, &x, &y, None).unwrap();
+        let d = LogisticModel::fit(&params, &x, &y, Some(&vec![2.0; n])).unwrap();
+        assert!((c.coefficients[0] - d.coefficients[0]).abs() < 1e-4);
+        // Up-weighting churners raises every predicted probability.
+        let w: Vec<f64> = y.iter().map(|&v| if v { 3.0 } else { 1.0 }).collect();
+        let e = LogisticModel::fit(&params, &x, &y, Some(&w)).unwrap();
+        assert!(e.intercept > a.intercept);
     }
 
     #[test]

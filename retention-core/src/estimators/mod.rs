@@ -1,5 +1,6 @@
 //! Churn estimators behind one interface: fit on a [`FeatureMatrix`], predict churn log-odds.
 
+pub mod boosting;
 pub mod logistic;
 pub mod tree;
 
@@ -8,6 +9,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
+pub use boosting::{BoostingModel, BoostingParams};
 pub use logistic::{LogisticModel, LogisticParams, sigmoid};
 pub use tree::{TreeModel, TreeParams};
 
@@ -22,17 +24,20 @@ pub enum Algorithm {
     Logistic,
     /// A single decision tree (linfa-trees) with smoothed leaf probabilities.
     Tree,
+    /// Gradient-boosted trees (perpetual).
+    Boosting,
 }
 
 impl Algorithm {
     /// Every algorithm, in the order they are listed to users.
-    pub const ALL: [Algorithm; 2] = [Algorithm::Logistic, Algorithm::Tree];
+    pub const ALL: [Algorithm; 3] = [Algorithm::Logistic, Algorithm::Tree, Algorithm::Boosting];
 
     /// Lower-case name.
     pub fn as_str(self) -> &'static str {
         match self {
             Algorithm::Logistic => "logistic",
             Algorithm::Tree => "tree",
+            Algorithm::Boosting => "boosting",
         }
     }
 }
@@ -53,9 +58,40 @@ impl FromStr for Algorithm {
             .ok_or_else(|| {
                 Error::param(
                     "--algorithm",
-                    format!("unknown algorithm {s:?}; choose one of: logistic, tree"),
+                    format!("unknown algorithm {s:?}; choose one of: logistic, tree, boosting"),
                 )
             })
+    }
+}
+
+/// How rows are weighted in training.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClassWeight {
+    /// Every row weighs 1.
+    #[default]
+    None,
+    /// Each class weighs as much in total as the other (`n / (2 · n_class)` per row), as
+    /// scikit-learn's `class_weight="balanced"`. Probabilities are then shifted towards churn;
+    /// calibration brings them back.
+    Balanced,
+}
+
+impl ClassWeight {
+    /// Per-row weights, or `None` when every row weighs 1.
+    pub fn weights(self, y: &[bool]) -> Option<Vec<f64>> {
+        match self {
+            ClassWeight::None => None,
+            ClassWeight::Balanced => {
+                let n = y.len() as f64;
+                let pos = y.iter().filter(|v| **v).count() as f64;
+                if pos == 0.0 || pos == n {
+                    return None;
+                }
+                let (wp, wn) = (n / (2.0 * pos), n / (2.0 * (n - pos)));
+                Some(y.iter().map(|&v| if v { wp } else { wn }).collect())
+            }
+        }
     }
 }
 
@@ -66,6 +102,24 @@ pub struct EstimatorParams {
     pub logistic: LogisticParams,
     /// Decision tree settings.
     pub tree: TreeParams,
+    /// Gradient boosting settings.
+    #[serde(default)]
+    pub boosting: BoostingParams,
+    /// Row weighting for every algorithm.
+    #[serde(default)]
+    pub class_weight: ClassWeight,
+}
+
+impl EstimatorParams {
+    /// Checks every algorithm's settings.
+    ///
+    /// # Errors
+    /// [`Error::InvalidParameter`] naming the setting.
+    pub fn check(&self) -> Result<()> {
+        self.logistic.check()?;
+        self.tree.check()?;
+        self.boosting.check()
+    }
 }
 
 /// A fitted estimator.
@@ -76,10 +130,12 @@ pub enum Estimator {
     Logistic(LogisticModel),
     /// Decision tree.
     Tree(TreeModel),
+    /// Gradient boosting.
+    Boosting(Box<BoostingModel>),
 }
 
 impl Estimator {
-    /// Fits the chosen algorithm.
+    /// Fits the chosen algorithm; `seed` drives any randomness inside it.
     ///
     /// # Errors
     /// [`Error::InvalidParameter`] for bad settings, [`Error::Training`] when fitting fails.
@@ -88,6 +144,7 @@ impl Estimator {
         params: &EstimatorParams,
         x: &FeatureMatrix,
         y: &[bool],
+        seed: u64,
     ) -> Result<Self> {
         if x.n_rows != y.len() {
             return Err(Error::InvalidData(format!(
@@ -96,9 +153,20 @@ impl Estimator {
                 y.len()
             )));
         }
+        let weights = params.class_weight.weights(y);
+        let w = weights.as_deref();
         Ok(match algorithm {
-            Algorithm::Logistic => Estimator::Logistic(LogisticModel::fit(&params.logistic, x, y)?),
-            Algorithm::Tree => Estimator::Tree(TreeModel::fit(&params.tree, x, y)?),
+            Algorithm::Logistic => {
+                Estimator::Logistic(LogisticModel::fit(&params.logistic, x, y, w)?)
+            }
+            Algorithm::Tree => Estimator::Tree(TreeModel::fit(&params.tree, x, y, w)?),
+            Algorithm::Boosting => Estimator::Boosting(Box::new(BoostingModel::fit(
+                &params.boosting,
+                x,
+                y,
+                w,
+                seed,
+            )?)),
         })
     }
 
@@ -107,18 +175,20 @@ impl Estimator {
         match self {
             Estimator::Logistic(_) => Algorithm::Logistic,
             Estimator::Tree(_) => Algorithm::Tree,
+            Estimator::Boosting(_) => Algorithm::Boosting,
         }
     }
 
-    /// Churn log-odds per row.
+    /// Churn log-odds per row (before calibration).
     pub fn decision(&self, x: &FeatureMatrix) -> Vec<f64> {
         match self {
             Estimator::Logistic(m) => m.decision(x),
             Estimator::Tree(m) => m.decision(x),
+            Estimator::Boosting(m) => m.decision(x),
         }
     }
 
-    /// Churn probability per row.
+    /// Churn probability per row (before calibration).
     pub fn predict_proba(&self, x: &FeatureMatrix) -> Vec<f64> {
         self.decision(x).into_iter().map(sigmoid).collect()
     }

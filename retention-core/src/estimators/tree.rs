@@ -72,9 +72,9 @@ pub struct TreeNode {
     pub right: u32,
     /// Whether this is a leaf.
     pub leaf: bool,
-    /// Training rows reaching the node.
+    /// Training rows (weighted) reaching the node.
     pub cover: f64,
-    /// Churned training rows reaching the node.
+    /// Churned training rows (weighted) reaching the node.
     pub positives: f64,
     /// Smoothed churn log-odds of the node (what a leaf predicts).
     pub value: f64,
@@ -94,19 +94,33 @@ impl TreeModel {
     ///
     /// # Errors
     /// [`Error::Training`] when linfa-trees fails.
-    pub fn fit(params: &TreeParams, x: &FeatureMatrix, y: &[bool]) -> Result<Self> {
+    /// With `weights`, splits are searched and leaf probabilities computed on weighted rows.
+    pub fn fit(
+        params: &TreeParams,
+        x: &FeatureMatrix,
+        y: &[bool],
+        weights: Option<&[f64]>,
+    ) -> Result<Self> {
         params.check()?;
+        let unit;
+        let w = match weights {
+            Some(w) => w,
+            None => {
+                unit = vec![1.0; y.len()];
+                &unit
+            }
+        };
         let mut nodes = Vec::new();
         let rows: Vec<usize> = (0..x.n_rows).collect();
-        grow(params, x, y, &rows, 0, &mut nodes)?;
-        let positives = y.iter().filter(|v| **v).count() as f64;
-        let base_rate = positives / y.len().max(1) as f64;
+        grow(params, x, y, w, &rows, 0, &mut nodes)?;
+        let positives: f64 = y.iter().zip(w).filter(|(v, _)| **v).map(|(_, w)| w).sum();
+        let base_rate = positives / w.iter().sum::<f64>().max(1e-300);
         let mut model = TreeModel { nodes, base_rate };
-        model.set_leaf_values(x, y, params.smoothing);
+        model.set_leaf_values(x, y, w, params.smoothing);
         Ok(model)
     }
 
-    fn set_leaf_values(&mut self, x: &FeatureMatrix, y: &[bool], m: f64) {
+    fn set_leaf_values(&mut self, x: &FeatureMatrix, y: &[bool], w: &[f64], m: f64) {
         for node in &mut self.nodes {
             node.cover = 0.0;
             node.positives = 0.0;
@@ -117,8 +131,8 @@ impl TreeModel {
             let mut k = 0usize;
             loop {
                 let node = &mut self.nodes[k];
-                node.cover += 1.0;
-                node.positives += f64::from(u8::from(yi));
+                node.cover += w[i];
+                node.positives += w[i] * f64::from(u8::from(yi));
                 if node.leaf {
                     break;
                 }
@@ -143,6 +157,7 @@ fn grow(
     params: &TreeParams,
     x: &FeatureMatrix,
     y: &[bool],
+    w: &[f64],
     rows: &[usize],
     depth: usize,
     nodes: &mut Vec<TreeNode>,
@@ -163,7 +178,7 @@ fn grow(
     if depth >= params.max_depth || rows.len() < params.min_samples_split || pure {
         return Ok(index as u32);
     }
-    let Some((feature, threshold)) = best_split(params, x, y, rows)? else {
+    let Some((feature, threshold)) = best_split(params, x, y, w, rows)? else {
         return Ok(index as u32);
     };
     let column = x.column(feature);
@@ -172,8 +187,8 @@ fn grow(
     if left_rows.len() < params.min_samples_leaf || right_rows.len() < params.min_samples_leaf {
         return Ok(index as u32);
     }
-    let left = grow(params, x, y, &left_rows, depth + 1, nodes)?;
-    let right = grow(params, x, y, &right_rows, depth + 1, nodes)?;
+    let left = grow(params, x, y, w, &left_rows, depth + 1, nodes)?;
+    let right = grow(params, x, y, w, &right_rows, depth + 1, nodes)?;
     let node = &mut nodes[index];
     node.leaf = false;
     node.feature = feature as u32;
@@ -195,6 +210,7 @@ fn best_split(
     params: &TreeParams,
     x: &FeatureMatrix,
     y: &[bool],
+    w: &[f64],
     rows: &[usize],
 ) -> Result<Option<(usize, f64)>> {
     use ndarray::ShapeBuilder;
@@ -211,19 +227,19 @@ fn best_split(
             reason: e.to_string(),
         })?;
     let labels: Vec<bool> = rows.iter().map(|&i| y[i]).collect();
-    let n_pos = labels.iter().filter(|v| **v).count() as f32;
-    let (w_pos, w_neg) = (
-        n as f32 / (2.0 * n_pos),
-        n as f32 / (2.0 * (n as f32 - n_pos)),
-    );
-    let weights = labels
+    let (w_pos, w_all) = rows.iter().fold((0.0f64, 0.0f64), |(p, a), &i| {
+        (if y[i] { p + w[i] } else { p }, a + w[i])
+    });
+    let (f_pos, f_neg) = (w_all / (2.0 * w_pos), w_all / (2.0 * (w_all - w_pos)));
+    let weights = rows
         .iter()
-        .map(|&churned| {
-            if churned {
-                w_pos * (1.0 + TIE_BREAK)
+        .map(|&i| {
+            let balanced = if y[i] {
+                f_pos * (1.0 + f64::from(TIE_BREAK))
             } else {
-                w_neg
-            }
+                f_neg
+            };
+            (w[i] * balanced) as f32
         })
         .collect::<ndarray::Array1<f32>>();
     let dataset = Dataset::new(records, ndarray::Array1::from_vec(labels)).with_weights(weights);
@@ -316,14 +332,14 @@ mod tests {
             smoothing: 0.0,
             ..Default::default()
         };
-        let t = TreeModel::fit(&params, &x, &y).unwrap();
+        let t = TreeModel::fit(&params, &x, &y, None).unwrap();
         assert_eq!(t.n_leaves(), 2);
         let d = t.decision(&x);
         assert!((sigmoid(d[0]) - 0.1).abs() < 1e-9, "{}", sigmoid(d[0]));
         assert!((sigmoid(d[300]) - 0.8).abs() < 1e-9, "{}", sigmoid(d[300]));
         assert_eq!(t.nodes[0].cover, n as f64);
         // Smoothing pulls leaves toward the base rate.
-        let smooth = TreeModel::fit(&TreeParams::default(), &x, &y).unwrap();
+        let smooth = TreeModel::fit(&TreeParams::default(), &x, &y, None).unwrap();
         let p = sigmoid(smooth.decision(&x)[0]);
         assert!(p > 0.1 && p < t.base_rate, "{p}");
     }
