@@ -24,7 +24,7 @@ pub struct Cli {
 pub enum Command {
     /// Train a churn model with cross-validation and save it to a model file.
     #[command(
-        after_help = "Examples:\n  retention train --data data/telco_customer_churn.csv --target Churn --id customerID --out model.json\n  retention train --data customers.parquet --target Exited --algorithm tree --cv 10 --seed 7 --out tree.json\n  retention train --data data/telco_customer_churn.csv --features examples/telco_features.toml --out model.json --json"
+        after_help = "Examples:\n  retention train --data data/telco_customer_churn.csv --target Churn --id customerID --out model.json\n  retention train --data customers.parquet --target Exited --algorithm tree --cv 10 --seed 7 --out tree.json\n  retention train --data data/telco_customer_churn.csv --threshold-objective profit --customer-value 1200 --offer-cost 50 --out model.json\n  retention train --data data/telco_customer_churn.csv --features examples/telco_features.toml --out model.json --json"
     )]
     Train(TrainArgs),
     /// Score customers: churn probability, prediction and risk tier per row.
@@ -44,12 +44,42 @@ pub enum Command {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum AlgorithmArg {
+    /// Cross-validate logistic, tree, boosting and the average of the best two; keep the best.
+    Auto,
     /// L2-regularised logistic regression.
     Logistic,
     /// A decision tree with smoothed leaf probabilities.
     Tree,
     /// Gradient-boosted trees (perpetual).
     Boosting,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CalibrationArg {
+    /// The model's own probabilities.
+    None,
+    /// Platt scaling (two parameters; keeps the ranking).
+    Platt,
+    /// Isotonic regression (any monotone map).
+    Isotonic,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SelectArg {
+    /// Lowest cross-validated log-loss.
+    LogLoss,
+    /// Highest cross-validated ROC-AUC.
+    RocAuc,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ThresholdObjectiveArg {
+    /// The --threshold given.
+    Fixed,
+    /// Best F1 on out-of-fold predictions.
+    F1,
+    /// Most expected profit of retention offers on out-of-fold predictions.
+    Profit,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -93,9 +123,15 @@ pub struct TrainArgs {
     pub out: PathBuf,
     #[command(flatten)]
     pub schema: SchemaArgs,
-    /// Model family.
-    #[arg(long, value_enum, default_value = "logistic")]
+    /// Model family; auto cross-validates every family and keeps the best.
+    #[arg(long, value_enum, default_value = "auto")]
     pub algorithm: AlgorithmArg,
+    /// What auto selects by.
+    #[arg(long, value_enum, default_value = "log-loss")]
+    pub select_by: SelectArg,
+    /// Calibration fitted on out-of-fold predictions (needs --cv).
+    #[arg(long, value_enum, default_value = "platt")]
+    pub calibration: CalibrationArg,
     /// Folds of stratified cross-validation (0 to skip).
     #[arg(long, value_name = "K", default_value_t = 5)]
     pub cv: usize,
@@ -123,9 +159,22 @@ pub struct TrainArgs {
     /// Row weighting for every algorithm.
     #[arg(long, value_enum, default_value = "none")]
     pub class_weight: ClassWeightArg,
-    /// Probability at or above which a customer is predicted to churn.
+    /// Probability at or above which a customer is predicted to churn (with
+    /// --threshold-objective fixed).
     #[arg(long, default_value_t = 0.5)]
     pub threshold: f64,
+    /// How the decision threshold is chosen.
+    #[arg(long, value_enum, default_value = "fixed")]
+    pub threshold_objective: ThresholdObjectiveArg,
+    /// Lifetime value of a retained customer (profit threshold and report).
+    #[arg(long, value_name = "MONEY", default_value_t = 1200.0)]
+    pub customer_value: f64,
+    /// Cost of one retention offer.
+    #[arg(long, value_name = "MONEY", default_value_t = 50.0)]
+    pub offer_cost: f64,
+    /// Share of contacted churners the offer keeps.
+    #[arg(long, value_name = "RATE", default_value_t = 0.7)]
+    pub offer_success_rate: f64,
     /// Risk tier boundaries MEDIUM,HIGH: Low < MEDIUM <= Medium < HIGH <= High.
     #[arg(long, value_name = "MEDIUM,HIGH", value_parser = parse_tiers, default_value = "0.3,0.7")]
     pub tiers: (f64, f64),

@@ -3,6 +3,7 @@
 use std::io::{self, IsTerminal, Write};
 
 use retention_core::metrics::{CvReport, Metrics};
+use retention_core::model::{ChurnModel, LeaderboardEntry};
 
 /// A plain text table with aligned columns.
 pub struct Table {
@@ -87,6 +88,56 @@ pub fn metrics_table(cv: Option<&CvReport>, columns: &[(&str, &Metrics)]) -> Tab
         table.row(row);
     }
     table
+}
+
+/// Model selection candidates, best first.
+pub fn leaderboard_table(entries: &[LeaderboardEntry]) -> Table {
+    let mut t = Table::new(["candidate", "ROC-AUC", "log-loss", "PR-AUC", "ECE", ""]);
+    for e in entries {
+        let ms = |m: retention_core::metrics::MeanStd| format!("{:.4} ± {:.4}", m.mean, m.std);
+        t.row([
+            e.name.clone(),
+            ms(e.roc_auc),
+            ms(e.log_loss),
+            ms(e.pr_auc),
+            ms(e.ece),
+            if e.selected {
+                "selected".into()
+            } else {
+                String::new()
+            },
+        ]);
+    }
+    t
+}
+
+/// Calibration, threshold (and how it was chosen, with its expected profit) and tiers, on one line.
+pub fn threshold_line(model: &ChurnModel) -> String {
+    let mut line = format!(
+        "Calibration {}; threshold {:.3}",
+        model.calibrator.method().as_str(),
+        model.threshold
+    );
+    if let Some(c) = &model.threshold_choice {
+        let objective = match c.objective {
+            retention_core::training::ThresholdObjective::Fixed => "fixed",
+            retention_core::training::ThresholdObjective::F1 => "best F1",
+            retention_core::training::ThresholdObjective::Profit => "most profit",
+        };
+        line.push_str(&format!(" ({objective}"));
+        if let Some(p) = c.expected_profit_per_1000 {
+            line.push_str(&format!(
+                "; expected profit {p:.0} per 1,000 customers at value {}, offer {}, success {}",
+                c.customer_value, c.offer_cost, c.offer_success_rate
+            ));
+        }
+        line.push(')');
+    }
+    line.push_str(&format!(
+        "; tiers Low < {:.2} <= Medium < {:.2} <= High.",
+        model.tiers.medium, model.tiers.high
+    ));
+    line
 }
 
 /// Progress messages on stderr, shown only when stderr is a terminal.

@@ -31,6 +31,7 @@
 //! features, imputation, encoding) → [`estimators`] → [`training`] (splits, cross-validation) →
 //! [`model`] (the artifact) → [`scoring`] and [`metrics`].
 
+pub mod calibration;
 pub mod data;
 pub mod error;
 pub mod estimators;
@@ -46,14 +47,18 @@ pub use fsutil::{atomic_write, sha256_file, sha256_hex};
 
 /// The types most programs need.
 pub mod prelude {
+    pub use crate::calibration::{CalibrationMethod, Calibrator};
     pub use crate::data::{Dataset, Format, Role, Schema, SchemaOptions, read_table, write_table};
     pub use crate::error::{Error, Result};
     pub use crate::estimators::{
-        Algorithm, Estimator, EstimatorParams, LogisticParams, TreeParams,
+        Algorithm, BoostingParams, ClassWeight, Estimator, EstimatorParams, LogisticParams,
+        TreeParams,
     };
     pub use crate::features::{FeatureSpec, PipelineParams, TransformReport};
     pub use crate::metrics::{CvReport, MeanStd, Metrics};
     pub use crate::model::{ChurnModel, RiskTiers, Tier};
     pub use crate::scoring::{ScoreOptions, ScoreSummary};
-    pub use crate::training::{Progress, TrainParams, train};
+    pub use crate::training::{
+        BusinessValues, Progress, SelectionMetric, ThresholdObjective, TrainParams, train,
+    };
 }

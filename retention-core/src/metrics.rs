@@ -50,6 +50,62 @@ pub struct Metrics {
     pub lift_top_decile: f64,
     /// Counts at the threshold.
     pub confusion: Confusion,
+    /// Expected calibration error over 10 equal-width probability bins.
+    #[serde(default)]
+    pub ece: f64,
+    /// The 10-bin reliability table behind `ece`.
+    #[serde(default)]
+    pub reliability: Vec<ReliabilityBin>,
+}
+
+/// One bin of a reliability table.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct ReliabilityBin {
+    /// Lower edge of the bin (probability).
+    pub lower: f64,
+    /// Upper edge of the bin.
+    pub upper: f64,
+    /// Rows whose predicted probability falls in the bin.
+    pub rows: usize,
+    /// Mean predicted probability in the bin.
+    pub predicted: f64,
+    /// Observed churn rate in the bin.
+    pub observed: f64,
+}
+
+/// The reliability table (10 equal-width bins; the last includes 1.0) and the expected
+/// calibration error `Σ (rows_b / n) · |predicted_b − observed_b|`.
+pub fn reliability(y: &[bool], p: &[f64]) -> (Vec<ReliabilityBin>, f64) {
+    const BINS: usize = 10;
+    let mut sums = [(0usize, 0.0f64, 0.0f64); BINS];
+    for (&t, &q) in y.iter().zip(p) {
+        let b = ((q * BINS as f64) as usize).min(BINS - 1);
+        sums[b].0 += 1;
+        sums[b].1 += q;
+        sums[b].2 += f64::from(u8::from(t));
+    }
+    let n = y.len().max(1) as f64;
+    let mut ece = 0.0;
+    let bins = sums
+        .iter()
+        .enumerate()
+        .map(|(b, &(rows, sp, so))| {
+            let (predicted, observed) = if rows > 0 {
+                (sp / rows as f64, so / rows as f64)
+            } else {
+                (0.0, 0.0)
+            };
+            ece += rows as f64 / n * (predicted - observed).abs();
+            ReliabilityBin {
+                lower: b as f64 / BINS as f64,
+                upper: (b + 1) as f64 / BINS as f64,
+                rows,
+                predicted,
+                observed,
+            }
+        })
+        .collect();
+    (bins, ece)
 }
 
 impl Metrics {
@@ -78,6 +134,7 @@ impl Metrics {
             confusion.fn_ as f64,
         );
         let ratio = |a: f64, b: f64| if b > 0.0 { a / b } else { 0.0 };
+        let (bins, ece) = reliability(y, p);
         let precision = ratio(tp, tp + fp);
         let recall = ratio(tp, tp + fn_);
         let mcc_den = ((tp + fp) * (tp + fn_) * (tn + fp) * (tn + fn_)).sqrt();
@@ -101,6 +158,8 @@ impl Metrics {
             mcc: ratio(tp * tn - fp * fn_, mcc_den),
             lift_top_decile: lift_top_decile(y, p),
             confusion,
+            ece,
+            reliability: bins,
         })
     }
 
@@ -111,6 +170,7 @@ impl Metrics {
             ("pr_auc", self.pr_auc),
             ("log_loss", self.log_loss),
             ("brier", self.brier),
+            ("ece", self.ece),
             ("accuracy", self.accuracy),
             ("precision", self.precision),
             ("recall", self.recall),
@@ -320,6 +380,20 @@ mod tests {
         // Top decile of 4 rows is 1 row (0.9, churned): lift = 1 / 0.5.
         assert!((m.lift_top_decile - 2.0).abs() < 1e-12);
         assert!(Metrics::compute(&y, &p[..2], 0.5).is_err());
+    }
+
+    #[test]
+    fn reliability_table_and_ece() {
+        // Bin 0.1–0.2: predicted 0.15, observed 0.5 (2 rows); bin 0.9–1.0: predicted 0.95, 1.0.
+        let y = [true, false, true, true];
+        let p = [0.15, 0.15, 0.95, 1.0];
+        let (bins, ece) = reliability(&y, &p);
+        assert_eq!(bins.len(), 10);
+        assert_eq!(bins[1].rows, 2);
+        assert!((bins[1].observed - 0.5).abs() < 1e-12);
+        assert_eq!(bins[9].rows, 2);
+        let expected = 0.5 * (0.5f64 - 0.15).abs() + 0.5 * (1.0f64 - 0.975).abs();
+        assert!((ece - expected).abs() < 1e-12, "{ece} {expected}");
     }
 
     #[test]

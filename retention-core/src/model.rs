@@ -12,13 +12,14 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
+use crate::calibration::Calibrator;
 use crate::data::{Dataset, Schema};
 use crate::error::{Error, Result};
 use crate::estimators::Estimator;
 use crate::features::FittedPipeline;
 use crate::fsutil::{atomic_write, sha256_hex};
-use crate::metrics::{CvReport, Metrics};
-use crate::training::TrainParams;
+use crate::metrics::{CvReport, MeanStd, Metrics};
+use crate::training::{ThresholdObjective, TrainParams};
 
 /// The artifact format this build writes and the newest it reads.
 pub const FORMAT_VERSION: u32 = 1;
@@ -141,6 +142,47 @@ pub struct ModelMetrics {
     pub holdout: Option<Metrics>,
     /// Metrics on the training rows (optimistic; for reference only).
     pub training: Metrics,
+    /// Every candidate's cross-validated figures, best first (with `--algorithm auto`, or the one
+    /// algorithm trained).
+    #[serde(default)]
+    pub leaderboard: Vec<LeaderboardEntry>,
+}
+
+/// One candidate of model selection.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LeaderboardEntry {
+    /// `logistic`, `tree`, `boosting` or `blend(a+b)`.
+    pub name: String,
+    /// Cross-validated ROC-AUC (after calibration).
+    pub roc_auc: MeanStd,
+    /// Cross-validated log-loss (after calibration).
+    pub log_loss: MeanStd,
+    /// Cross-validated PR-AUC.
+    pub pr_auc: MeanStd,
+    /// Cross-validated Brier score.
+    pub brier: MeanStd,
+    /// Cross-validated expected calibration error.
+    pub ece: MeanStd,
+    /// Whether this candidate became the model.
+    pub selected: bool,
+}
+
+/// How the decision threshold was chosen and what it is worth.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ThresholdChoice {
+    /// What the threshold maximises.
+    pub objective: ThresholdObjective,
+    /// The threshold.
+    pub threshold: f64,
+    /// Expected profit per 1,000 customers of contacting everyone at or above the threshold,
+    /// on out-of-fold predictions: churners saved × value × success rate − offers × cost.
+    pub expected_profit_per_1000: Option<f64>,
+    /// Lifetime value of a retained customer used for the profit.
+    pub customer_value: f64,
+    /// Cost of one retention offer.
+    pub offer_cost: f64,
+    /// Share of contacted churners the offer keeps.
+    pub offer_success_rate: f64,
 }
 
 /// A trained churn model.
@@ -152,8 +194,14 @@ pub struct ChurnModel {
     pub pipeline: FittedPipeline,
     /// The fitted estimator.
     pub estimator: Estimator,
+    /// Maps the estimator's log-odds to calibrated probabilities.
+    #[serde(default)]
+    pub calibrator: Calibrator,
     /// Probability at or above which a customer is predicted to churn.
     pub threshold: f64,
+    /// How the threshold was chosen.
+    #[serde(default)]
+    pub threshold_choice: Option<ThresholdChoice>,
     /// Risk tier boundaries.
     pub tiers: RiskTiers,
     /// Training-time metrics.

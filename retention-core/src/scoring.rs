@@ -59,13 +59,13 @@ pub struct ScoreSummary {
 }
 
 impl ChurnModel {
-    /// Churn probabilities for a typed dataset (see [`Dataset::with_schema`]).
+    /// Calibrated churn probabilities for a typed dataset (see [`Dataset::with_schema`]).
     ///
     /// # Errors
     /// [`Error::ColumnNotFound`] when a feature column is missing.
     pub fn predict_proba(&self, ds: &Dataset) -> Result<(Vec<f64>, TransformReport)> {
         let (x, report) = self.pipeline.transform(&ds.frame)?;
-        Ok((self.estimator.predict_proba(&x), report))
+        Ok((self.calibrator.apply(&self.estimator.decision(&x)), report))
     }
 
     /// Scores a raw table (as read from a file): id (or row number), `churn_probability`,

@@ -90,7 +90,8 @@ pub fn assert_fails_with(o: &Output, needle: &str) {
     );
 }
 
-/// A logistic model trained once on Telco (5-fold CV, seed 42) and shared by the tests.
+/// A logistic model trained once on Telco (5-fold CV, seed 42, Platt calibration) and shared by
+/// the tests.
 pub fn telco_model() -> &'static Path {
     static MODEL: OnceLock<(tempfile::TempDir, PathBuf)> = OnceLock::new();
     let (_, path) = MODEL.get_or_init(|| {
@@ -104,6 +105,8 @@ pub fn telco_model() -> &'static Path {
             "Churn".as_ref(),
             "--id".as_ref(),
             "customerID".as_ref(),
+            "--algorithm".as_ref(),
+            "logistic".as_ref(),
             "--out".as_ref(),
             path.as_os_str(),
         ]);

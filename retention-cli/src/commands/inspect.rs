@@ -14,11 +14,13 @@ pub fn run(args: &InspectArgs, out: &mut dyn Write) -> Result<()> {
     if args.json {
         let summary = serde_json::json!({
             "format_version": retention_core::model::FORMAT_VERSION,
-            "algorithm": model.estimator.algorithm(),
+            "algorithm": model.estimator.name(),
             "schema": model.schema,
             "inputs": model.pipeline.outputs,
             "derived_features": model.pipeline.spec.features,
+            "calibrator": model.calibrator,
             "threshold": model.threshold,
+            "threshold_choice": model.threshold_choice,
             "tiers": model.tiers,
             "metrics": model.metrics,
             "params": model.params,
@@ -30,14 +32,8 @@ pub fn run(args: &InspectArgs, out: &mut dyn Write) -> Result<()> {
     }
     let p = &model.provenance;
     writeln!(out, "Model {}", args.model.display())?;
-    writeln!(
-        out,
-        "  algorithm {}  |  threshold {:.2}  |  tiers Low < {:.2} <= Medium < {:.2} <= High",
-        model.estimator.algorithm(),
-        model.threshold,
-        model.tiers.medium,
-        model.tiers.high
-    )?;
+    writeln!(out, "  algorithm {}", model.estimator.name())?;
+    writeln!(out, "  {}", output::threshold_line(&model))?;
     writeln!(
         out,
         "  trained {} by retention {} on {} rows ({} fitted, {} held out), seed {}",
@@ -67,6 +63,10 @@ pub fn run(args: &InspectArgs, out: &mut dyn Write) -> Result<()> {
         }
     }
 
+    if !model.metrics.leaderboard.is_empty() {
+        writeln!(out, "\nLeaderboard (cross-validated, after calibration):")?;
+        output::leaderboard_table(&model.metrics.leaderboard).write(out)?;
+    }
     writeln!(out, "\nMetrics:")?;
     let mut columns: Vec<(&str, &Metrics)> = Vec::new();
     if let Some(m) = &model.metrics.out_of_fold {
@@ -103,6 +103,17 @@ pub fn run(args: &InspectArgs, out: &mut dyn Write) -> Result<()> {
                 "  {} boosted trees over {} inputs",
                 b.n_trees(),
                 model.pipeline.n_outputs()
+            )?;
+        }
+        Estimator::Blend { members } => {
+            writeln!(
+                out,
+                "  the average log-odds of {}",
+                members
+                    .iter()
+                    .map(|m| m.name())
+                    .collect::<Vec<_>>()
+                    .join(" and ")
             )?;
         }
         Estimator::Tree(tree) => {

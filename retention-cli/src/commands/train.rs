@@ -5,7 +5,9 @@ use std::io::Write;
 use anyhow::{Context, Result};
 use retention_core::prelude::*;
 
-use crate::cli::{AlgorithmArg, ClassWeightArg, TrainArgs};
+use crate::cli::{
+    AlgorithmArg, CalibrationArg, ClassWeightArg, SelectArg, ThresholdObjectiveArg, TrainArgs,
+};
 use crate::output::{self, Progress as Bar};
 use retention_core::estimators::ClassWeight;
 
@@ -33,13 +35,17 @@ pub fn run(args: &TrainArgs, out: &mut dyn Write) -> Result<()> {
     if args.json {
         let summary = serde_json::json!({
             "model": args.out,
-            "algorithm": model.estimator.algorithm(),
+            "algorithm": model.estimator.name(),
             "rows": ds.height(),
             "features": model.pipeline.n_outputs(),
             "cv": model.metrics.cv.as_ref().map(|c| &c.summary),
             "out_of_fold": model.metrics.out_of_fold,
             "holdout": model.metrics.holdout,
             "training": model.metrics.training,
+            "leaderboard": model.metrics.leaderboard,
+            "calibration": model.calibrator.method(),
+            "threshold": model.threshold,
+            "threshold_choice": model.threshold_choice,
             "notes": model.notes,
         });
         writeln!(out, "{}", serde_json::to_string_pretty(&summary)?)?;
@@ -52,13 +58,17 @@ pub fn run(args: &TrainArgs, out: &mut dyn Write) -> Result<()> {
     writeln!(
         out,
         "Trained {} on {} rows ({} churned, {:.1} %) with {} model inputs from {} columns.",
-        model.estimator.algorithm(),
+        model.estimator.name(),
         ds.height(),
         churn,
         100.0 * churn as f64 / ds.height().max(1) as f64,
         model.pipeline.n_outputs(),
         ds.schema.feature_names().len() + params.features.features.len(),
     )?;
+    if model.metrics.leaderboard.len() > 1 {
+        writeln!(out)?;
+        output::leaderboard_table(&model.metrics.leaderboard).write(out)?;
+    }
     let mut columns: Vec<(&str, &Metrics)> = Vec::new();
     if let Some(h) = &model.metrics.holdout {
         columns.push(("holdout", h));
@@ -66,11 +76,7 @@ pub fn run(args: &TrainArgs, out: &mut dyn Write) -> Result<()> {
     columns.push(("training (optimistic)", &model.metrics.training));
     writeln!(out)?;
     output::metrics_table(model.metrics.cv.as_ref(), &columns).write(out)?;
-    writeln!(
-        out,
-        "\nThreshold {:.2}; tiers Low < {:.2} <= Medium < {:.2} <= High.",
-        model.threshold, model.tiers.medium, model.tiers.high
-    )?;
+    writeln!(out, "\n{}", output::threshold_line(&model))?;
     writeln!(out, "Model written to {}", args.out.display())?;
     Ok(())
 }
@@ -88,6 +94,7 @@ pub fn schema_options(args: &crate::cli::SchemaArgs) -> SchemaOptions {
 
 fn params(args: &TrainArgs) -> Result<TrainParams> {
     let algorithm = match args.algorithm {
+        AlgorithmArg::Auto => Algorithm::Auto,
         AlgorithmArg::Logistic => Algorithm::Logistic,
         AlgorithmArg::Tree => Algorithm::Tree,
         AlgorithmArg::Boosting => Algorithm::Boosting,
@@ -109,6 +116,25 @@ fn params(args: &TrainArgs) -> Result<TrainParams> {
         ClassWeightArg::Balanced => ClassWeight::Balanced,
     };
     params.threshold = args.threshold;
+    params.calibration = match args.calibration {
+        CalibrationArg::None => CalibrationMethod::None,
+        CalibrationArg::Platt => CalibrationMethod::Platt,
+        CalibrationArg::Isotonic => CalibrationMethod::Isotonic,
+    };
+    params.selection = match args.select_by {
+        SelectArg::LogLoss => SelectionMetric::LogLoss,
+        SelectArg::RocAuc => SelectionMetric::RocAuc,
+    };
+    params.threshold_objective = match args.threshold_objective {
+        ThresholdObjectiveArg::Fixed => ThresholdObjective::Fixed,
+        ThresholdObjectiveArg::F1 => ThresholdObjective::F1,
+        ThresholdObjectiveArg::Profit => ThresholdObjective::Profit,
+    };
+    params.business = BusinessValues {
+        customer_value: args.customer_value,
+        offer_cost: args.offer_cost,
+        offer_success_rate: args.offer_success_rate,
+    };
     let (medium, high) = args.tiers;
     params.tiers = RiskTiers { medium, high };
     params.check()?;

@@ -63,11 +63,12 @@ impl std::fmt::Debug for BoostingModel {
 }
 
 impl PartialEq for BoostingModel {
-    /// Equal when they serialise to the same bytes (perpetual's types do not compare).
+    /// Equal when they serialise to the same JSON value (perpetual's types do not compare, and
+    /// its hash maps serialise in no fixed order).
     fn eq(&self, other: &Self) -> bool {
         match (
-            serde_json::to_vec(&self.booster),
-            serde_json::to_vec(&other.booster),
+            serde_json::to_value(&self.booster),
+            serde_json::to_value(&other.booster),
         ) {
             (Ok(a), Ok(b)) => a == b,
             _ => false,

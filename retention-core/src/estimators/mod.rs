@@ -26,10 +26,12 @@ pub enum Algorithm {
     Tree,
     /// Gradient-boosted trees (perpetual).
     Boosting,
+    /// Cross-validate logistic, tree, boosting and the average of the best two; keep the best.
+    Auto,
 }
 
 impl Algorithm {
-    /// Every algorithm, in the order they are listed to users.
+    /// Every single-model algorithm, in the order they are listed to users.
     pub const ALL: [Algorithm; 3] = [Algorithm::Logistic, Algorithm::Tree, Algorithm::Boosting];
 
     /// Lower-case name.
@@ -38,6 +40,7 @@ impl Algorithm {
             Algorithm::Logistic => "logistic",
             Algorithm::Tree => "tree",
             Algorithm::Boosting => "boosting",
+            Algorithm::Auto => "auto",
         }
     }
 }
@@ -54,11 +57,14 @@ impl FromStr for Algorithm {
     fn from_str(s: &str) -> Result<Self> {
         Algorithm::ALL
             .into_iter()
+            .chain([Algorithm::Auto])
             .find(|a| a.as_str().eq_ignore_ascii_case(s))
             .ok_or_else(|| {
                 Error::param(
                     "--algorithm",
-                    format!("unknown algorithm {s:?}; choose one of: logistic, tree, boosting"),
+                    format!(
+                        "unknown algorithm {s:?}; choose one of: auto, logistic, tree, boosting"
+                    ),
                 )
             })
     }
@@ -124,7 +130,9 @@ impl EstimatorParams {
 
 /// A fitted estimator.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "algorithm", rename_all = "snake_case")]
+// Externally tagged: perpetual stores maps with integer keys, which serde cannot read back
+// through the buffering that internally tagged enums need.
+#[serde(rename_all = "snake_case")]
 pub enum Estimator {
     /// Logistic regression.
     Logistic(LogisticModel),
@@ -132,6 +140,11 @@ pub enum Estimator {
     Tree(TreeModel),
     /// Gradient boosting.
     Boosting(Box<BoostingModel>),
+    /// The average of its members' log-odds.
+    Blend {
+        /// The blended estimators.
+        members: Vec<Estimator>,
+    },
 }
 
 impl Estimator {
@@ -167,15 +180,29 @@ impl Estimator {
                 w,
                 seed,
             )?)),
+            Algorithm::Auto => {
+                return Err(Error::param(
+                    "--algorithm",
+                    "auto is resolved by cross-validation in training, not by one fit",
+                ));
+            }
         })
     }
 
-    /// Which algorithm this is.
-    pub fn algorithm(&self) -> Algorithm {
+    /// Display name: `logistic`, `tree`, `boosting` or `blend(logistic+boosting)`.
+    pub fn name(&self) -> String {
         match self {
-            Estimator::Logistic(_) => Algorithm::Logistic,
-            Estimator::Tree(_) => Algorithm::Tree,
-            Estimator::Boosting(_) => Algorithm::Boosting,
+            Estimator::Logistic(_) => "logistic".into(),
+            Estimator::Tree(_) => "tree".into(),
+            Estimator::Boosting(_) => "boosting".into(),
+            Estimator::Blend { members } => format!(
+                "blend({})",
+                members
+                    .iter()
+                    .map(|m| m.name())
+                    .collect::<Vec<_>>()
+                    .join("+")
+            ),
         }
     }
 
@@ -185,6 +212,17 @@ impl Estimator {
             Estimator::Logistic(m) => m.decision(x),
             Estimator::Tree(m) => m.decision(x),
             Estimator::Boosting(m) => m.decision(x),
+            Estimator::Blend { members } => {
+                let mut z = vec![0.0; x.n_rows];
+                for m in members {
+                    for (zi, v) in z.iter_mut().zip(m.decision(x)) {
+                        *zi += v;
+                    }
+                }
+                let k = members.len().max(1) as f64;
+                z.iter_mut().for_each(|v| *v /= k);
+                z
+            }
         }
     }
 
@@ -200,6 +238,7 @@ impl Estimator {
                 "logistic regression did not converge (gradient norm per row {:.2e}); raise the iterations or --l2",
                 m.gradient_norm
             )],
+            Estimator::Blend { members } => members.iter().flat_map(|m| m.fit_notes()).collect(),
             _ => Vec::new(),
         }
     }
