@@ -26,7 +26,7 @@ pub enum Command {
     #[command(
         after_help = "Examples:\n  retention train --data data/telco_customer_churn.csv --target Churn --id customerID --out model.json\n  retention train --data customers.parquet --target Exited --algorithm tree --cv 10 --seed 7 --out tree.json\n  retention train --data data/telco_customer_churn.csv --threshold-objective profit --customer-value 1200 --offer-cost 50 --out model.json\n  retention train --data data/telco_customer_churn.csv --features examples/telco_features.toml --out model.json --json"
     )]
-    Train(TrainArgs),
+    Train(Box<TrainArgs>),
     /// Score customers: churn probability, prediction and risk tier per row.
     #[command(
         after_help = "Example:\n  retention score --model model.json --data data/telco_customer_churn.csv --out scores.csv --keep Contract"
