@@ -35,6 +35,16 @@ pub enum Command {
     /// Evaluate a model on a labelled table.
     #[command(after_help = "Example:\n  retention evaluate --model model.json --data holdout.csv")]
     Evaluate(EvaluateArgs),
+    /// Explain scores: the top reasons per customer, and what-if rescoring with --set.
+    #[command(
+        after_help = "Examples:\n  retention explain --model model.json --data data/telco_customer_churn.csv --id 7590-VHVEG\n  retention explain --model model.json --data data/telco_customer_churn.csv --id 7590-VHVEG --set Contract=\"Two year\"\n  retention explain --model model.json --data data/telco_customer_churn.csv --top 5 --out reasons.csv"
+    )]
+    Explain(ExplainArgs),
+    /// Global importance: mean absolute contribution of each column.
+    #[command(
+        after_help = "Example:\n  retention importance --model model.json --data data/telco_customer_churn.csv"
+    )]
+    Importance(ImportanceArgs),
     /// Show a model's schema, features, metrics and provenance.
     #[command(
         after_help = "Example:\n  retention inspect model.json\n  retention inspect model.json --json | jq .metrics.cv"
@@ -242,5 +252,51 @@ fn parse_tiers(s: &str) -> Result<(f64, f64), String> {
             Ok((m, h))
         }
         _ => Err("expected two numbers MEDIUM,HIGH, e.g. 0.3,0.7".into()),
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct ExplainArgs {
+    /// Model file.
+    #[arg(long, value_name = "MODEL")]
+    pub model: PathBuf,
+    /// Customers (CSV or Parquet) with the model's input columns.
+    #[arg(long, value_name = "FILE")]
+    pub data: PathBuf,
+    /// Explain only these customer ids (comma separated or repeated).
+    #[arg(long, value_name = "ID", value_delimiter = ',')]
+    pub id: Vec<String>,
+    /// What-if: rescore with a field changed, COLUMN=VALUE (repeatable).
+    #[arg(long, value_name = "COLUMN=VALUE", value_parser = parse_assignment)]
+    pub set: Vec<(String, String)>,
+    /// Reasons per customer.
+    #[arg(long, value_name = "K", default_value_t = 3)]
+    pub top: usize,
+    /// Write every explanation to a file (.csv or .json) instead of printing them.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Print as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ImportanceArgs {
+    /// Model file.
+    #[arg(long, value_name = "MODEL")]
+    pub model: PathBuf,
+    /// Customers (CSV or Parquet) to average contributions over.
+    #[arg(long, value_name = "FILE")]
+    pub data: PathBuf,
+    /// Print as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Parses `COLUMN=VALUE`.
+fn parse_assignment(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.trim().is_empty() => Ok((k.trim().to_string(), v.to_string())),
+        _ => Err(format!("expected COLUMN=VALUE, got {s:?}")),
     }
 }

@@ -31,6 +31,8 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
         Command::Train(args) => commands::train::run(args, &mut out)?,
         Command::Score(args) => commands::score::run(args, &mut out)?,
         Command::Evaluate(args) => commands::evaluate::run(args, &mut out)?,
+        Command::Explain(args) => commands::explain::run(args, &mut out)?,
+        Command::Importance(args) => commands::explain::importance(args, &mut out)?,
         Command::Inspect(args) => commands::inspect::run(args, &mut out)?,
     }
     out.flush()?;

@@ -35,6 +35,7 @@ pub mod calibration;
 pub mod data;
 pub mod error;
 pub mod estimators;
+pub mod explain;
 pub mod features;
 mod fsutil;
 pub mod metrics;

@@ -2,6 +2,7 @@
 
 mod bad_inputs;
 mod cli;
+mod explain;
 mod quality;
 mod selection;
 mod util;

@@ -1,6 +1,7 @@
 //! One module per subcommand: each builds core parameters, calls the core, formats the result.
 
 pub mod evaluate;
+pub mod explain;
 pub mod inspect;
 pub mod score;
 pub mod train;

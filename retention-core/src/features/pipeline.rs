@@ -228,6 +228,9 @@ pub struct FittedPipeline {
     pub encoders: Vec<Encoder>,
     /// Every model input with its source column.
     pub outputs: Vec<OutputFeature>,
+    /// Mean of every model input over the training rows (the baseline of linear explanations).
+    #[serde(default)]
+    pub input_means: Vec<f64>,
 }
 
 impl FittedPipeline {
@@ -273,11 +276,17 @@ impl FittedPipeline {
                 })
             })
             .collect();
-        Ok(FittedPipeline {
+        let mut pipeline = FittedPipeline {
             spec: spec.clone(),
             encoders,
             outputs,
-        })
+            input_means: Vec::new(),
+        };
+        let (x, _) = pipeline.transform(&frame_without_derived(&frame, spec))?;
+        pipeline.input_means = (0..x.n_cols())
+            .map(|j| x.column(j).iter().sum::<f64>() / x.n_rows.max(1) as f64)
+            .collect();
+        Ok(pipeline)
     }
 
     /// Number of model inputs.
@@ -293,6 +302,16 @@ impl FittedPipeline {
             .map(|e| e.column())
             .filter(|c| !derived.contains(c))
             .collect()
+    }
+
+    /// The frame with the derived features added: the source values explanations refer to.
+    ///
+    /// # Errors
+    /// [`Error::Polars`] for a mistyped frame.
+    pub fn with_derived(&self, frame: &DataFrame) -> Result<DataFrame> {
+        let mut frame = frame.clone();
+        self.spec.apply(&mut frame)?;
+        Ok(frame)
     }
 
     /// Turns typed rows into model inputs.
@@ -390,6 +409,15 @@ impl FittedPipeline {
             report,
         ))
     }
+}
+
+/// The frame as it was before `spec` added its columns (transform adds them again).
+fn frame_without_derived(frame: &DataFrame, spec: &FeatureSpec) -> DataFrame {
+    let mut out = frame.clone();
+    for f in &spec.features {
+        let _ = out.drop_in_place(f.name());
+    }
+    out
 }
 
 fn fit_numeric(name: &str, ca: &Float64Chunked, params: &PipelineParams) -> Encoder {

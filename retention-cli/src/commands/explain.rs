@@ -1,0 +1,182 @@
+//! `retention explain` and `retention importance`
+
+use std::collections::BTreeMap;
+use std::io::Write;
+
+use anyhow::{Result, bail};
+use polars::prelude::*;
+use retention_core::data::{read_table, write_table};
+use retention_core::explain::RowExplanation;
+use retention_core::prelude::*;
+
+use crate::cli::{ExplainArgs, ImportanceArgs};
+use crate::output::Table;
+
+pub fn run(args: &ExplainArgs, out: &mut dyn Write) -> Result<()> {
+    let model = ChurnModel::load(&args.model)?;
+    let raw = select_ids(&model, read_table(&args.data)?.frame, &args.id)?;
+    if !args.set.is_empty() {
+        let changes: BTreeMap<String, String> = args.set.iter().cloned().collect();
+        let results = model.what_if(&raw, &changes, args.top)?;
+        if args.json {
+            writeln!(out, "{}", serde_json::to_string_pretty(&results)?)?;
+            return Ok(());
+        }
+        let set: Vec<String> = args.set.iter().map(|(k, v)| format!("{k} = {v}")).collect();
+        writeln!(out, "What if {}:", set.join(", "))?;
+        let mut t = Table::new(["customer", "before", "after", "change", "top reasons after"]);
+        for r in results.iter().take(50) {
+            t.row([
+                r.id.clone(),
+                format!("{:.4}", r.before),
+                format!("{:.4}", r.after),
+                format!("{:+.4}", r.after - r.before),
+                reasons_text(&r.reasons),
+            ]);
+        }
+        t.write(out)?;
+        return Ok(());
+    }
+    let explanations = model.explain(&raw, args.top)?;
+    if let Some(path) = &args.out {
+        write_explanations(&explanations, path, args.top)?;
+        writeln!(
+            out,
+            "Explained {} customers into {}",
+            explanations.len(),
+            path.display()
+        )?;
+        return Ok(());
+    }
+    if args.json {
+        writeln!(out, "{}", serde_json::to_string_pretty(&explanations)?)?;
+        return Ok(());
+    }
+    if let Some(first) = explanations.first() {
+        writeln!(
+            out,
+            "Contributions in log-odds of churn against the average customer (expected log-odds {:+.3}):",
+            first.expected_value
+        )?;
+    }
+    let mut t = Table::new(["customer", "churn_probability", "top reasons"]);
+    for e in explanations.iter().take(50) {
+        t.row([
+            e.id.clone(),
+            format!("{:.4}", e.probability),
+            reasons_text(&e.reasons),
+        ]);
+    }
+    t.write(out)?;
+    if explanations.len() > 50 {
+        writeln!(
+            out,
+            "… {} more; write them all with --out reasons.csv",
+            explanations.len() - 50
+        )?;
+    }
+    Ok(())
+}
+
+pub fn importance(args: &ImportanceArgs, out: &mut dyn Write) -> Result<()> {
+    let model = ChurnModel::load(&args.model)?;
+    let raw = read_table(&args.data)?.frame;
+    let importance = model.importance(&raw)?;
+    if args.json {
+        let v: Vec<serde_json::Value> = importance
+            .iter()
+            .map(|(c, v)| serde_json::json!({"column": c, "mean_abs_contribution": v}))
+            .collect();
+        writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?;
+        return Ok(());
+    }
+    writeln!(
+        out,
+        "Mean |contribution| to churn log-odds over {} customers:",
+        raw.height()
+    )?;
+    let mut t = Table::new(["column", "importance"]);
+    for (c, v) in importance {
+        t.row([c, format!("{v:.4}")]);
+    }
+    t.write(out)?;
+    Ok(())
+}
+
+/// Keeps the rows of the given ids (all rows when none are given); an unknown id is an error.
+fn select_ids(model: &ChurnModel, raw: DataFrame, ids: &[String]) -> Result<DataFrame> {
+    if ids.is_empty() {
+        return Ok(raw);
+    }
+    let Some(id_col) = model.schema.id() else {
+        bail!("--id needs a model with an id column; this model has none");
+    };
+    let column = raw
+        .column(id_col)
+        .map_err(|_| anyhow::anyhow!("the data has no id column '{id_col}'"))?
+        .cast(&DataType::String)?;
+    let text = column.str()?;
+    let mut rows: Vec<IdxSize> = Vec::new();
+    for id in ids {
+        match text
+            .iter()
+            .position(|v| v.map(str::trim) == Some(id.as_str()))
+        {
+            Some(i) => rows.push(i as IdxSize),
+            None => bail!("customer id {id:?} not found in column '{id_col}'"),
+        }
+    }
+    Ok(raw.take(&IdxCa::from_vec("idx".into(), rows))?)
+}
+
+fn reasons_text(reasons: &[retention_core::explain::Reason]) -> String {
+    reasons
+        .iter()
+        .map(|r| r.to_string())
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+fn write_explanations(rows: &[RowExplanation], path: &std::path::Path, top: usize) -> Result<()> {
+    if path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("json"))
+    {
+        let text = serde_json::to_vec_pretty(rows)?;
+        retention_core::atomic_write(path, |w| {
+            w.write_all(&text)
+                .map_err(|e| retention_core::Error::io(path, e))
+        })?;
+        return Ok(());
+    }
+    let mut columns = vec![
+        Column::new(
+            "id".into(),
+            rows.iter().map(|r| r.id.clone()).collect::<Vec<_>>(),
+        ),
+        Column::new(
+            "churn_probability".into(),
+            rows.iter().map(|r| r.probability).collect::<Vec<_>>(),
+        ),
+    ];
+    for k in 0..top {
+        columns.push(Column::new(
+            format!("reason_{}", k + 1).into(),
+            rows.iter()
+                .map(|r| {
+                    r.reasons
+                        .get(k)
+                        .map(|x| format!("{} = {}", x.column, x.value))
+                })
+                .collect::<Vec<_>>(),
+        ));
+        columns.push(Column::new(
+            format!("contribution_{}", k + 1).into(),
+            rows.iter()
+                .map(|r| r.reasons.get(k).map(|x| x.contribution))
+                .collect::<Vec<_>>(),
+        ));
+    }
+    write_table(&DataFrame::new(rows.len(), columns)?, path)?;
+    Ok(())
+}
