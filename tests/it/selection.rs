@@ -120,3 +120,23 @@ fn the_profit_threshold_beats_the_default_one() {
         ThresholdObjective::Profit
     );
 }
+
+#[test]
+fn auto_picks_boosting_where_interactions_matter() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("data/usage_churn.csv");
+    let ds = Dataset::load(
+        &path,
+        &SchemaOptions::new().target("churned").id("account_id"),
+    )
+    .unwrap();
+    let model = train(&ds, &TrainParams::default(), &|_| {}).unwrap();
+    let board = &model.metrics.leaderboard;
+    let auc = |name: &str| board.iter().find(|e| e.name == name).unwrap().roc_auc.mean;
+    assert_eq!(model.estimator.name(), "boosting", "{board:?}");
+    assert!(
+        auc("boosting") > auc("logistic") + 0.05,
+        "boosting {:.4} vs logistic {:.4}",
+        auc("boosting"),
+        auc("logistic")
+    );
+}
