@@ -37,7 +37,10 @@ impl Table {
                 .zip(&width)
                 .enumerate()
                 .map(|(k, (c, w))| {
-                    if k == 0 {
+                    // Numbers (and "0.8 ± 0.1", "12.5 %") right, text left.
+                    let first = c.split_whitespace().next().unwrap_or("");
+                    let numeric = first.trim_start_matches(['+', '-']).parse::<f64>().is_ok();
+                    if k == 0 || !numeric {
                         format!("{c:<w$}")
                     } else {
                         format!("{c:>w$}")

@@ -228,7 +228,7 @@ impl ChurnModel {
                 match c.f64() {
                     Ok(f) => Some(StringChunked::from_iter_options(
                         col.as_str().into(),
-                        f.iter().map(|v| v.map(crate::data::clean::format_number)),
+                        f.iter().map(|v| v.map(display_number)),
                     )),
                     Err(_) => c.cast(&DataType::String).ok()?.str().ok().cloned(),
                 }
@@ -327,6 +327,16 @@ impl ChurnModel {
                 reasons: a.reasons,
             })
             .collect())
+    }
+}
+
+/// A number as shown in a reason: whole numbers as integers, others to 4 decimals.
+fn display_number(v: f64) -> String {
+    if v.fract() == 0.0 && v.abs() < 1e15 {
+        format!("{}", v as i64)
+    } else {
+        let s = format!("{v:.4}");
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
     }
 }
 

@@ -106,13 +106,7 @@ pub fn format_number(v: f64) -> String {
     if v.fract() == 0.0 && v.abs() < 1e15 {
         format!("{}", v as i64)
     } else {
-        let short = format!("{v:.4}");
-        let short = short.trim_end_matches('0').trim_end_matches('.');
-        if short.parse::<f64>().ok() == Some(v) {
-            short.to_string()
-        } else {
-            format!("{v}")
-        }
+        format!("{v}")
     }
 }
 
