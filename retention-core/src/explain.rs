@@ -114,12 +114,19 @@ impl Estimator {
                 }
             }
             Estimator::Tree(tree) => {
+                use rayon::prelude::*;
                 let mut values = vec![0.0; n * p];
-                let mut row = vec![0.0; p];
-                for i in 0..n {
-                    x.row_into(i, &mut row);
-                    tree_shap(tree, &row, &mut values[i * p..(i + 1) * p]);
-                }
+                // Rows are independent: explain them in parallel, in chunks to amortise set-up.
+                values
+                    .par_chunks_mut(p * 256)
+                    .enumerate()
+                    .for_each(|(chunk, out)| {
+                        let mut row = vec![0.0; p];
+                        for (k, phi) in out.chunks_mut(p).enumerate() {
+                            x.row_into(chunk * 256 + k, &mut row);
+                            tree_shap(tree, &row, phi);
+                        }
+                    });
                 Contributions {
                     n_rows: n,
                     n_inputs: p,
