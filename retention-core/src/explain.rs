@@ -309,11 +309,7 @@ impl ChurnModel {
         let n = raw.height();
         for (column, value) in changes {
             if raw.column(column).is_err() {
-                let names: Vec<String> = raw
-                    .get_column_names()
-                    .iter()
-                    .map(|s| s.to_string())
-                    .collect();
+                let names = crate::data::column_names(raw);
                 return Err(Error::column_not_found(
                     column.clone(),
                     " (named by --set)",

@@ -84,11 +84,7 @@ impl ChurnModel {
         let ds = Dataset::with_schema(raw, &self.schema, first_row, false)?;
         if let Some(id) = self.schema.id() {
             if ds.frame.column(id).is_err() {
-                let names: Vec<String> = raw
-                    .get_column_names()
-                    .iter()
-                    .map(|s| s.to_string())
-                    .collect();
+                let names = crate::data::column_names(raw);
                 return Err(Error::column_not_found(
                     id,
                     " (the model's id column) in this table",
@@ -116,11 +112,7 @@ impl ChurnModel {
                 continue;
             }
             let col = raw.column(name).map_err(|_| {
-                let names: Vec<String> = raw
-                    .get_column_names()
-                    .iter()
-                    .map(|s| s.to_string())
-                    .collect();
+                let names = crate::data::column_names(raw);
                 Error::column_not_found(name.clone(), " (asked for by --keep)", &names)
             })?;
             columns.push(col.clone());

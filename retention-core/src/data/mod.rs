@@ -65,11 +65,7 @@ impl Dataset {
         if raw.height() == 0 {
             return Err(Error::InvalidData("the table has no rows".into()));
         }
-        let names: Vec<String> = raw
-            .get_column_names()
-            .iter()
-            .map(|n| n.to_string())
-            .collect();
+        let names = column_names(raw);
         options.check(&names)?;
         let target = match &options.target {
             Some(t) => t.clone(),
@@ -185,11 +181,7 @@ impl Dataset {
         first_row: usize,
         need_target: bool,
     ) -> Result<Self> {
-        let available: Vec<String> = raw
-            .get_column_names()
-            .iter()
-            .map(|n| n.to_string())
-            .collect();
+        let available = column_names(raw);
         let mut columns = Vec::new();
         let mut target = None;
         let mut warnings = Vec::new();
@@ -251,6 +243,15 @@ impl Dataset {
         let id = self.schema.id()?;
         self.frame.column(id).ok()?.str().ok()
     }
+}
+
+/// A frame's column names, as owned strings (for error messages that list them).
+pub fn column_names(frame: &DataFrame) -> Vec<String> {
+    frame
+        .get_column_names()
+        .iter()
+        .map(|n| n.to_string())
+        .collect()
 }
 
 fn refuse_all_null(name: &str, nulls: usize, len: usize) -> Result<()> {

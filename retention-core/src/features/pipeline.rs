@@ -327,11 +327,7 @@ impl FittedPipeline {
         let mut j = 0usize;
         for enc in &self.encoders {
             let col = frame.column(enc.column()).map_err(|_| {
-                let names: Vec<String> = frame
-                    .get_column_names()
-                    .iter()
-                    .map(|s| s.to_string())
-                    .collect();
+                let names = crate::data::column_names(&frame);
                 Error::column_not_found(enc.column(), " in this table", &names)
             })?;
             match enc {
