@@ -403,7 +403,7 @@ pub fn train(
             });
         }
         let best = candidates.swap_remove(0);
-        (best.members.clone(), Some(best))
+        (best.members.clone(), Some((best, fold_of)))
     } else {
         if params.calibration != CalibrationMethod::None {
             notes.push("no cross-validation, so no out-of-fold predictions to calibrate on: probabilities are the model's own".into());
@@ -416,7 +416,7 @@ pub fn train(
     let mut threshold_choice = None;
     let mut calibrator = Calibrator::Identity;
     let (mut cv, mut out_of_fold) = (None, None);
-    if let Some(best) = chosen {
+    if let Some((best, fold_of)) = chosen {
         threshold = choose_threshold(params, &best.calibrated, &y_train);
         threshold_choice = Some(ThresholdChoice {
             objective: params.threshold_objective,
@@ -429,7 +429,6 @@ pub fn train(
             offer_cost: params.business.offer_cost,
             offer_success_rate: params.business.offer_success_rate,
         });
-        let fold_of = stratified_folds(&y_train, params.cv_folds, params.seed);
         let report = if threshold == params.threshold {
             best.report
         } else {
