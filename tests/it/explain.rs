@@ -4,14 +4,6 @@ use std::collections::BTreeMap;
 
 use retention::prelude::*;
 
-fn telco() -> Dataset {
-    Dataset::load(
-        &crate::util::telco(),
-        &SchemaOptions::new().target("Churn").id("customerID"),
-    )
-    .unwrap()
-}
-
 fn raw_head(n: usize) -> polars::prelude::DataFrame {
     read_table(&crate::util::telco())
         .unwrap()
@@ -21,7 +13,7 @@ fn raw_head(n: usize) -> polars::prelude::DataFrame {
 
 #[test]
 fn contributions_add_up_for_every_estimator() {
-    let ds = telco();
+    let ds = crate::util::telco_dataset();
     let raw = raw_head(300);
     let mut blend_members = Vec::new();
     for algorithm in Algorithm::ALL {
@@ -76,7 +68,12 @@ fn contributions_add_up_for_every_estimator() {
 
 #[test]
 fn reasons_are_summed_back_to_source_columns() {
-    let model = train(&telco(), &TrainParams::new(Algorithm::Logistic), &|_| {}).unwrap();
+    let model = train(
+        &crate::util::telco_dataset(),
+        &TrainParams::new(Algorithm::Logistic),
+        &|_| {},
+    )
+    .unwrap();
     let raw = raw_head(20);
     let explanations = model.explain(&raw, 100).unwrap();
     let first = &explanations[0];
@@ -111,7 +108,12 @@ fn reasons_are_summed_back_to_source_columns() {
 
 #[test]
 fn what_if_a_longer_contract_lowers_churn() {
-    let model = train(&telco(), &TrainParams::new(Algorithm::Logistic), &|_| {}).unwrap();
+    let model = train(
+        &crate::util::telco_dataset(),
+        &TrainParams::new(Algorithm::Logistic),
+        &|_| {},
+    )
+    .unwrap();
     let raw = raw_head(1);
     let changes = BTreeMap::from([("Contract".to_string(), "Two year".to_string())]);
     let result = model.what_if(&raw, &changes, 3).unwrap();
@@ -124,7 +126,7 @@ fn what_if_a_longer_contract_lowers_churn() {
 #[test]
 fn importance_ranks_columns() {
     let model = train(
-        &telco(),
+        &crate::util::telco_dataset(),
         &TrainParams::new(Algorithm::Logistic).cv_folds(0),
         &|_| {},
     )

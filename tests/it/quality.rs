@@ -4,17 +4,14 @@ use retention::data::read_table;
 use retention::prelude::*;
 use retention::scoring::PROBABILITY;
 
-fn telco() -> Dataset {
-    Dataset::load(
-        &crate::util::telco(),
-        &SchemaOptions::new().target("Churn").id("customerID"),
-    )
-    .unwrap()
-}
-
 #[test]
 fn logistic_regression_cross_validates_above_the_guard() {
-    let model = train(&telco(), &TrainParams::new(Algorithm::Logistic), &|_| {}).unwrap();
+    let model = train(
+        &crate::util::telco_dataset(),
+        &TrainParams::new(Algorithm::Logistic),
+        &|_| {},
+    )
+    .unwrap();
     let auc = model.metrics.cv.as_ref().unwrap().get("roc_auc").unwrap();
     // scikit-learn's LogisticRegression pipeline: 0.845 ± 0.015 on the same protocol.
     assert!(
@@ -36,7 +33,7 @@ fn logistic_regression_cross_validates_above_the_guard() {
 
 #[test]
 fn decision_tree_cross_validates_above_the_guard_and_is_deterministic() {
-    let ds = telco();
+    let ds = crate::util::telco_dataset();
     let params = TrainParams::new(Algorithm::Tree);
     let a = train(&ds, &params, &|_| {}).unwrap();
     let b = train(&ds, &params, &|_| {}).unwrap();
@@ -49,7 +46,7 @@ fn decision_tree_cross_validates_above_the_guard_and_is_deterministic() {
 #[test]
 fn the_artifact_round_trips_exactly() {
     let model = train(
-        &telco(),
+        &crate::util::telco_dataset(),
         &TrainParams::new(Algorithm::Tree).cv_folds(0),
         &|_| {},
     )
@@ -64,7 +61,7 @@ fn the_artifact_round_trips_exactly() {
 #[test]
 fn batched_scoring_equals_whole_table_scoring() {
     let model = train(
-        &telco(),
+        &crate::util::telco_dataset(),
         &TrainParams::new(Algorithm::Logistic).cv_folds(0),
         &|_| {},
     )
@@ -102,7 +99,7 @@ fn derived_features_are_applied_at_scoring_from_the_artifact() {
     )
     .unwrap();
     let model = train(
-        &telco(),
+        &crate::util::telco_dataset(),
         &TrainParams::new(Algorithm::Logistic)
             .cv_folds(0)
             .features(spec),
@@ -134,7 +131,7 @@ fn derived_features_are_applied_at_scoring_from_the_artifact() {
 #[test]
 fn unseen_levels_are_scored_and_reported() {
     let model = train(
-        &telco(),
+        &crate::util::telco_dataset(),
         &TrainParams::new(Algorithm::Logistic).cv_folds(0),
         &|_| {},
     )

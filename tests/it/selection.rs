@@ -2,17 +2,14 @@
 
 use retention::prelude::*;
 
-fn telco() -> Dataset {
-    Dataset::load(
-        &crate::util::telco(),
-        &SchemaOptions::new().target("Churn").id("customerID"),
-    )
-    .unwrap()
-}
-
 #[test]
 fn auto_selects_by_cross_validation_and_is_calibrated() {
-    let model = train(&telco(), &TrainParams::default(), &|_| {}).unwrap();
+    let model = train(
+        &crate::util::telco_dataset(),
+        &TrainParams::default(),
+        &|_| {},
+    )
+    .unwrap();
     let board = &model.metrics.leaderboard;
     assert_eq!(board.len(), 4, "three families and one blend");
     assert_eq!(board.iter().filter(|e| e.selected).count(), 1);
@@ -36,7 +33,7 @@ fn auto_selects_by_cross_validation_and_is_calibrated() {
 
 #[test]
 fn boosting_alone_reaches_the_anchor_and_round_trips() {
-    let ds = telco();
+    let ds = crate::util::telco_dataset();
     let model = train(&ds, &TrainParams::new(Algorithm::Boosting), &|_| {}).unwrap();
     let auc = model
         .metrics
@@ -60,7 +57,7 @@ fn boosting_alone_reaches_the_anchor_and_round_trips() {
 
 #[test]
 fn balanced_class_weights_raise_raw_probabilities_and_calibration_brings_them_back() {
-    let ds = telco();
+    let ds = crate::util::telco_dataset();
     let mut params = TrainParams::new(Algorithm::Logistic).calibration(CalibrationMethod::None);
     params.estimator.class_weight = ClassWeight::Balanced;
     let raw = train(&ds, &params, &|_| {}).unwrap();
@@ -88,7 +85,7 @@ fn balanced_class_weights_raise_raw_probabilities_and_calibration_brings_them_ba
 
 #[test]
 fn the_profit_threshold_beats_the_default_one() {
-    let ds = telco();
+    let ds = crate::util::telco_dataset();
     let fixed = train(&ds, &TrainParams::new(Algorithm::Logistic), &|_| {}).unwrap();
     let profit = train(
         &ds,

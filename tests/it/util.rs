@@ -52,6 +52,17 @@ pub fn telco() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("data/telco_customer_churn.csv")
 }
 
+/// The Telco table loaded with its target and id named (a fresh copy per call).
+pub fn telco_dataset() -> retention::data::Dataset {
+    retention::data::Dataset::load(
+        &telco(),
+        &retention::data::SchemaOptions::new()
+            .target("Churn")
+            .id("customerID"),
+    )
+    .expect("load the Telco table")
+}
+
 /// The Telco table's text.
 pub fn telco_text() -> &'static str {
     static TEXT: OnceLock<String> = OnceLock::new();
