@@ -16,29 +16,14 @@ import sys
 import time
 
 import numpy as np
-import pandas as pd
 import shap
-from sklearn.compose import ColumnTransformer
-from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression
-from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from sklearn.tree import DecisionTreeClassifier
+from telco_prep import load, preprocessor
 
 data_path, criterion_dir = sys.argv[1], sys.argv[2]
-df = pd.read_csv(data_path)
-df["TotalCharges"] = pd.to_numeric(df["TotalCharges"].str.strip().replace("", np.nan))
-y = (df.pop("Churn") == "Yes").astype(int).to_numpy()
-df = df.drop(columns=["customerID"])
-numeric = ["tenure", "MonthlyCharges", "TotalCharges"]
-categorical = [c for c in df.columns if c not in numeric]
-df[categorical] = df[categorical].astype(str)
-prep = ColumnTransformer(
-    [
-        ("num", make_pipeline(SimpleImputer(strategy="median"), StandardScaler()), numeric),
-        ("cat", OneHotEncoder(handle_unknown="ignore", sparse_output=False), categorical),
-    ]
-)
+df, y = load(data_path)
+prep = preprocessor(df, dense=True)
 X = prep.fit_transform(df)
 
 

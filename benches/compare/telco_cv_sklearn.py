@@ -10,31 +10,15 @@ Needs scikit-learn and pandas.
 
 import sys
 
-import numpy as np
-import pandas as pd
-from sklearn.compose import ColumnTransformer
-from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold, cross_validate
 from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from sklearn.tree import DecisionTreeClassifier
+from telco_prep import load, preprocessor
 
 path = sys.argv[1] if len(sys.argv) > 1 else "data/telco_customer_churn.csv"
-df = pd.read_csv(path)
-df["TotalCharges"] = pd.to_numeric(df["TotalCharges"].str.strip().replace("", np.nan))
-y = (df.pop("Churn") == "Yes").astype(int)
-df = df.drop(columns=["customerID"])
-numeric = ["tenure", "MonthlyCharges", "TotalCharges"]
-categorical = [c for c in df.columns if c not in numeric]
-df[categorical] = df[categorical].astype(str)
-
-prep = ColumnTransformer(
-    [
-        ("num", make_pipeline(SimpleImputer(strategy="median"), StandardScaler()), numeric),
-        ("cat", OneHotEncoder(handle_unknown="ignore"), categorical),
-    ]
-)
+df, y = load(path)
+prep = preprocessor(df)
 models = {
     "logistic regression (C=1)": LogisticRegression(C=1.0, max_iter=5000),
     "decision tree (depth 6, leaves >= 20)": DecisionTreeClassifier(
