@@ -45,6 +45,19 @@ pub enum Command {
         after_help = "Example:\n  retention importance --model model.json --data data/telco_customer_churn.csv"
     )]
     Importance(ImportanceArgs),
+    /// Compare a current table with a reference: per-feature drift, prediction drift, a verdict.
+    #[command(
+        long_about = "Compare a current customer table with a reference (the training data, or last \
+month): PSI, Kolmogorov-Smirnov and normalised Wasserstein per numeric column; PSI, chi-square and \
+Jensen-Shannon per categorical column; missing rates. With --model, also the drift of the predicted \
+probabilities and risk tiers, the model's ROC-AUC and accuracy estimated without labels, and measured \
+when the current table has labels.\n\nA column drifts when its change is significant (p-value < \
+--p-value) and large enough: alert at PSI >= --psi-alert, warn at PSI >= --psi-warn or distance >= \
+--distance-warn.\n\nExit status: 0 no drift at the --fail-on level, 1 error, 2 bad arguments, 3 drift \
+at or above --fail-on.",
+        after_help = "Examples:\n  retention drift --reference data/telco_customer_churn.csv --current week.csv\n  retention drift --reference train.csv --current week.csv --model model.json --fail-on alert\n  retention drift --reference train.csv --current week.csv --json --out drift.json"
+    )]
+    Drift(Box<DriftArgs>),
     /// Show a model's schema, features, metrics and provenance.
     #[command(
         after_help = "Example:\n  retention inspect model.json\n  retention inspect model.json --json | jq .metrics.cv"
@@ -224,6 +237,58 @@ pub struct EvaluateArgs {
     #[arg(long, value_name = "FILE")]
     pub data: PathBuf,
     /// Print the metrics as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FailOnArg {
+    /// Exit 3 when anything warns or alerts.
+    Warn,
+    /// Exit 3 only on an alert.
+    Alert,
+    /// Always exit 0 when the comparison ran.
+    Never,
+}
+
+#[derive(Debug, Args)]
+pub struct DriftArgs {
+    /// Reference table (CSV or Parquet): the training data, or a period known to be good.
+    #[arg(long, value_name = "FILE")]
+    pub reference: PathBuf,
+    /// Current table (CSV or Parquet) to compare with it.
+    #[arg(long, value_name = "FILE")]
+    pub current: PathBuf,
+    /// Model file: compare its inputs and its predictions, estimate its performance.
+    #[arg(long, value_name = "MODEL")]
+    pub model: Option<PathBuf>,
+    #[command(flatten)]
+    pub schema: SchemaArgs,
+    /// Quantile bins for numeric PSI.
+    #[arg(long, value_name = "N", default_value_t = 10)]
+    pub bins: usize,
+    /// PSI at which a significant change warns.
+    #[arg(long, value_name = "PSI", default_value_t = 0.1)]
+    pub psi_warn: f64,
+    /// PSI at which a significant change alerts.
+    #[arg(long, value_name = "PSI", default_value_t = 0.25)]
+    pub psi_alert: f64,
+    /// Significance level of the tests (KS, chi-square).
+    #[arg(long, value_name = "P", default_value_t = 0.05)]
+    pub p_value: f64,
+    /// Normalised Wasserstein / Jensen-Shannon distance at which a significant change warns.
+    #[arg(long, value_name = "D", default_value_t = 0.1)]
+    pub distance_warn: f64,
+    /// Share of drifting features at which the whole table alerts.
+    #[arg(long, value_name = "SHARE", default_value_t = 0.5)]
+    pub drift_share: f64,
+    /// Exit with status 3 when the verdict reaches this level (for cron and CI).
+    #[arg(long, value_enum, default_value = "never")]
+    pub fail_on: FailOnArg,
+    /// Also write the full report as JSON to this file.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,
 }

@@ -14,7 +14,7 @@ use cli::{Cli, Command};
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match run(&cli) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(err) if is_broken_pipe(&err) => ExitCode::SUCCESS,
         Err(err) => {
             let chain: Vec<String> = err.chain().map(|e| e.to_string()).collect();
@@ -24,9 +24,10 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(cli: &Cli) -> anyhow::Result<()> {
+fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
     let stdout = io::stdout();
     let mut out = io::BufWriter::new(stdout.lock());
+    let mut code = ExitCode::SUCCESS;
     match &cli.command {
         Command::Train(args) => commands::train::run(args, &mut out)?,
         Command::Score(args) => commands::score::run(args, &mut out)?,
@@ -34,9 +35,10 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
         Command::Explain(args) => commands::explain::run(args, &mut out)?,
         Command::Importance(args) => commands::explain::importance(args, &mut out)?,
         Command::Inspect(args) => commands::inspect::run(args, &mut out)?,
+        Command::Drift(args) => code = commands::drift::run(args, &mut out)?,
     }
     out.flush()?;
-    Ok(())
+    Ok(code)
 }
 
 /// A closed pipe (`retention inspect m.json | head`) is not an error.

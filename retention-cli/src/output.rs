@@ -9,6 +9,7 @@ use retention_core::model::{ChurnModel, LeaderboardEntry};
 pub struct Table {
     header: Vec<String>,
     rows: Vec<Vec<String>>,
+    text_columns: Vec<usize>,
 }
 
 impl Table {
@@ -16,7 +17,14 @@ impl Table {
         Table {
             header: header.into_iter().map(Into::into).collect(),
             rows: Vec::new(),
+            text_columns: Vec::new(),
         }
+    }
+
+    /// Keeps column `k` left-aligned even when a cell starts with a number.
+    pub fn text_column(mut self, k: usize) -> Self {
+        self.text_columns.push(k);
+        self
     }
 
     pub fn row<S: Into<String>>(&mut self, cells: impl IntoIterator<Item = S>) {
@@ -40,7 +48,7 @@ impl Table {
                     // Numbers (and "0.8 ± 0.1", "12.5 %") right, text left.
                     let first = c.split_whitespace().next().unwrap_or("");
                     let numeric = first.trim_start_matches(['+', '-']).parse::<f64>().is_ok();
-                    if k == 0 || !numeric {
+                    if k == 0 || !numeric || self.text_columns.contains(&k) {
                         format!("{c:<w$}")
                     } else {
                         format!("{c:>w$}")

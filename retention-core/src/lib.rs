@@ -33,6 +33,7 @@
 
 pub mod calibration;
 pub mod data;
+pub mod drift;
 pub mod error;
 pub mod estimators;
 pub mod explain;

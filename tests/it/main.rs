@@ -2,6 +2,7 @@
 
 mod bad_inputs;
 mod cli;
+mod drift;
 mod explain;
 mod quality;
 mod selection;

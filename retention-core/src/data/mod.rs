@@ -96,19 +96,7 @@ impl Dataset {
         for name in &names {
             let column = raw.column(name)?;
             let listed = |list: &[String]| list.iter().any(|n| n == name);
-            let (role, note) = if *name == target {
-                (Role::Target, None)
-            } else if id.as_deref() == Some(name.as_str()) {
-                (Role::Id, None)
-            } else if listed(&options.ignore) {
-                (Role::Ignored, Some("ignored by --ignore".to_string()))
-            } else if listed(&options.numeric) {
-                (Role::Numeric, None)
-            } else if listed(&options.categorical) {
-                (Role::Categorical, None)
-            } else {
-                infer_feature_role(column)?
-            };
+            let (role, note) = decide_role(column, Some(&target), id.as_deref(), options)?;
             match role {
                 Role::Numeric => {
                     let values = clean::to_numeric(column, 0)?;
@@ -243,6 +231,78 @@ impl Dataset {
         let id = self.schema.id()?;
         self.frame.column(id).ok()?.str().ok()
     }
+}
+
+/// Infers the roles of a table's columns without typing them, for tables that need not carry a
+/// target (drift monitoring compares inputs). The target is the named or recognised one, if
+/// present; columns are examined in parallel.
+///
+/// # Errors
+/// [`Error::ColumnNotFound`] for a named column that is absent, [`Error::InvalidData`] for an
+/// empty table or an all-null column, [`Error::InvalidValue`] for a numeric-looking column with a
+/// stray word.
+pub fn infer_schema(raw: &DataFrame, options: &SchemaOptions) -> Result<Schema> {
+    use rayon::prelude::*;
+    if raw.height() == 0 {
+        return Err(Error::InvalidData("the table has no rows".into()));
+    }
+    let names = column_names(raw);
+    options.check(&names)?;
+    let target = options.target.clone().or_else(|| {
+        names
+            .iter()
+            .find(|n| {
+                schema::TARGET_CANDIDATES
+                    .iter()
+                    .any(|c| n.eq_ignore_ascii_case(c))
+            })
+            .cloned()
+    });
+    let id = match &options.id {
+        Some(id) => Some(id.clone()),
+        None => infer_id(raw, &names, target.as_deref().unwrap_or_default())?,
+    };
+    let columns = names
+        .par_iter()
+        .map(|name| {
+            let (role, note) =
+                decide_role(raw.column(name)?, target.as_deref(), id.as_deref(), options)?;
+            Ok(ColumnRole {
+                name: name.clone(),
+                role,
+                note,
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(Schema {
+        columns,
+        positive_label: None,
+        negative_label: None,
+    })
+}
+
+/// The role of one column: the target and id as resolved, then the user's lists, then inference.
+fn decide_role(
+    column: &Column,
+    target: Option<&str>,
+    id: Option<&str>,
+    options: &SchemaOptions,
+) -> Result<(Role, Option<String>)> {
+    let name = column.name().as_str();
+    let listed = |list: &[String]| list.iter().any(|n| n == name);
+    Ok(if Some(name) == target {
+        (Role::Target, None)
+    } else if Some(name) == id {
+        (Role::Id, None)
+    } else if listed(&options.ignore) {
+        (Role::Ignored, Some("ignored by --ignore".to_string()))
+    } else if listed(&options.numeric) {
+        (Role::Numeric, None)
+    } else if listed(&options.categorical) {
+        (Role::Categorical, None)
+    } else {
+        infer_feature_role(column)?
+    })
 }
 
 /// A frame's column names, as owned strings (for error messages that list them).
