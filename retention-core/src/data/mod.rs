@@ -233,9 +233,13 @@ impl Dataset {
     }
 }
 
+/// Rows [`infer_schema`] looks at: roles are a property of a column, not of every cell.
+pub const INFERENCE_ROWS: usize = 20_000;
+
 /// Infers the roles of a table's columns without typing them, for tables that need not carry a
 /// target (drift monitoring compares inputs). The target is the named or recognised one, if
-/// present; columns are examined in parallel.
+/// present. Larger tables are judged on [`INFERENCE_ROWS`] evenly spaced rows; columns are
+/// examined in parallel.
 ///
 /// # Errors
 /// [`Error::ColumnNotFound`] for a named column that is absent, [`Error::InvalidData`] for an
@@ -246,6 +250,17 @@ pub fn infer_schema(raw: &DataFrame, options: &SchemaOptions) -> Result<Schema> 
     if raw.height() == 0 {
         return Err(Error::InvalidData("the table has no rows".into()));
     }
+    let sample;
+    let raw = if raw.height() > INFERENCE_ROWS {
+        let step = raw.height() as f64 / INFERENCE_ROWS as f64;
+        let idx: Vec<IdxSize> = (0..INFERENCE_ROWS)
+            .map(|i| (i as f64 * step) as IdxSize)
+            .collect();
+        sample = raw.take(&IdxCa::from_vec("row".into(), idx))?;
+        &sample
+    } else {
+        raw
+    };
     let names = column_names(raw);
     options.check(&names)?;
     let target = options.target.clone().or_else(|| {

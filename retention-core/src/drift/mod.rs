@@ -32,7 +32,7 @@ use polars::prelude::*;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::data::{self, Dataset, Role, SchemaOptions, clean::format_number};
+use crate::data::{self, Dataset, Role, SchemaOptions};
 use crate::error::{Error, Result};
 use crate::metrics::Metrics;
 use crate::model::{ChurnModel, Tier};
@@ -487,34 +487,40 @@ struct NumericSample {
 
 impl NumericSample {
     fn of(column: &Column) -> Result<Self> {
-        let text;
-        let (numbers, cells) = if column.dtype().is_primitive_numeric() {
-            (column.cast(&DataType::Float64)?, None)
-        } else {
-            text = data::clean::to_text(column)?;
-            (text.cast(&DataType::Float64)?.into_column(), Some(&text))
-        };
-        let numbers = numbers.f64()?;
-        let mut values = Vec::with_capacity(numbers.len() - numbers.null_count());
         let (mut missing, mut invalid, mut first_invalid) = (0u64, 0u64, None);
-        for (i, v) in numbers.iter().enumerate() {
-            match v {
-                Some(v) if v.is_finite() => values.push(v),
-                _ => {
-                    let cell = cells.and_then(|t| t.get(i));
-                    match (v, cell) {
-                        (None, None) => missing += 1,
-                        (Some(_), _) | (None, Some(_)) => {
-                            invalid += 1;
-                            if first_invalid.is_none() {
-                                let shown = cell.map_or_else(
-                                    || v.map(format_number).unwrap_or_default(),
-                                    str::to_string,
-                                );
-                                first_invalid = Some((i + 1, shown));
-                            }
-                        }
+        let mut values = Vec::with_capacity(column.len());
+        if column.dtype().is_primitive_numeric() || column.dtype() == &DataType::Boolean {
+            let numbers = column.cast(&DataType::Float64)?;
+            for (i, v) in numbers.f64()?.iter().enumerate() {
+                match v {
+                    Some(v) if v.is_finite() => values.push(v),
+                    Some(v) => {
+                        invalid += 1;
+                        first_invalid.get_or_insert((i + 1, format!("{v}")));
                     }
+                    None => missing += 1,
+                }
+            }
+        } else {
+            let cast;
+            let text = match column.dtype() {
+                DataType::String => column.str()?,
+                _ => {
+                    cast = column.cast(&DataType::String)?;
+                    cast.str()?
+                }
+            };
+            // One pass: trim, blank = missing, parse.
+            for (i, cell) in text.iter().enumerate() {
+                match cell.map(data::clean::trim) {
+                    None | Some("") => missing += 1,
+                    Some(s) => match data::clean::parse_number(s) {
+                        Some(v) => values.push(v),
+                        None => {
+                            invalid += 1;
+                            first_invalid.get_or_insert_with(|| (i + 1, s.to_string()));
+                        }
+                    },
                 }
             }
         }
@@ -680,18 +686,55 @@ fn percent(v: f64) -> String {
     format!("{:.1}%", v * 100.0)
 }
 
-/// Level counts of a text column, with blank cells counted apart.
+/// Level counts of a text column, with blank cells counted apart. Cells are counted as they are
+/// and trimmed afterwards, once per distinct value rather than once per row.
 fn level_counts(column: &Column) -> Result<(PlHashMap<String, u64>, u64)> {
-    let text = data::clean::to_text(column)?;
-    let mut counts: PlHashMap<&str, u64> = PlHashMap::default();
-    for v in text.iter().flatten() {
-        *counts.entry(v).or_default() += 1;
+    let cast;
+    let text = match column.dtype() {
+        DataType::String => column.str()?,
+        _ => {
+            cast = data::clean::to_text(column)?.into_column();
+            cast.str()?
+        }
+    };
+    let counts = count_distinct(text);
+    let mut missing = text.null_count() as u64;
+    let mut levels: PlHashMap<String, u64> = PlHashMap::default();
+    for (k, v) in counts {
+        match k.trim() {
+            "" => missing += v,
+            level => *levels.entry(level.to_string()).or_default() += v,
+        }
     }
-    let owned = counts
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v))
-        .collect();
-    Ok((owned, text.null_count() as u64))
+    Ok((levels, missing))
+}
+
+/// Counts of each distinct non-null cell. Customer tables' categorical columns have a handful of
+/// levels, for which comparing with the levels met so far beats hashing every cell; past
+/// [`FEW_LEVELS`] levels the counts move to a hash map.
+fn count_distinct(text: &StringChunked) -> Vec<(&str, u64)> {
+    const FEW_LEVELS: usize = 8;
+    let mut few: Vec<(&str, u64)> = Vec::with_capacity(FEW_LEVELS);
+    let mut many: Option<PlHashMap<&str, u64>> = None;
+    for v in text.iter().flatten() {
+        if let Some(map) = many.as_mut() {
+            *map.entry(v).or_default() += 1;
+            continue;
+        }
+        match few.iter().position(|(k, _)| *k == v) {
+            Some(i) => few[i].1 += 1,
+            None if few.len() < FEW_LEVELS => few.push((v, 1)),
+            None => {
+                let mut map: PlHashMap<&str, u64> = few.drain(..).collect();
+                map.insert(v, 1);
+                many = Some(map);
+            }
+        }
+    }
+    match many {
+        Some(map) => map.into_iter().collect(),
+        None => few,
+    }
 }
 
 const UNSEEN: &str = "(unseen levels)";
