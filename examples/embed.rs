@@ -1,5 +1,5 @@
 //! Embedding RetentionAI in a Rust program: load the bundled Telco table, train a logistic model
-//! with cross-validation, save it, reload it and score a few customers.
+//! with cross-validation, save it, reload it, score a few customers and check recent rows for drift.
 //!
 //! Run with `cargo run --example embed`.
 
@@ -36,6 +36,21 @@ fn main() -> retention::Result<()> {
     let (scores, unseen, _) = reloaded.score_frame(&raw, 0, &[])?;
     assert!(unseen.unseen.is_empty());
     println!("{scores}");
+
+    // Monitoring: compare the newest customers (here, the last 2,000 rows) with the training table.
+    let all = read_table(&data)?.frame;
+    let recent = all.tail(Some(2_000));
+    let report = DriftReport::compute(&all, &recent, Some(&reloaded), &DriftOptions::default())?;
+    println!(
+        "drift: {}: {}",
+        report.verdict.status, report.verdict.summary
+    );
+    if let Some(p) = &report.prediction {
+        println!(
+            "estimated ROC-AUC on the recent rows without labels: {:.3}",
+            p.estimated_current.roc_auc
+        );
+    }
     std::fs::remove_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
     Ok(())
 }

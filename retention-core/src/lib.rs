@@ -29,7 +29,8 @@
 //!
 //! The modules follow the data: [`data`] (read, roles, cleaning) → [`features`] (derived
 //! features, imputation, encoding) → [`estimators`] → [`training`] (splits, cross-validation) →
-//! [`model`] (the artifact) → [`scoring`] and [`metrics`].
+//! [`model`] (the artifact) → [`scoring`] and [`metrics`]; [`drift`] compares tables (and a
+//! model's predictions on them) over time.
 
 pub mod calibration;
 pub mod data;
@@ -51,6 +52,7 @@ pub use fsutil::{atomic_write, sha256_file, sha256_hex};
 pub mod prelude {
     pub use crate::calibration::{CalibrationMethod, Calibrator};
     pub use crate::data::{Dataset, Format, Role, Schema, SchemaOptions, read_table, write_table};
+    pub use crate::drift::{DriftOptions, DriftReport, DriftThresholds};
     pub use crate::error::{Error, Result};
     pub use crate::estimators::{
         Algorithm, BoostingParams, ClassWeight, Estimator, EstimatorParams, LogisticParams,
