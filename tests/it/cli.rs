@@ -232,10 +232,27 @@ fn help_explains_itself_with_examples() {
     let o = run(["--help"]);
     assert!(o.status.success());
     let text = stdout(&o);
-    for cmd in ["train", "score", "evaluate", "inspect", "Example"] {
+    for cmd in [
+        "train",
+        "score",
+        "evaluate",
+        "explain",
+        "importance",
+        "drift",
+        "inspect",
+        "Example",
+    ] {
         assert!(text.contains(cmd), "--help lacks {cmd}");
     }
-    for cmd in ["train", "score", "evaluate", "inspect"] {
+    for cmd in [
+        "train",
+        "score",
+        "evaluate",
+        "explain",
+        "importance",
+        "drift",
+        "inspect",
+    ] {
         let o = run([cmd, "--help"]);
         assert!(o.status.success());
         assert!(
