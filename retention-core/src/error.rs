@@ -109,6 +109,10 @@ pub enum Error {
         source: std::io::Error,
     },
 
+    /// The operations store (SQLite) refused or failed; the message names the database.
+    #[error("store: {0}")]
+    Store(String),
+
     /// An error reported by polars that is not one of the cases above.
     #[error("data frame error: {0}")]
     Polars(#[from] polars::error::PolarsError),

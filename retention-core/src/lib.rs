@@ -40,9 +40,11 @@ pub mod estimators;
 pub mod explain;
 pub mod features;
 mod fsutil;
+pub mod lifecycle;
 pub mod metrics;
 pub mod model;
 pub mod scoring;
+pub mod store;
 pub mod training;
 
 pub use error::{Error, Result};
