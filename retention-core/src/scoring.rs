@@ -43,6 +43,9 @@ impl Default for ScoreOptions {
     }
 }
 
+/// A scored frame, the unseen levels met, and warnings (see [`ChurnModel::score_frame`]).
+pub type Scored = (DataFrame, TransformReport, Vec<String>);
+
 /// What a scoring run did.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ScoreSummary {
@@ -132,41 +135,14 @@ impl ChurnModel {
         options: &ScoreOptions,
         progress: &dyn Fn(usize),
     ) -> Result<ScoreSummary> {
-        let mut batches = TableBatches::open(input, options.block_bytes, options.batch_rows)?;
-        let mut sink: Option<TableSink> = None;
-        let mut summary = ScoreSummary::default();
-        for tier in Tier::ALL {
-            summary.tiers.insert(tier, 0);
-        }
-        while let Some((first_row, raw)) = batches.next_batch()? {
-            let (scored, report, warnings) = self.score_frame(&raw, first_row, &options.keep)?;
-            summary.unseen.merge(report);
-            summary.warnings.extend(warnings);
-            let sink = match &mut sink {
-                Some(s) => s,
-                None => sink.insert(TableSink::create(output, scored.schema())?),
-            };
-            sink.write(&scored)?;
-            summary.rows += scored.height();
-            let predictions = scored.column(PREDICTION)?.i32()?;
-            summary.predicted_churn += predictions.iter().flatten().filter(|v| *v == 1).count();
-            for t in scored.column(RISK_TIER)?.str()?.iter().flatten() {
-                if let Some(tier) = Tier::ALL.into_iter().find(|x| x.as_str() == t) {
-                    *summary.tiers.entry(tier).or_default() += 1;
-                }
-            }
-            progress(summary.rows);
-        }
-        match sink {
-            Some(s) => s.finish()?,
-            None => {
-                return Err(Error::InvalidData(format!(
-                    "{} has a header but no data rows",
-                    input.display()
-                )));
-            }
-        }
-        Ok(summary)
+        score_file_with(
+            input,
+            output,
+            options,
+            &|raw, first_row| self.score_frame(raw, first_row, &options.keep),
+            &mut |_, _| Ok(()),
+            progress,
+        )
     }
 
     /// Evaluates the model on a labelled table at its threshold.
@@ -183,4 +159,56 @@ impl ChurnModel {
         let (p, report) = self.predict_proba(&ds)?;
         Ok((Metrics::compute(y, &p, self.threshold)?, report))
     }
+}
+
+/// Scores a file batch by batch with any scorer (one model, or champion and challenger), writing
+/// the output atomically; `on_batch` sees each scored batch and its first row (e.g. to log it)
+/// before the next is read.
+///
+/// # Errors
+/// Whatever reading, the scorer, `on_batch` or writing reports; no output is left then.
+pub fn score_file_with(
+    input: &Path,
+    output: &Path,
+    options: &ScoreOptions,
+    score: &dyn Fn(&DataFrame, usize) -> Result<Scored>,
+    on_batch: &mut dyn FnMut(usize, &DataFrame) -> Result<()>,
+    progress: &dyn Fn(usize),
+) -> Result<ScoreSummary> {
+    let mut batches = TableBatches::open(input, options.block_bytes, options.batch_rows)?;
+    let mut sink: Option<TableSink> = None;
+    let mut summary = ScoreSummary::default();
+    for tier in Tier::ALL {
+        summary.tiers.insert(tier, 0);
+    }
+    while let Some((first_row, raw)) = batches.next_batch()? {
+        let (scored, report, warnings) = score(&raw, first_row)?;
+        on_batch(first_row, &scored)?;
+        summary.unseen.merge(report);
+        summary.warnings.extend(warnings);
+        let sink = match &mut sink {
+            Some(s) => s,
+            None => sink.insert(TableSink::create(output, scored.schema())?),
+        };
+        sink.write(&scored)?;
+        summary.rows += scored.height();
+        let predictions = scored.column(PREDICTION)?.i32()?;
+        summary.predicted_churn += predictions.iter().flatten().filter(|v| *v == 1).count();
+        for t in scored.column(RISK_TIER)?.str()?.iter().flatten() {
+            if let Some(tier) = Tier::ALL.into_iter().find(|x| x.as_str() == t) {
+                *summary.tiers.entry(tier).or_default() += 1;
+            }
+        }
+        progress(summary.rows);
+    }
+    match sink {
+        Some(s) => s.finish()?,
+        None => {
+            return Err(Error::InvalidData(format!(
+                "{} has a header but no data rows",
+                input.display()
+            )));
+        }
+    }
+    Ok(summary)
 }
