@@ -16,6 +16,15 @@ risk tier (Low < 0.3 <= Medium < 0.7 <= High).",
     after_help = "Example:\n  retention train --data data/telco_customer_churn.csv --target Churn --id customerID --out model.json\n  retention score --model model.json --data data/telco_customer_churn.csv --out scores.csv"
 )]
 pub struct Cli {
+    /// Operations database (SQLite): model registry, prediction log, audit log.
+    #[arg(
+        long,
+        global = true,
+        env = "RETENTION_DB",
+        value_name = "PATH",
+        default_value = retention_core::store::DEFAULT_DB
+    )]
+    pub db: PathBuf,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -58,6 +67,26 @@ at or above --fail-on.",
         after_help = "Examples:\n  retention drift --reference data/telco_customer_churn.csv --current week.csv\n  retention drift --reference train.csv --current week.csv --model model.json --fail-on alert\n  retention drift --reference train.csv --current week.csv --json --out drift.json"
     )]
     Drift(Box<DriftArgs>),
+    /// Model registry: register, list, validate, promote, A/B test, roll back, compare.
+    #[command(subcommand)]
+    Model(ModelCommand),
+    /// Database maintenance: check, optimize, cleanup.
+    #[command(subcommand)]
+    Db(DbCommand),
+    /// Back up the database and model artifacts (online, consistent), or verify a backup.
+    #[command(
+        args_conflicts_with_subcommands = true,
+        after_help = "Examples:\n  retention backup --out backups/ --keep 7\n  retention backup verify backups/retentionai-20261127T040000.000Z"
+    )]
+    Backup(BackupArgs),
+    /// Restore the database from a verified backup (the replaced database is kept aside).
+    #[command(
+        after_help = "Example:\n  retention restore --from backups/retentionai-20261127T040000.000Z"
+    )]
+    Restore(RestoreArgs),
+    /// GDPR requests: export or erase a customer's data, monthly audit.
+    #[command(subcommand)]
+    Gdpr(GdprCommand),
     /// Show a model's schema, features, metrics and provenance.
     #[command(
         after_help = "Example:\n  retention inspect model.json\n  retention inspect model.json --json | jq .metrics.cv"
@@ -208,9 +237,17 @@ pub struct TrainArgs {
 
 #[derive(Debug, Args)]
 pub struct ScoreArgs {
-    /// Model file.
+    /// Model file, or a registry reference (champion, challenger, a version). Default: the
+    /// registry's champion, with the challenger's share of customers routed to it during an A/B test.
     #[arg(long, value_name = "MODEL")]
-    pub model: PathBuf,
+    pub model: Option<String>,
+    /// Log every scored row to the database's prediction log (one transaction per batch).
+    #[arg(long)]
+    pub log: bool,
+    /// Batch id for the log; re-running a batch id never duplicates rows. Default: derived from
+    /// the input file's contents and the models used.
+    #[arg(long, value_name = "ID")]
+    pub batch_id: Option<String>,
     /// Customers to score (CSV or Parquet).
     #[arg(long, value_name = "FILE")]
     pub data: PathBuf,
@@ -230,9 +267,9 @@ pub struct ScoreArgs {
 
 #[derive(Debug, Args)]
 pub struct EvaluateArgs {
-    /// Model file.
+    /// Model file, or a registry reference: champion, challenger, or a version number.
     #[arg(long, value_name = "MODEL")]
-    pub model: PathBuf,
+    pub model: String,
     /// Labelled table (CSV or Parquet) with the model's target column.
     #[arg(long, value_name = "FILE")]
     pub data: PathBuf,
@@ -259,9 +296,10 @@ pub struct DriftArgs {
     /// Current table (CSV or Parquet) to compare with it.
     #[arg(long, value_name = "FILE")]
     pub current: PathBuf,
-    /// Model file: compare its inputs and its predictions, estimate its performance.
+    /// Model file or registry reference (champion, challenger, a version): compare its inputs
+    /// and its predictions, estimate its performance.
     #[arg(long, value_name = "MODEL")]
-    pub model: Option<PathBuf>,
+    pub model: Option<String>,
     #[command(flatten)]
     pub schema: SchemaArgs,
     /// Quantile bins for numeric PSI.
@@ -322,9 +360,9 @@ fn parse_tiers(s: &str) -> Result<(f64, f64), String> {
 
 #[derive(Debug, Args)]
 pub struct ExplainArgs {
-    /// Model file.
+    /// Model file, or a registry reference: champion, challenger, or a version number.
     #[arg(long, value_name = "MODEL")]
-    pub model: PathBuf,
+    pub model: String,
     /// Customers (CSV or Parquet) with the model's input columns.
     #[arg(long, value_name = "FILE")]
     pub data: PathBuf,
@@ -347,9 +385,9 @@ pub struct ExplainArgs {
 
 #[derive(Debug, Args)]
 pub struct ImportanceArgs {
-    /// Model file.
+    /// Model file, or a registry reference: champion, challenger, or a version number.
     #[arg(long, value_name = "MODEL")]
-    pub model: PathBuf,
+    pub model: String,
     /// Customers (CSV or Parquet) to average contributions over.
     #[arg(long, value_name = "FILE")]
     pub data: PathBuf,
@@ -364,4 +402,200 @@ fn parse_assignment(s: &str) -> Result<(String, String), String> {
         Some((k, v)) if !k.trim().is_empty() => Ok((k.trim().to_string(), v.to_string())),
         _ => Err(format!("expected COLUMN=VALUE, got {s:?}")),
     }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ModelCommand {
+    /// Register a model file as a new immutable version.
+    #[command(
+        after_help = "Example:\n  retention model register model.json --notes \"November retrain\""
+    )]
+    Register {
+        /// Model file.
+        #[arg(value_name = "MODEL")]
+        model: PathBuf,
+        /// Free text kept with the version.
+        #[arg(long, default_value = "")]
+        notes: String,
+        /// Print as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List registered versions with their aliases and latest validation.
+    List {
+        /// Print as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Validate a version on a labelled holdout: ROC-AUC and accuracy gates, valid probabilities,
+    /// schema compatible with the champion. Exit status 3 when a gate fails.
+    #[command(after_help = "Example:\n  retention model validate 2 --data holdout.csv")]
+    Validate {
+        /// Version (or champion / challenger).
+        #[arg(value_name = "VERSION")]
+        version: String,
+        /// Labelled holdout (CSV or Parquet).
+        #[arg(long, value_name = "FILE")]
+        data: PathBuf,
+        #[command(flatten)]
+        gate: GateArgs,
+        /// Print as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Make a version the champion. Refused unless its latest validation passed and it beats the
+    /// champion by --margin on the same holdout, or --force with a --reason.
+    #[command(
+        after_help = "Examples:\n  retention model promote 2 --data holdout.csv\n  retention model promote --force --reason \"hotfix for INC-42\" 3"
+    )]
+    Promote {
+        /// Version to promote. Default: the challenger.
+        #[arg(value_name = "VERSION")]
+        version: Option<String>,
+        /// Validate candidate and champion on this holdout now (else their latest validations on
+        /// the same file are used).
+        #[arg(long, value_name = "FILE")]
+        data: Option<PathBuf>,
+        #[command(flatten)]
+        gate: GateArgs,
+        /// Promote even though a gate fails (needs --reason).
+        #[arg(long)]
+        force: bool,
+        /// Why (recorded with the promotion).
+        #[arg(long, value_name = "TEXT")]
+        reason: Option<String>,
+    },
+    /// Start (or change) an A/B test routing a share of customers to a challenger, or stop it.
+    #[command(
+        after_help = "Examples:\n  retention model ab --challenger 3 --split 0.1\n  retention model ab --off"
+    )]
+    Ab {
+        /// The challenger version.
+        #[arg(long, value_name = "VERSION", required_unless_present = "off")]
+        challenger: Option<String>,
+        /// Share of customers routed to the challenger (stable per customer id).
+        #[arg(long, value_name = "SHARE", default_value_t = 0.1)]
+        split: f64,
+        /// Stop the A/B test.
+        #[arg(long, conflicts_with = "challenger")]
+        off: bool,
+    },
+    /// Make the previous champion the champion again.
+    Rollback {
+        /// Why (recorded with the event).
+        #[arg(long, value_name = "TEXT", default_value = "rollback")]
+        reason: String,
+    },
+    /// Compare champion and challenger on logged predictions whose outcomes are now known.
+    #[command(after_help = "Example:\n  retention model compare --outcomes churned_last_month.csv")]
+    Compare {
+        /// Table with the customer id and the churn outcome.
+        #[arg(long, value_name = "FILE")]
+        outcomes: PathBuf,
+        /// Outcome column. Default: Churn, Churned, Exited…
+        #[arg(long, value_name = "COL")]
+        target: Option<String>,
+        /// Customer id column. Default: the model's id column.
+        #[arg(long, value_name = "COL")]
+        id: Option<String>,
+        /// Print as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct GateArgs {
+    /// Minimum holdout ROC-AUC.
+    #[arg(long, value_name = "AUC", default_value_t = 0.80)]
+    pub min_auc: f64,
+    /// Minimum holdout accuracy.
+    #[arg(long, value_name = "ACC", default_value_t = 0.75)]
+    pub min_accuracy: f64,
+    /// ROC-AUC a new champion must gain over the current one.
+    #[arg(long, value_name = "AUC", default_value_t = 0.002)]
+    pub margin: f64,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DbCommand {
+    /// Integrity and foreign-key checks, row counts, last backup age. Exit status 3 on failure.
+    Check {
+        /// Print as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Refresh statistics, checkpoint the WAL and reclaim free space.
+    Optimize,
+    /// Delete logged predictions older than an age, in bounded batches.
+    #[command(after_help = "Example:\n  retention db cleanup --older-than 90d")]
+    Cleanup {
+        /// Age such as 90d, 12h, 30m.
+        #[arg(long, value_name = "AGE")]
+        older_than: String,
+        /// Rows deleted per transaction.
+        #[arg(long, value_name = "ROWS", default_value_t = 10_000)]
+        batch: usize,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct BackupArgs {
+    /// Folder to hold the backups (a new retentionai-<time> folder is created inside).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Backups to keep in the folder (older ones are removed).
+    #[arg(long, value_name = "N", default_value_t = 7)]
+    pub keep: usize,
+    #[command(subcommand)]
+    pub command: Option<BackupCommand>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BackupCommand {
+    /// Check a backup's files against its manifest and its database's integrity.
+    Verify {
+        /// A backup folder (retentionai-<time>).
+        #[arg(value_name = "DIR")]
+        dir: PathBuf,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct RestoreArgs {
+    /// The backup folder to restore from.
+    #[arg(long, value_name = "DIR")]
+    pub from: PathBuf,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum GdprCommand {
+    /// Every row about a customer, as JSON (right of access).
+    Export {
+        /// The customer's id.
+        #[arg(long, value_name = "ID")]
+        customer_id: String,
+        /// Write to this file instead of printing.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
+    /// Erase every row about a customer in one transaction (right to erasure).
+    Delete {
+        /// The customer's id.
+        #[arg(long, value_name = "ID")]
+        customer_id: String,
+    },
+    /// Requests handled in a month and the retention policy's status.
+    #[command(after_help = "Example:\n  retention gdpr audit --month 2026-11")]
+    Audit {
+        /// Month as YYYY-MM.
+        #[arg(long, value_name = "YYYY-MM")]
+        month: String,
+        /// Predictions older than this many days break the retention policy.
+        #[arg(long, value_name = "DAYS", default_value_t = 90)]
+        retention_days: u64,
+        /// Print as JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }

@@ -28,14 +28,20 @@ fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
     let stdout = io::stdout();
     let mut out = io::BufWriter::new(stdout.lock());
     let mut code = ExitCode::SUCCESS;
+    let db = cli.db.as_path();
     match &cli.command {
         Command::Train(args) => commands::train::run(args, &mut out)?,
-        Command::Score(args) => commands::score::run(args, &mut out)?,
-        Command::Evaluate(args) => commands::evaluate::run(args, &mut out)?,
-        Command::Explain(args) => commands::explain::run(args, &mut out)?,
-        Command::Importance(args) => commands::explain::importance(args, &mut out)?,
+        Command::Score(args) => commands::score::run(db, args, &mut out)?,
+        Command::Evaluate(args) => commands::evaluate::run(db, args, &mut out)?,
+        Command::Explain(args) => commands::explain::run(db, args, &mut out)?,
+        Command::Importance(args) => commands::explain::importance(db, args, &mut out)?,
         Command::Inspect(args) => commands::inspect::run(args, &mut out)?,
-        Command::Drift(args) => code = commands::drift::run(args, &mut out)?,
+        Command::Drift(args) => code = commands::drift::run(db, args, &mut out)?,
+        Command::Model(cmd) => code = commands::ops::model(db, cmd, &mut out)?,
+        Command::Db(cmd) => code = commands::ops::db(db, cmd, &mut out)?,
+        Command::Backup(args) => commands::ops::backup(db, args, &mut out)?,
+        Command::Restore(args) => commands::ops::restore(db, args, &mut out)?,
+        Command::Gdpr(cmd) => commands::ops::gdpr(db, cmd, &mut out)?,
     }
     out.flush()?;
     Ok(code)

@@ -6,7 +6,6 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use retention_core::data::read_table;
 use retention_core::drift::{DriftOptions, DriftReport, DriftThresholds, Status};
-use retention_core::prelude::*;
 
 use crate::cli::{DriftArgs, FailOnArg};
 use crate::commands::train::schema_options;
@@ -15,7 +14,7 @@ use crate::output::{self, Table};
 /// Exit status when the verdict reaches `--fail-on` (1 is an error, 2 bad arguments).
 const DRIFT_EXIT: u8 = 3;
 
-pub fn run(args: &DriftArgs, out: &mut dyn Write) -> Result<ExitCode> {
+pub fn run(db: &std::path::Path, args: &DriftArgs, out: &mut dyn Write) -> Result<ExitCode> {
     let options = DriftOptions {
         thresholds: DriftThresholds {
             psi_warn: args.psi_warn,
@@ -28,7 +27,11 @@ pub fn run(args: &DriftArgs, out: &mut dyn Write) -> Result<ExitCode> {
         schema: schema_options(&args.schema),
     };
     options.thresholds.check()?;
-    let model = args.model.as_deref().map(ChurnModel::load).transpose()?;
+    let model = args
+        .model
+        .as_deref()
+        .map(|m| crate::commands::registry::resolve(db, m).map(|(m, _)| m))
+        .transpose()?;
     let progress = output::Progress::new();
     progress.say("reading the reference table…");
     let reference = read_table(&args.reference)

@@ -4,13 +4,12 @@ use std::io::Write;
 
 use anyhow::Result;
 use retention_core::data::read_table;
-use retention_core::prelude::*;
 
 use crate::cli::EvaluateArgs;
 use crate::output;
 
-pub fn run(args: &EvaluateArgs, out: &mut dyn Write) -> Result<()> {
-    let model = ChurnModel::load(&args.model)?;
+pub fn run(db: &std::path::Path, args: &EvaluateArgs, out: &mut dyn Write) -> Result<()> {
+    let (model, _) = crate::commands::registry::resolve(db, &args.model)?;
     let raw = read_table(&args.data)?;
     let (metrics, unseen) = model.evaluate(&raw.frame)?;
     for w in unseen.messages() {

@@ -12,8 +12,8 @@ use retention_core::prelude::*;
 use crate::cli::{ExplainArgs, ImportanceArgs};
 use crate::output::Table;
 
-pub fn run(args: &ExplainArgs, out: &mut dyn Write) -> Result<()> {
-    let model = ChurnModel::load(&args.model)?;
+pub fn run(db: &std::path::Path, args: &ExplainArgs, out: &mut dyn Write) -> Result<()> {
+    let (model, _) = crate::commands::registry::resolve(db, &args.model)?;
     let raw = select_ids(&model, read_table(&args.data)?.frame, &args.id)?;
     if !args.set.is_empty() {
         let changes: BTreeMap<String, String> = args.set.iter().cloned().collect();
@@ -78,8 +78,8 @@ pub fn run(args: &ExplainArgs, out: &mut dyn Write) -> Result<()> {
     Ok(())
 }
 
-pub fn importance(args: &ImportanceArgs, out: &mut dyn Write) -> Result<()> {
-    let model = ChurnModel::load(&args.model)?;
+pub fn importance(db: &std::path::Path, args: &ImportanceArgs, out: &mut dyn Write) -> Result<()> {
+    let (model, _) = crate::commands::registry::resolve(db, &args.model)?;
     let raw = read_table(&args.data)?.frame;
     let importance = model.importance(&raw)?;
     if args.json {

@@ -4,5 +4,7 @@ pub mod drift;
 pub mod evaluate;
 pub mod explain;
 pub mod inspect;
+pub mod ops;
+pub mod registry;
 pub mod score;
 pub mod train;

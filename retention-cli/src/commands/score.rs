@@ -2,24 +2,94 @@
 
 use std::io::Write;
 
-use anyhow::Result;
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use polars::prelude::*;
 use retention_core::data::read_table;
+use retention_core::lifecycle::{MODEL_VERSION, Router, VARIANT};
 use retention_core::prelude::*;
-use retention_core::scoring::PROBABILITY;
+use retention_core::scoring::{PROBABILITY, RISK_TIER, score_file_with};
+use retention_core::store::{PredictionRow, Store};
 
 use crate::cli::ScoreArgs;
+use crate::commands::registry;
 use crate::output::{self, Progress as Bar, Table};
 
-pub fn run(args: &ScoreArgs, out: &mut dyn Write) -> Result<()> {
-    let model = ChurnModel::load(&args.model)?;
+/// One model for every row, or champion and challenger by the store's A/B split.
+enum Scorer {
+    Direct(Box<ChurnModel>, Option<i64>),
+    Routed(Box<Router>),
+}
+
+pub fn run(db: &Path, args: &ScoreArgs, out: &mut dyn Write) -> Result<()> {
+    let scorer = match &args.model {
+        Some(spec) => {
+            let (model, version) = registry::resolve(db, spec)?;
+            Scorer::Direct(Box::new(model), version)
+        }
+        None => Scorer::Routed(Box::new(registry::router(db)?)),
+    };
+    let threshold = match &scorer {
+        Scorer::Direct(m, _) => m.threshold,
+        Scorer::Routed(r) => r.champion.model.threshold,
+    };
     let bar = Bar::new();
     let options = ScoreOptions {
         keep: args.keep.clone(),
         ..Default::default()
     };
-    let summary = model.score_file(&args.data, &args.out, &options, &|rows| {
-        bar.say(&format!("scored {rows} rows"))
-    })?;
+    let mut log = if args.log {
+        let mut store = Store::open(db)?;
+        let (version, identity) = match &scorer {
+            Scorer::Direct(_, Some(v)) => (*v, format!("v{v}")),
+            Scorer::Direct(_, None) => {
+                // A model file is registered (once, by its checksum) so its rows name a version.
+                let path = args.model.as_deref().unwrap_or_default();
+                let bytes = std::fs::read(path).with_context(|| format!("read {path}"))?;
+                let v = store
+                    .register(&bytes, "registered by score --log", &registry::actor())?
+                    .version;
+                (v, format!("v{v}"))
+            }
+            Scorer::Routed(r) => (
+                r.champion.version,
+                match &r.challenger {
+                    Some((c, split)) => format!("v{}+v{}@{split}", r.champion.version, c.version),
+                    None => format!("v{}", r.champion.version),
+                },
+            ),
+        };
+        let batch_id = match &args.batch_id {
+            Some(id) => id.clone(),
+            None => {
+                let data = retention_core::sha256_file(&args.data)?;
+                retention_core::sha256_hex(format!("{data}:{identity}").as_bytes())[..16]
+                    .to_string()
+            }
+        };
+        Some((store, version, batch_id, 0usize))
+    } else {
+        None
+    };
+    let score = |raw: &DataFrame, first_row: usize| match &scorer {
+        Scorer::Direct(m, _) => m.score_frame(raw, first_row, &options.keep),
+        Scorer::Routed(r) => r.score_frame(raw, first_row, &options.keep),
+    };
+    let mut on_batch = |first_row: usize, scored: &DataFrame| -> retention_core::Result<()> {
+        if let Some((store, version, batch_id, logged)) = log.as_mut() {
+            *logged += log_batch(store, *version, batch_id, first_row, scored)?;
+        }
+        Ok(())
+    };
+    let summary = score_file_with(
+        &args.data,
+        &args.out,
+        &options,
+        &score,
+        &mut on_batch,
+        &|rows| bar.say(&format!("scored {rows} rows")),
+    )?;
     bar.done();
     for w in summary.unseen.messages().iter().chain(&summary.warnings) {
         output::warn(w);
@@ -34,8 +104,15 @@ pub fn run(args: &ScoreArgs, out: &mut dyn Write) -> Result<()> {
         summary.rows,
         args.out.display(),
         summary.predicted_churn,
-        model.threshold
+        threshold
     )?;
+    if let Some((store, _, batch_id, logged)) = &log {
+        writeln!(
+            out,
+            "Logged {logged} new rows to {} (batch {batch_id}; rows already logged under it are skipped).",
+            store.path().display()
+        )?;
+    }
     let mut tiers = Table::new(["risk tier", "customers", "share"]);
     for (tier, count) in &summary.tiers {
         tiers.row([
@@ -73,4 +150,37 @@ pub fn run(args: &ScoreArgs, out: &mut dyn Write) -> Result<()> {
         table.write(out)?;
     }
     Ok(())
+}
+
+/// Writes one scored batch to the prediction log; returns the rows inserted.
+fn log_batch(
+    store: &mut Store,
+    version: i64,
+    batch_id: &str,
+    first_row: usize,
+    scored: &DataFrame,
+) -> retention_core::Result<usize> {
+    let ids = scored.columns()[0].cast(&DataType::String)?;
+    let ids = ids.str()?;
+    let p = scored.column(PROBABILITY)?.f64()?;
+    let tiers = scored.column(RISK_TIER)?.str()?;
+    let versions = scored
+        .column(MODEL_VERSION)
+        .ok()
+        .and_then(|c| c.i64().ok().cloned());
+    let variants = scored
+        .column(VARIANT)
+        .ok()
+        .and_then(|c| c.str().ok().cloned());
+    let rows: Vec<PredictionRow<'_>> = (0..scored.height())
+        .map(|i| PredictionRow {
+            customer_id: ids.get(i).unwrap_or_default(),
+            model_version: versions.as_ref().and_then(|v| v.get(i)).unwrap_or(version),
+            variant: variants.as_ref().and_then(|v| v.get(i)).unwrap_or("direct"),
+            probability: p.get(i).unwrap_or(f64::NAN),
+            tier: tiers.get(i).unwrap_or_default(),
+            row_index: (first_row + i) as i64,
+        })
+        .collect();
+    store.log_predictions(batch_id, &rows)
 }

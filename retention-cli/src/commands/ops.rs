@@ -1,0 +1,745 @@
+//! Operations over the store: `retention model …`, `db …`, `backup`, `restore`, `gdpr …`.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, bail};
+use retention_core::data::{clean, read_table};
+use retention_core::lifecycle::{self, Gate, ModelRef};
+use retention_core::metrics::Metrics;
+use retention_core::store::{self, Promotion, Store, Validation};
+
+use crate::cli::{
+    BackupArgs, BackupCommand, DbCommand, GateArgs, GdprCommand, ModelCommand, RestoreArgs,
+};
+use crate::commands::registry::{actor, open_existing, parse_reference, version_of};
+use crate::output::{self, Table};
+
+/// Exit status when a check ran and failed (validation gate, database check).
+const CHECK_FAILED: u8 = 3;
+
+fn gate(args: &GateArgs) -> Gate {
+    Gate {
+        min_roc_auc: args.min_auc,
+        min_accuracy: args.min_accuracy,
+        margin: args.margin,
+    }
+}
+
+pub fn model(db: &Path, cmd: &ModelCommand, out: &mut dyn Write) -> Result<ExitCode> {
+    match cmd {
+        ModelCommand::Register { model, notes, json } => {
+            let bytes =
+                std::fs::read(model).with_context(|| format!("read {}", model.display()))?;
+            let mut store = Store::open(db)?;
+            let before = store.versions()?.len();
+            let v = store.register(&bytes, notes, &actor())?;
+            if *json {
+                writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?;
+            } else if store.versions()?.len() == before {
+                writeln!(
+                    out,
+                    "{} is already registered as version {}.",
+                    model.display(),
+                    v.version
+                )?;
+            } else {
+                writeln!(
+                    out,
+                    "Registered {} as version {} ({}, sha256 {}) in {}.",
+                    model.display(),
+                    v.version,
+                    v.algorithm,
+                    &v.sha256[..12],
+                    db.display()
+                )?;
+            }
+        }
+        ModelCommand::List { json } => {
+            let store = open_existing(db)?;
+            let aliases = store.aliases()?;
+            let versions = store.versions()?;
+            if *json {
+                let rows: Vec<serde_json::Value> = versions
+                    .iter()
+                    .map(|v| {
+                        serde_json::json!({
+                            "version": v,
+                            "latest_validation": store.latest_validation(v.version).ok().flatten(),
+                        })
+                    })
+                    .collect();
+                writeln!(
+                    out,
+                    "{}",
+                    serde_json::to_string_pretty(
+                        &serde_json::json!({"aliases": aliases, "versions": rows})
+                    )?
+                )?;
+                return Ok(ExitCode::SUCCESS);
+            }
+            let mut table = Table::new([
+                "version",
+                "alias",
+                "algorithm",
+                "cv ROC-AUC",
+                "validated",
+                "registered",
+                "notes",
+            ]);
+            for v in &versions {
+                let alias = if aliases.champion == Some(v.version) {
+                    "champion".to_string()
+                } else if aliases.challenger == Some(v.version) {
+                    format!("challenger ({:.0} %)", aliases.split * 100.0)
+                } else {
+                    String::new()
+                };
+                let validated = match store.latest_validation(v.version)? {
+                    Some(val) => format!(
+                        "{} (AUC {:.4})",
+                        if val.passed { "passed" } else { "FAILED" },
+                        val.roc_auc
+                    ),
+                    None => "-".into(),
+                };
+                table.row([
+                    v.version.to_string(),
+                    alias,
+                    v.algorithm.clone(),
+                    v.metrics["cv_roc_auc"]
+                        .as_f64()
+                        .map_or("-".into(), |a| format!("{a:.4}")),
+                    validated,
+                    v.registered_at.clone(),
+                    v.notes.clone(),
+                ]);
+            }
+            if versions.is_empty() {
+                writeln!(out, "No versions registered in {}.", db.display())?;
+            } else {
+                table.write(out)?;
+            }
+        }
+        ModelCommand::Validate {
+            version,
+            data,
+            gate: g,
+            json,
+        } => {
+            let mut store = open_existing(db)?;
+            let v = version_of(&store, &parse_reference(version)?)?;
+            let validation = validate_version(&mut store, v, data, &gate(g))?;
+            if *json {
+                writeln!(out, "{}", serde_json::to_string_pretty(&validation)?)?;
+            } else {
+                writeln!(
+                    out,
+                    "Validation of version {v} on {} ({} rows):",
+                    data.display(),
+                    validation.rows
+                )?;
+                checks_table(&validation.report).write(out)?;
+                writeln!(
+                    out,
+                    "{}",
+                    if validation.passed {
+                        "Passed."
+                    } else {
+                        "FAILED: this version must not be promoted."
+                    }
+                )?;
+            }
+            if !validation.passed {
+                return Ok(ExitCode::from(CHECK_FAILED));
+            }
+        }
+        ModelCommand::Promote {
+            version,
+            data,
+            gate: g,
+            force,
+            reason,
+        } => promote(
+            db,
+            version.as_deref(),
+            data.as_deref(),
+            &gate(g),
+            *force,
+            reason.as_deref(),
+            out,
+        )?,
+        ModelCommand::Ab {
+            challenger,
+            split,
+            off,
+        } => {
+            let mut store = open_existing(db)?;
+            let aliases = store.aliases()?;
+            if *off {
+                let Some(c) = aliases.challenger else {
+                    bail!("no A/B test is running in {}", db.display());
+                };
+                store.change_aliases(
+                    None,
+                    Some((None, 0.0)),
+                    &event("ab_stop", Some(c), None, "A/B test stopped"),
+                )?;
+                writeln!(
+                    out,
+                    "A/B test stopped: every customer gets the champion again."
+                )?;
+            } else {
+                if !(0.0..=1.0).contains(split) || split.is_nan() {
+                    bail!("--split {split} must be between 0 and 1");
+                }
+                let spec = challenger.as_deref().unwrap_or_default();
+                let c = version_of(&store, &parse_reference(spec)?)?;
+                let Some(champion) = aliases.champion else {
+                    bail!(
+                        "{} has no champion to test against: promote one first",
+                        db.display()
+                    );
+                };
+                if c == champion {
+                    bail!("version {c} is already the champion");
+                }
+                store.change_aliases(
+                    None,
+                    Some((Some(c), *split)),
+                    &event(
+                        "ab_start",
+                        aliases.challenger,
+                        Some(c),
+                        &format!("split {split}"),
+                    ),
+                )?;
+                writeln!(
+                    out,
+                    "A/B test: {:.1} % of customers (stable per customer id) get version {c}, the rest the champion (version {champion}).",
+                    split * 100.0
+                )?;
+            }
+        }
+        ModelCommand::Rollback { reason } => {
+            let mut store = open_existing(db)?;
+            let aliases = store.aliases()?;
+            let Some(current) = aliases.champion else {
+                bail!("{} has no champion to roll back", db.display());
+            };
+            let previous = store
+                .promotions()?
+                .iter()
+                .rev()
+                .find(|p| {
+                    matches!(p.action.as_str(), "promote" | "rollback")
+                        && p.to_version == Some(current)
+                })
+                .and_then(|p| p.from_version)
+                .with_context(|| {
+                    format!("version {current} has no previous champion to roll back to")
+                })?;
+            store.change_aliases(
+                Some(previous),
+                None,
+                &event("rollback", Some(current), Some(previous), reason),
+            )?;
+            writeln!(
+                out,
+                "Rolled back: version {previous} is the champion again (was {current})."
+            )?;
+        }
+        ModelCommand::Compare {
+            outcomes,
+            target,
+            id,
+            json,
+        } => compare(db, outcomes, target.as_deref(), id.as_deref(), *json, out)?,
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn event(action: &str, from: Option<i64>, to: Option<i64>, reason: &str) -> Promotion {
+    Promotion {
+        at: store::now_rfc3339(),
+        actor: actor(),
+        action: action.into(),
+        from_version: from,
+        to_version: to,
+        reason: reason.into(),
+        gate: serde_json::json!({}),
+        forced: false,
+    }
+}
+
+fn validate_version(
+    store: &mut Store,
+    version: i64,
+    data: &Path,
+    gate: &Gate,
+) -> Result<Validation> {
+    let model = store.load_model(version)?;
+    let champion = match store.aliases()?.champion {
+        Some(c) if c != version => Some(store.load_model(c)?),
+        _ => None,
+    };
+    let raw = read_table(data)?;
+    let report = lifecycle::validate(&model, &raw.frame, champion.as_ref(), gate)?;
+    let validation = Validation {
+        version,
+        at: store::now_rfc3339(),
+        data_sha256: Some(raw.sha256.clone()),
+        rows: report.metrics.rows as i64,
+        roc_auc: report.metrics.roc_auc,
+        accuracy: report.metrics.accuracy,
+        passed: report.passed,
+        report: serde_json::to_value(&report)?,
+    };
+    store.record_validation(&validation, &actor())?;
+    Ok(validation)
+}
+
+fn checks_table(report: &serde_json::Value) -> Table {
+    let mut table = Table::new(["check", "result", "detail"]).text_column(2);
+    for c in report["checks"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+    {
+        table.row([
+            c["name"].as_str().unwrap_or_default().to_string(),
+            if c["passed"].as_bool().unwrap_or(false) {
+                "pass"
+            } else {
+                "FAIL"
+            }
+            .to_string(),
+            c["detail"].as_str().unwrap_or_default().to_string(),
+        ]);
+    }
+    table
+}
+
+fn promote(
+    db: &Path,
+    version: Option<&str>,
+    data: Option<&Path>,
+    gate: &Gate,
+    force: bool,
+    reason: Option<&str>,
+    out: &mut dyn Write,
+) -> Result<()> {
+    let mut store = open_existing(db)?;
+    let reference = match version {
+        Some(v) => parse_reference(v)?,
+        None => ModelRef::Challenger,
+    };
+    let candidate = version_of(&store, &reference)?;
+    let aliases = store.aliases()?;
+    if aliases.champion == Some(candidate) {
+        bail!("version {candidate} is already the champion");
+    }
+    if force && reason.is_none_or(|r| r.trim().is_empty()) {
+        bail!("--force needs a --reason (it is recorded with the promotion)");
+    }
+    let mut checks: Vec<lifecycle::GateCheck> = Vec::new();
+    let validation = match data {
+        Some(d) => Some(validate_version(&mut store, candidate, d, gate)?),
+        None => store.latest_validation(candidate)?,
+    };
+    match &validation {
+        Some(v) => checks.push(lifecycle::GateCheck {
+            name: "validation".into(),
+            passed: v.passed,
+            detail: format!(
+                "ROC-AUC {:.4}, accuracy {:.4} on {} rows ({})",
+                v.roc_auc, v.accuracy, v.rows, v.at
+            ),
+        }),
+        None => checks.push(lifecycle::GateCheck {
+            name: "validation".into(),
+            passed: false,
+            detail: "never validated: run `retention model validate` or pass --data".into(),
+        }),
+    }
+    if let (Some(champion), Some(v)) = (aliases.champion, &validation) {
+        let theirs = match data {
+            Some(d) => Some(validate_version(&mut store, champion, d, gate)?),
+            None => store
+                .latest_validation(champion)?
+                .filter(|c| c.data_sha256 == v.data_sha256),
+        };
+        match theirs {
+            Some(c) => checks.push(lifecycle::beats_champion(v.roc_auc, c.roc_auc, gate)),
+            None => checks.push(lifecycle::GateCheck {
+                name: "beats_champion".into(),
+                passed: false,
+                detail: format!(
+                    "champion (version {champion}) has no validation on the same holdout: pass --data"
+                ),
+            }),
+        }
+    }
+    let passed = checks.iter().all(|c| c.passed);
+    let failed: Vec<String> = checks
+        .iter()
+        .filter(|c| !c.passed)
+        .map(|c| format!("{}: {}", c.name, c.detail))
+        .collect();
+    if !passed && !force {
+        bail!(
+            "promotion of version {candidate} refused: {} (use --force --reason \"…\" to override)",
+            failed.join("; ")
+        );
+    }
+    let mut e = event(
+        "promote",
+        aliases.champion,
+        Some(candidate),
+        reason.unwrap_or("gate passed"),
+    );
+    e.gate = serde_json::to_value(&checks)?;
+    e.forced = !passed;
+    // The challenger that wins stops being a challenger.
+    let challenger = (aliases.challenger == Some(candidate)).then_some((None, 0.0));
+    store.change_aliases(Some(candidate), challenger, &e)?;
+    if !passed {
+        output::warn(&format!(
+            "gate overridden with --force: {}",
+            failed.join("; ")
+        ));
+    }
+    writeln!(
+        out,
+        "Version {candidate} is the champion{}.",
+        aliases
+            .champion
+            .map(|c| format!(" (was {c}; `retention model rollback` undoes this)"))
+            .unwrap_or_default()
+    )?;
+    Ok(())
+}
+
+fn compare(
+    db: &Path,
+    outcomes: &Path,
+    target: Option<&str>,
+    id: Option<&str>,
+    json: bool,
+    out: &mut dyn Write,
+) -> Result<()> {
+    let store = open_existing(db)?;
+    let aliases = store.aliases()?;
+    let champion = aliases
+        .champion
+        .with_context(|| format!("{} has no champion", db.display()))?;
+    let model = store.load_model(champion)?;
+    let schema = &model.schema;
+    let id = id
+        .or(schema.id())
+        .context("the champion has no id column: name the outcome table's with --id")?;
+    let target = target
+        .or(schema.target())
+        .context("name the outcome column with --target")?;
+    let (Some(pos), Some(neg)) = (&schema.positive_label, &schema.negative_label) else {
+        bail!("the champion's schema has no target labels");
+    };
+    let raw = read_table(outcomes)?.frame;
+    let available = retention_core::data::column_names(&raw);
+    let column = |name: &str| {
+        raw.column(name).map_err(|_| {
+            retention_core::Error::column_not_found(name, " in the outcome table", &available)
+        })
+    };
+    let ids = clean::to_text(column(id)?)?;
+    let y = clean::to_target(column(target)?, pos, neg, 0)?;
+    let outcome: HashMap<&str, bool> = ids
+        .iter()
+        .zip(y)
+        .filter_map(|(i, y)| i.map(|i| (i, y)))
+        .collect();
+    let mut versions = vec![champion];
+    versions.extend(aliases.challenger);
+    // Every version that served as champion or challenger is compared by what it logged.
+    let mut table = Table::new([
+        "variant",
+        "version",
+        "customers",
+        "churned",
+        "ROC-AUC",
+        "accuracy",
+    ]);
+    let mut results = Vec::new();
+    for v in versions {
+        let threshold = store.load_model(v)?.threshold;
+        let mut latest: HashMap<String, f64> = HashMap::new();
+        for p in store.predictions_by_versions(&[v])? {
+            latest.insert(p.customer_id, p.probability);
+        }
+        let (mut ys, mut ps) = (Vec::new(), Vec::new());
+        for (customer, p) in &latest {
+            if let Some(&y) = outcome.get(customer.as_str()) {
+                ys.push(y);
+                ps.push(*p);
+            }
+        }
+        let variant = if v == champion {
+            "champion"
+        } else {
+            "challenger"
+        };
+        let metrics = if ys.iter().any(|y| *y) && ys.iter().any(|y| !*y) {
+            Some(Metrics::compute(&ys, &ps, threshold)?)
+        } else {
+            None
+        };
+        table.row([
+            variant.to_string(),
+            v.to_string(),
+            ys.len().to_string(),
+            ys.iter().filter(|y| **y).count().to_string(),
+            metrics
+                .as_ref()
+                .map_or("-".into(), |m| format!("{:.4}", m.roc_auc)),
+            metrics
+                .as_ref()
+                .map_or("-".into(), |m| format!("{:.4}", m.accuracy)),
+        ]);
+        results.push(serde_json::json!({
+            "variant": variant, "version": v, "customers": ys.len(),
+            "roc_auc": metrics.as_ref().map(|m| m.roc_auc),
+            "accuracy": metrics.as_ref().map(|m| m.accuracy),
+        }));
+    }
+    if json {
+        writeln!(out, "{}", serde_json::to_string_pretty(&results)?)?;
+    } else {
+        writeln!(
+            out,
+            "Logged predictions joined with {} outcomes from {}:",
+            outcome.len(),
+            outcomes.display()
+        )?;
+        table.write(out)?;
+    }
+    Ok(())
+}
+
+pub fn db(db: &Path, cmd: &DbCommand, out: &mut dyn Write) -> Result<ExitCode> {
+    match cmd {
+        DbCommand::Check { json } => {
+            let store = open_existing(db)?;
+            let report = store.check()?;
+            if *json {
+                writeln!(out, "{}", serde_json::to_string_pretty(&report)?)?;
+            } else {
+                writeln!(
+                    out,
+                    "{}: schema version {}, {:.1} MB",
+                    db.display(),
+                    report.schema_version,
+                    report.size_bytes as f64 / 1e6
+                )?;
+                writeln!(
+                    out,
+                    "integrity: {}",
+                    if report.integrity_ok {
+                        "ok".to_string()
+                    } else {
+                        report.integrity_messages.join("; ")
+                    }
+                )?;
+                writeln!(
+                    out,
+                    "foreign keys: {} violation(s)",
+                    report.foreign_key_violations
+                )?;
+                let mut table = Table::new(["table", "rows"]);
+                for (t, n) in &report.rows {
+                    table.row([t.clone(), n.to_string()]);
+                }
+                table.write(out)?;
+                writeln!(
+                    out,
+                    "last backup: {}",
+                    report
+                        .last_backup_age_hours
+                        .map_or("never".into(), |h| format!("{h:.1} hours ago"))
+                )?;
+            }
+            if !report.ok() {
+                return Ok(ExitCode::from(CHECK_FAILED));
+            }
+        }
+        DbCommand::Optimize => {
+            let mut store = open_existing(db)?;
+            let (before, after) = store.optimize(&actor())?;
+            writeln!(
+                out,
+                "Optimized {}: {:.1} MB -> {:.1} MB.",
+                db.display(),
+                before as f64 / 1e6,
+                after as f64 / 1e6
+            )?;
+        }
+        DbCommand::Cleanup { older_than, batch } => {
+            let age = lifecycle::parse_age(older_than)?;
+            let mut store = open_existing(db)?;
+            let bar = output::Progress::new();
+            let removed = store.cleanup(age, *batch, &actor(), &|n| {
+                bar.say(&format!("removed {n} rows"))
+            })?;
+            bar.done();
+            writeln!(
+                out,
+                "Removed {removed} predictions older than {older_than} ({} remain).",
+                store.prediction_count()?
+            )?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn backup(db: &Path, args: &BackupArgs, out: &mut dyn Write) -> Result<()> {
+    match &args.command {
+        Some(BackupCommand::Verify { dir }) => {
+            let manifest = store::verify_backup(dir)?;
+            writeln!(
+                out,
+                "Backup {} is intact: {} files match their SHA-256, the database passes its integrity check (taken {}).",
+                dir.display(),
+                manifest.files.len(),
+                manifest.created_at
+            )?;
+        }
+        None => {
+            let Some(root) = &args.out else {
+                bail!(
+                    "name the backup folder with --out DIR (or use `retention backup verify DIR`)"
+                );
+            };
+            let mut store = open_existing(db)?;
+            let manifest = store.backup(root, args.keep, &actor())?;
+            writeln!(
+                out,
+                "Backed up {} to {} ({} files; keeping the newest {}).",
+                db.display(),
+                manifest.dir.display(),
+                manifest.files.len(),
+                args.keep.max(1)
+            )?;
+        }
+    }
+    Ok(())
+}
+
+pub fn restore(db: &Path, args: &RestoreArgs, out: &mut dyn Write) -> Result<()> {
+    let aside = store::restore(&args.from, db)?;
+    writeln!(
+        out,
+        "Restored {} from {}.",
+        db.display(),
+        args.from.display()
+    )?;
+    if let Some(p) = aside {
+        writeln!(out, "The replaced database was kept at {}.", p.display())?;
+    }
+    Ok(())
+}
+
+pub fn gdpr(db: &Path, cmd: &GdprCommand, out: &mut dyn Write) -> Result<()> {
+    match cmd {
+        GdprCommand::Export {
+            customer_id,
+            out: file,
+        } => {
+            let store = open_existing(db)?;
+            let export = store.gdpr_export(customer_id, &actor())?;
+            let text = serde_json::to_string_pretty(&export)?;
+            match file {
+                Some(path) => {
+                    retention_core::atomic_write(path, |w| {
+                        w.write_all(text.as_bytes())
+                            .map_err(|e| retention_core::Error::io(path, e))
+                    })?;
+                    writeln!(
+                        out,
+                        "Exported every row about the customer to {}.",
+                        path.display()
+                    )?;
+                }
+                None => writeln!(out, "{text}")?,
+            }
+        }
+        GdprCommand::Delete { customer_id } => {
+            let mut store = open_existing(db)?;
+            let removed = store.gdpr_delete(customer_id, &actor())?;
+            writeln!(
+                out,
+                "Erased {removed} rows about the customer; the audit log keeps only a salted hash of the id."
+            )?;
+        }
+        GdprCommand::Audit {
+            month,
+            retention_days,
+            json,
+        } => {
+            let valid = month.len() == 7
+                && chrono::NaiveDate::parse_from_str(&format!("{month}-01"), "%Y-%m-%d").is_ok();
+            if !valid {
+                bail!("--month {month:?} is not a month: use YYYY-MM, e.g. 2026-11");
+            }
+            let store = open_existing(db)?;
+            let entries = store.audit_entries(month)?;
+            let gdpr: Vec<_> = entries
+                .iter()
+                .filter(|e| e.action.starts_with("gdpr_"))
+                .collect();
+            let overdue = store.predictions_older_than(*retention_days)?;
+            if *json {
+                writeln!(
+                    out,
+                    "{}",
+                    serde_json::to_string_pretty(&serde_json::json!({
+                        "month": month,
+                        "requests": gdpr,
+                        "exports": gdpr.iter().filter(|e| e.action == "gdpr_export").count(),
+                        "deletions": gdpr.iter().filter(|e| e.action == "gdpr_delete").count(),
+                        "retention_days": retention_days,
+                        "predictions_past_retention": overdue,
+                        "retention_policy_ok": overdue == 0,
+                    }))?
+                )?;
+                return Ok(());
+            }
+            writeln!(out, "GDPR requests handled in {month}: {}", gdpr.len())?;
+            let mut table = Table::new(["when", "request", "by", "subject (salted hash)", "rows"]);
+            for e in &gdpr {
+                table.row([
+                    e.at.clone(),
+                    e.action.trim_start_matches("gdpr_").to_string(),
+                    e.actor.clone(),
+                    e.subject.chars().take(16).collect::<String>(),
+                    e.details["predictions"].to_string(),
+                ]);
+            }
+            if !gdpr.is_empty() {
+                table.write(out)?;
+            }
+            writeln!(
+                out,
+                "Retention policy ({retention_days} days): {}",
+                if overdue == 0 {
+                    "ok, no prediction is older".to_string()
+                } else {
+                    format!(
+                        "{overdue} predictions are older: run `retention db cleanup --older-than {retention_days}d`"
+                    )
+                }
+            )?;
+        }
+    }
+    Ok(())
+}
