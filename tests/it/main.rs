@@ -6,4 +6,5 @@ mod drift;
 mod explain;
 mod quality;
 mod selection;
+mod store;
 mod util;
