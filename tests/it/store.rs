@@ -127,6 +127,20 @@ fn the_model_lifecycle_validate_promote_ab_rollback_compare() {
         compare.contains("champion") && compare.contains("challenger"),
         "{compare}"
     );
+    // Stopping the test sends everyone back to the champion.
+    assert!(ok(&ret(&db, &["model", "ab", "--off"])).contains("A/B test stopped"));
+    assert_fails_with(
+        &ret(&db, &["model", "ab", "--off"]),
+        "no A/B test is running",
+    );
+    assert_eq!(
+        Store::open(&db)
+            .expect("open")
+            .aliases()
+            .expect("aliases")
+            .challenger,
+        None
+    );
 
     // A version that does not beat the champion on the same holdout is refused; --force works
     // and is recorded; rollback restores the previous champion.
