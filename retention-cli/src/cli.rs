@@ -67,6 +67,11 @@ at or above --fail-on.",
         after_help = "Examples:\n  retention drift --reference data/telco_customer_churn.csv --current week.csv\n  retention drift --reference train.csv --current week.csv --model model.json --fail-on alert\n  retention drift --reference train.csv --current week.csv --json --out drift.json"
     )]
     Drift(Box<DriftArgs>),
+    /// Generate synthetic customers shaped like a template table (Telco by default), at any size.
+    #[command(
+        after_help = "Examples:\n  retention generate --rows 1000000 --seed 1 --out customers_1m.csv\n  retention generate --rows 100000 --seed 2 --out week.parquet --shift tenure=-6 --shift Contract=Month-to-month:+0.15"
+    )]
+    Generate(GenerateArgs),
     /// Model registry: register, list, validate, promote, A/B test, roll back, compare.
     #[command(subcommand)]
     Model(ModelCommand),
@@ -598,4 +603,27 @@ pub enum GdprCommand {
         #[arg(long)]
         json: bool,
     },
+}
+
+#[derive(Debug, Args)]
+pub struct GenerateArgs {
+    /// Rows to generate.
+    #[arg(long, value_name = "N")]
+    pub rows: usize,
+    /// Seed: the same seed gives the same rows.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Output file (CSV or Parquet, by extension).
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+    /// Template table whose rows are resampled.
+    #[arg(
+        long,
+        value_name = "FILE",
+        default_value = "data/telco_customer_churn.csv"
+    )]
+    pub like: PathBuf,
+    /// Shift for drift demos: COLUMN=+N (numeric) or COLUMN=LEVEL:+SHARE (repeatable).
+    #[arg(long, value_name = "SHIFT", allow_hyphen_values = true)]
+    pub shift: Vec<String>,
 }

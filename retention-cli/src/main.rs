@@ -37,6 +37,7 @@ fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
         Command::Importance(args) => commands::explain::importance(db, args, &mut out)?,
         Command::Inspect(args) => commands::inspect::run(args, &mut out)?,
         Command::Drift(args) => code = commands::drift::run(db, args, &mut out)?,
+        Command::Generate(args) => commands::generate::run(args, &mut out)?,
         Command::Model(cmd) => code = commands::ops::model(db, cmd, &mut out)?,
         Command::Db(cmd) => code = commands::ops::db(db, cmd, &mut out)?,
         Command::Backup(args) => commands::ops::backup(db, args, &mut out)?,

@@ -40,6 +40,7 @@ pub mod estimators;
 pub mod explain;
 pub mod features;
 mod fsutil;
+pub mod generate;
 pub mod lifecycle;
 pub mod metrics;
 pub mod model;

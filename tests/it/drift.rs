@@ -296,3 +296,63 @@ fn bad_inputs_are_errors_or_drift_never_a_crash() {
     let (o, _) = drift_json(&telco(), &["--psi-alert", "0.05"]);
     assert_fails_with(&o, "--psi-alert");
 }
+
+#[test]
+fn generated_customers_look_like_telco_until_shifted() {
+    let dir = tempdir();
+    let generate = |name: &str, shifts: &[&str]| {
+        let out = dir.path().join(name);
+        let mut args = vec![
+            "generate".to_string(),
+            "--rows".into(),
+            "20000".into(),
+            "--seed".into(),
+            "5".into(),
+            "--like".into(),
+            telco().display().to_string(),
+            "--out".into(),
+            out.display().to_string(),
+        ];
+        for s in shifts {
+            args.push("--shift".into());
+            args.push((*s).to_string());
+        }
+        let o = run(&args);
+        assert!(o.status.success(), "{}", stderr(&o));
+        out
+    };
+    let plain = generate("plain.csv", &[]);
+    let again = generate("again.csv", &[]);
+    assert_eq!(
+        std::fs::read(&plain).unwrap_or_default(),
+        std::fs::read(&again).unwrap_or_default(),
+        "same seed, same rows"
+    );
+    let parquet = generate("plain.parquet", &[]);
+    assert_eq!(
+        read_table(&parquet).expect("parquet").frame.height(),
+        20_000
+    );
+
+    // Unshifted synthetic customers against Telco itself: no drift.
+    let (o, report) = drift_json(&plain, &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(drifting(&report), [], "{}", report["verdict"]);
+
+    // Shifted against unshifted (same seed): exactly the shifted columns.
+    let shifted = generate(
+        "shifted.csv",
+        &["tenure=-6", "Contract=Month-to-month:+0.15"],
+    );
+    let o = run([
+        "drift".as_ref(),
+        "--reference".as_ref(),
+        plain.as_os_str(),
+        "--current".as_ref(),
+        shifted.as_os_str(),
+        "--json".as_ref(),
+    ]);
+    let report: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap_or_default();
+    let names: Vec<String> = drifting(&report).into_iter().map(|(c, _)| c).collect();
+    assert_eq!(names, ["Contract", "tenure"]);
+}

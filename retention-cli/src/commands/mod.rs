@@ -3,6 +3,7 @@
 pub mod drift;
 pub mod evaluate;
 pub mod explain;
+pub mod generate;
 pub mod inspect;
 pub mod ops;
 pub mod registry;
