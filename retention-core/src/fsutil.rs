@@ -26,11 +26,17 @@ pub(crate) fn temp_beside(path: &Path) -> Result<NamedTempFile> {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "output".into());
-    tempfile::Builder::new()
-        .prefix(&format!(".{name}."))
-        .suffix(".tmp")
-        .tempfile_in(&dir)
-        .map_err(|e| Error::io(dir, e))
+    let prefix = format!(".{name}.");
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(&prefix).suffix(".tmp");
+    // Outputs are ordinary files: rw for everyone the umask allows (tempfile's default is 0600,
+    // which would hide scores and models from the rest of the team).
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        builder.permissions(std::fs::Permissions::from_mode(0o666));
+    }
+    builder.tempfile_in(&dir).map_err(|e| Error::io(dir, e))
 }
 
 /// Moves a completed temporary file onto `path` (atomic on one file system).
@@ -122,5 +128,22 @@ mod tests {
         })
         .unwrap();
         assert_eq!(std::fs::read_to_string(&path).unwrap(), "whole");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn outputs_get_the_usual_permissions_not_0600() {
+        use std::os::unix::fs::PermissionsExt;
+        let umask = std::process::Command::new("sh")
+            .args(["-c", "umask"])
+            .output()
+            .ok()
+            .and_then(|o| u32::from_str_radix(String::from_utf8_lossy(&o.stdout).trim(), 8).ok())
+            .unwrap_or(0o022);
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("scores.csv");
+        atomic_write(&path, |w| w.write_all(b"x").map_err(|e| Error::io("x", e))).unwrap();
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o666 & !umask, "{mode:o}");
     }
 }

@@ -234,10 +234,7 @@ pub fn restore(from: &Path, target: &Path) -> Result<Option<PathBuf>> {
         .filter(|d| !d.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-    let staged = tempfile::Builder::new()
-        .prefix(".retentionai-restore.")
-        .tempfile_in(dir)
-        .map_err(|e| Error::io(dir, e))?;
+    let staged = crate::fsutil::temp_beside(target)?;
     let source = from.join(DB_FILE);
     std::fs::copy(&source, staged.path()).map_err(|e| Error::io(&source, e))?;
     let aside = if target.exists() {
