@@ -73,10 +73,16 @@ at or above --fail-on.",
     )]
     Generate(GenerateArgs),
     /// Model registry: register, list, validate, promote, A/B test, roll back, compare.
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  retention model register out/model.json --notes \"November retrain\"\n  retention model validate 1 --data holdout.csv\n  retention model promote 1\n  retention model ab --challenger 2 --split 0.1"
+    )]
     Model(ModelCommand),
     /// Database maintenance: check, optimize, cleanup.
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  retention db check\n  retention db cleanup --older-than 90d"
+    )]
     Db(DbCommand),
     /// Back up the database and model artifacts (online, consistent), or verify a backup.
     #[command(
@@ -90,7 +96,10 @@ at or above --fail-on.",
     )]
     Restore(RestoreArgs),
     /// GDPR requests: export or erase a customer's data, monthly audit.
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  retention gdpr export --customer-id 7590-VHVEG --out export.json\n  retention gdpr delete --customer-id 7590-VHVEG\n  retention gdpr audit --month 2026-11"
+    )]
     Gdpr(GdprCommand),
     /// Show a model's schema, features, metrics and provenance.
     #[command(

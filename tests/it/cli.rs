@@ -227,32 +227,32 @@ fn parquet_input_trains_and_scores() {
     assert_eq!(read_table(&out).unwrap().frame.height(), 7043);
 }
 
+/// Every subcommand with an example in its --help.
+const COMMANDS: [&str; 13] = [
+    "train",
+    "score",
+    "evaluate",
+    "explain",
+    "importance",
+    "drift",
+    "generate",
+    "model",
+    "db",
+    "backup",
+    "restore",
+    "gdpr",
+    "inspect",
+];
+
 #[test]
 fn help_explains_itself_with_examples() {
     let o = run(["--help"]);
     assert!(o.status.success());
     let text = stdout(&o);
-    for cmd in [
-        "train",
-        "score",
-        "evaluate",
-        "explain",
-        "importance",
-        "drift",
-        "inspect",
-        "Example",
-    ] {
+    for cmd in COMMANDS.iter().chain(&["Example"]) {
         assert!(text.contains(cmd), "--help lacks {cmd}");
     }
-    for cmd in [
-        "train",
-        "score",
-        "evaluate",
-        "explain",
-        "importance",
-        "drift",
-        "inspect",
-    ] {
+    for cmd in COMMANDS {
         let o = run([cmd, "--help"]);
         assert!(o.status.success());
         assert!(

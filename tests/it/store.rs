@@ -220,41 +220,23 @@ fn the_prediction_log_does_not_duplicate_a_rerun_batch() {
     let m = telco_model().display().to_string();
     let out = dir.path().join("s.csv").display().to_string();
     let d = telco_str();
-    let first = ok(&ret(
-        &db,
-        &[
-            "score",
-            "--model",
-            &m,
-            "--data",
-            &d,
-            "--out",
-            &out,
-            "--log",
-            "--batch-id",
-            "b1",
-            "--show",
-            "0",
-        ],
-    ));
+    let score = [
+        "score",
+        "--model",
+        &m,
+        "--data",
+        &d,
+        "--out",
+        &out,
+        "--log",
+        "--batch-id",
+        "b1",
+        "--show",
+        "0",
+    ];
+    let first = ok(&ret(&db, &score));
     assert!(first.contains("Logged 7043 new rows"), "{first}");
-    let second = ok(&ret(
-        &db,
-        &[
-            "score",
-            "--model",
-            &m,
-            "--data",
-            &d,
-            "--out",
-            &out,
-            "--log",
-            "--batch-id",
-            "b1",
-            "--show",
-            "0",
-        ],
-    ));
+    let second = ok(&ret(&db, &score));
     assert!(second.contains("Logged 0 new rows"), "{second}");
     assert_eq!(
         Store::open(&db)

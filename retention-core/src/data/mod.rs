@@ -67,23 +67,15 @@ impl Dataset {
         }
         let names = column_names(raw);
         options.check(&names)?;
-        let target = match &options.target {
-            Some(t) => t.clone(),
-            None => names
-                .iter()
-                .find(|n| {
-                    schema::TARGET_CANDIDATES
-                        .iter()
-                        .any(|c| n.eq_ignore_ascii_case(c))
-                })
-                .cloned()
-                .ok_or_else(|| {
-                    Error::InvalidData(format!(
-                        "no target column: name it with --target (looked for {}; columns are {})",
-                        schema::TARGET_CANDIDATES.join(", "),
-                        names.join(", ")
-                    ))
-                })?,
+        let target = match target_column(&names, options) {
+            Some(t) => t,
+            None => {
+                return Err(Error::InvalidData(format!(
+                    "no target column: name it with --target (looked for {}; columns are {})",
+                    schema::TARGET_CANDIDATES.join(", "),
+                    names.join(", ")
+                )));
+            }
         };
         let id = match &options.id {
             Some(id) => Some(id.clone()),
@@ -263,16 +255,7 @@ pub fn infer_schema(raw: &DataFrame, options: &SchemaOptions) -> Result<Schema> 
     };
     let names = column_names(raw);
     options.check(&names)?;
-    let target = options.target.clone().or_else(|| {
-        names
-            .iter()
-            .find(|n| {
-                schema::TARGET_CANDIDATES
-                    .iter()
-                    .any(|c| n.eq_ignore_ascii_case(c))
-            })
-            .cloned()
-    });
+    let target = target_column(&names, options);
     let id = match &options.id {
         Some(id) => Some(id.clone()),
         None => infer_id(raw, &names, target.as_deref().unwrap_or_default())?,
@@ -293,6 +276,20 @@ pub fn infer_schema(raw: &DataFrame, options: &SchemaOptions) -> Result<Schema> 
         columns,
         positive_label: None,
         negative_label: None,
+    })
+}
+
+/// The target column: the one named in `options`, else the first recognised name present.
+fn target_column(names: &[String], options: &SchemaOptions) -> Option<String> {
+    options.target.clone().or_else(|| {
+        names
+            .iter()
+            .find(|n| {
+                schema::TARGET_CANDIDATES
+                    .iter()
+                    .any(|c| n.eq_ignore_ascii_case(c))
+            })
+            .cloned()
     })
 }
 
