@@ -475,7 +475,7 @@ fn compare(
     for v in versions {
         let threshold = store.load_model(v)?.threshold;
         let mut latest: HashMap<String, f64> = HashMap::new();
-        for p in store.predictions_by_versions(&[v])? {
+        for p in store.predictions_by_version(v)? {
             latest.insert(p.customer_id, p.probability);
         }
         let (mut ys, mut ps) = (Vec::new(), Vec::new());

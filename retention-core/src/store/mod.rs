@@ -327,6 +327,22 @@ impl Store {
         db_error(&self.path, e)
     }
 
+    /// Every row of a query, mapped.
+    fn all<T, P: rusqlite::Params>(
+        &self,
+        sql: &str,
+        params: P,
+        map: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+    ) -> Result<Vec<T>> {
+        let mut stmt = self.conn.prepare(sql).map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map(params, map)
+            .map_err(|e| self.err(e))?
+            .collect::<rusqlite::Result<Vec<T>>>()
+            .map_err(|e| self.err(e))?;
+        Ok(rows)
+    }
+
     fn configure(&mut self) -> Result<()> {
         self.conn
             .busy_timeout(BUSY_TIMEOUT)
@@ -501,19 +517,12 @@ impl Store {
     /// # Errors
     /// [`Error::Store`] on a database error.
     pub fn versions(&self) -> Result<Vec<ModelVersion>> {
-        let mut stmt = self
-            .conn
-            .prepare(
-                "SELECT version, sha256, algorithm, metrics, notes, registered_at, registered_by
-                 FROM models ORDER BY version",
-            )
-            .map_err(|e| self.err(e))?;
-        let rows = stmt
-            .query_map([], row_to_version)
-            .map_err(|e| self.err(e))?
-            .collect::<std::result::Result<Vec<_>, _>>()
-            .map_err(|e| self.err(e))?;
-        Ok(rows)
+        self.all(
+            "SELECT version, sha256, algorithm, metrics, notes, registered_at, registered_by
+             FROM models ORDER BY version",
+            [],
+            row_to_version,
+        )
     }
 
     /// A version's artifact bytes, checked against its SHA-256.
@@ -558,21 +567,14 @@ impl Store {
     /// [`Error::Store`] on a database error.
     pub fn aliases(&self) -> Result<Aliases> {
         let mut out = Aliases::default();
-        let mut stmt = self
-            .conn
-            .prepare("SELECT alias, version, split FROM aliases")
-            .map_err(|e| self.err(e))?;
-        let rows = stmt
-            .query_map([], |r| {
-                Ok((
-                    r.get::<_, String>(0)?,
-                    r.get::<_, i64>(1)?,
-                    r.get::<_, f64>(2)?,
-                ))
-            })
-            .map_err(|e| self.err(e))?;
-        for row in rows {
-            let (alias, version, split) = row.map_err(|e| self.err(e))?;
+        let rows = self.all("SELECT alias, version, split FROM aliases", [], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, i64>(1)?,
+                r.get::<_, f64>(2)?,
+            ))
+        })?;
+        for (alias, version, split) in rows {
             match alias.as_str() {
                 "champion" => out.champion = Some(version),
                 _ => {
@@ -724,15 +726,11 @@ impl Store {
     /// # Errors
     /// [`Error::Store`] on a database error.
     pub fn promotions(&self) -> Result<Vec<Promotion>> {
-        let mut stmt = self
-            .conn
-            .prepare(
-                "SELECT at, actor, action, from_version, to_version, reason, gate, forced
-                 FROM promotions ORDER BY id",
-            )
-            .map_err(|e| self.err(e))?;
-        let rows = stmt
-            .query_map([], |r| {
+        self.all(
+            "SELECT at, actor, action, from_version, to_version, reason, gate, forced
+             FROM promotions ORDER BY id",
+            [],
+            |r| {
                 Ok(Promotion {
                     at: r.get(0)?,
                     actor: r.get(1)?,
@@ -743,11 +741,8 @@ impl Store {
                     gate: parse_json(&r.get::<_, String>(6)?),
                     forced: r.get(7)?,
                 })
-            })
-            .map_err(|e| self.err(e))?
-            .collect::<std::result::Result<Vec<_>, _>>()
-            .map_err(|e| self.err(e))?;
-        Ok(rows)
+            },
+        )
     }
 
     // ---- prediction log -------------------------------------------------------------------
@@ -796,50 +791,25 @@ impl Store {
     /// # Errors
     /// [`Error::Store`] on a database error.
     pub fn predictions_of(&self, customer_id: &str) -> Result<Vec<LoggedPrediction>> {
-        self.query_predictions(
+        self.all(
             "SELECT customer_id, model_version, variant, probability, tier, batch_id, created_at
              FROM predictions WHERE customer_id = ?1 ORDER BY id",
-            Some(customer_id),
+            [customer_id],
+            row_to_prediction,
         )
     }
 
-    /// Every logged prediction made by the given variants' versions, for comparing them.
+    /// Every logged prediction made by one model version, oldest first.
     ///
     /// # Errors
     /// [`Error::Store`] on a database error.
-    pub fn predictions_by_versions(&self, versions: &[i64]) -> Result<Vec<LoggedPrediction>> {
-        let mut out = Vec::new();
-        for v in versions {
-            out.extend(self.query_predictions(
-                "SELECT customer_id, model_version, variant, probability, tier, batch_id, created_at
-                 FROM predictions WHERE model_version = CAST(?1 AS INTEGER) ORDER BY id",
-                Some(&v.to_string()),
-            )?);
-        }
-        Ok(out)
-    }
-
-    fn query_predictions(&self, sql: &str, arg: Option<&str>) -> Result<Vec<LoggedPrediction>> {
-        let mut stmt = self.conn.prepare(sql).map_err(|e| self.err(e))?;
-        let map = |r: &rusqlite::Row<'_>| {
-            Ok(LoggedPrediction {
-                customer_id: r.get(0)?,
-                model_version: r.get(1)?,
-                variant: r.get(2)?,
-                probability: r.get(3)?,
-                tier: r.get(4)?,
-                batch_id: r.get(5)?,
-                created_at: r.get(6)?,
-            })
-        };
-        let rows = match arg {
-            Some(a) => stmt.query_map([a], map),
-            None => stmt.query_map([], map),
-        }
-        .map_err(|e| self.err(e))?
-        .collect::<std::result::Result<Vec<_>, _>>()
-        .map_err(|e| self.err(e))?;
-        Ok(rows)
+    pub fn predictions_by_version(&self, version: i64) -> Result<Vec<LoggedPrediction>> {
+        self.all(
+            "SELECT customer_id, model_version, variant, probability, tier, batch_id, created_at
+             FROM predictions WHERE model_version = ?1 ORDER BY id",
+            [version],
+            row_to_prediction,
+        )
     }
 
     /// Row indexes logged under a batch id.
@@ -847,16 +817,11 @@ impl Store {
     /// # Errors
     /// [`Error::Store`] on a database error.
     pub fn predictions_in_batch(&self, batch_id: &str) -> Result<Vec<i64>> {
-        let mut stmt = self
-            .conn
-            .prepare("SELECT row_index FROM predictions WHERE batch_id = ?1")
-            .map_err(|e| self.err(e))?;
-        let rows = stmt
-            .query_map([batch_id], |r| r.get(0))
-            .map_err(|e| self.err(e))?
-            .collect::<std::result::Result<Vec<i64>, _>>()
-            .map_err(|e| self.err(e))?;
-        Ok(rows)
+        self.all(
+            "SELECT row_index FROM predictions WHERE batch_id = ?1",
+            [batch_id],
+            |r| r.get(0),
+        )
     }
 
     /// Number of logged predictions.
@@ -876,24 +841,9 @@ impl Store {
     /// # Errors
     /// [`Error::Store`] when the checks cannot run.
     pub fn check(&self) -> Result<CheckReport> {
-        let mut stmt = self
-            .conn
-            .prepare("PRAGMA integrity_check")
-            .map_err(|e| self.err(e))?;
-        let messages: Vec<String> = stmt
-            .query_map([], |r| r.get(0))
-            .map_err(|e| self.err(e))?
-            .collect::<std::result::Result<_, _>>()
-            .map_err(|e| self.err(e))?;
+        let messages: Vec<String> = self.all("PRAGMA integrity_check", [], |r| r.get(0))?;
         let integrity_ok = messages.len() == 1 && messages[0] == "ok";
-        let mut stmt = self
-            .conn
-            .prepare("PRAGMA foreign_key_check")
-            .map_err(|e| self.err(e))?;
-        let violations = stmt
-            .query_map([], |_| Ok(()))
-            .map_err(|e| self.err(e))?
-            .count();
+        let violations = self.all("PRAGMA foreign_key_check", [], |_| Ok(()))?.len();
         let mut rows = Vec::new();
         for table in [
             "models",
@@ -1008,15 +958,11 @@ impl Store {
     /// # Errors
     /// [`Error::Store`] on a database error.
     pub fn audit_entries(&self, prefix: &str) -> Result<Vec<AuditEntry>> {
-        let mut stmt = self
-            .conn
-            .prepare(
-                "SELECT at, actor, action, subject, details FROM audit_log
-                 WHERE at LIKE ?1 || '%' ORDER BY id",
-            )
-            .map_err(|e| self.err(e))?;
-        let rows = stmt
-            .query_map([prefix], |r| {
+        self.all(
+            "SELECT at, actor, action, subject, details FROM audit_log
+             WHERE at LIKE ?1 || '%' ORDER BY id",
+            [prefix],
+            |r| {
                 Ok(AuditEntry {
                     at: r.get(0)?,
                     actor: r.get(1)?,
@@ -1024,11 +970,8 @@ impl Store {
                     subject: r.get(3)?,
                     details: parse_json(&r.get::<_, String>(4)?),
                 })
-            })
-            .map_err(|e| self.err(e))?
-            .collect::<std::result::Result<Vec<_>, _>>()
-            .map_err(|e| self.err(e))?;
-        Ok(rows)
+            },
+        )
     }
 
     /// This database's secret salt for hashing customer ids in the audit log (created on first
@@ -1174,6 +1117,18 @@ fn row_to_version(r: &rusqlite::Row<'_>) -> rusqlite::Result<ModelVersion> {
         notes: r.get(4)?,
         registered_at: r.get(5)?,
         registered_by: r.get(6)?,
+    })
+}
+
+fn row_to_prediction(r: &rusqlite::Row<'_>) -> rusqlite::Result<LoggedPrediction> {
+    Ok(LoggedPrediction {
+        customer_id: r.get(0)?,
+        model_version: r.get(1)?,
+        variant: r.get(2)?,
+        probability: r.get(3)?,
+        tier: r.get(4)?,
+        batch_id: r.get(5)?,
+        created_at: r.get(6)?,
     })
 }
 
