@@ -5,6 +5,7 @@ mod cli;
 mod drift;
 mod explain;
 mod quality;
+mod scoring;
 mod selection;
 mod store;
 mod util;

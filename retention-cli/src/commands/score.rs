@@ -6,7 +6,7 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 use polars::prelude::*;
-use retention_core::data::read_table;
+use retention_core::data::TableBatches;
 use retention_core::lifecycle::{MODEL_VERSION, Router, VARIANT};
 use retention_core::prelude::*;
 use retention_core::scoring::{PROBABILITY, RISK_TIER, score_file_with};
@@ -76,20 +76,28 @@ pub fn run(db: &Path, args: &ScoreArgs, out: &mut dyn Write) -> Result<()> {
         Scorer::Direct(m, _) => m.score_frame(raw, first_row, &options.keep),
         Scorer::Routed(r) => r.score_frame(raw, first_row, &options.keep),
     };
+    let logging = log.is_some();
     let mut on_batch = |first_row: usize, scored: &DataFrame| -> retention_core::Result<()> {
         if let Some((store, version, batch_id, logged)) = log.as_mut() {
             *logged += log_batch(store, *version, batch_id, first_row, scored)?;
         }
         Ok(())
     };
-    let summary = score_file_with(
-        &args.data,
-        &args.out,
-        &options,
-        &score,
-        &mut on_batch,
-        &|rows| bar.say(&format!("scored {rows} rows")),
-    )?;
+    let progress = |rows: usize| bar.say(&format!("scored {rows} rows"));
+    let summary = match &scorer {
+        // One model and nothing to log: the streaming path (CSV→CSV on every core).
+        Scorer::Direct(m, _) if !logging => {
+            m.score_file(&args.data, &args.out, &options, &progress)?
+        }
+        _ => score_file_with(
+            &args.data,
+            &args.out,
+            &options,
+            &score,
+            &mut on_batch,
+            &progress,
+        )?,
+    };
     bar.done();
     for w in summary.unseen.messages().iter().chain(&summary.warnings) {
         output::warn(w);
@@ -126,8 +134,11 @@ pub fn run(db: &Path, args: &ScoreArgs, out: &mut dyn Write) -> Result<()> {
     }
     tiers.write(out)?;
     if args.show > 0 {
-        let scored = read_table(&args.out)?.frame;
-        let head = scored.head(Some(args.show));
+        // Only the first rows are read back, however large the output.
+        let head = TableBatches::open(&args.out, 64 << 10, args.show)?
+            .next_batch()?
+            .map(|(_, frame)| frame.head(Some(args.show)))
+            .unwrap_or_default();
         let mut table = Table::new(head.get_column_names().iter().map(|n| n.to_string()));
         for i in 0..head.height() {
             let row: Vec<String> = head

@@ -21,37 +21,19 @@ pub fn to_numeric(column: &Column, first_row: usize) -> Result<Float64Chunked> {
         DataType::String => column.str()?.clone(),
         _ => column.cast(&DataType::String)?.str()?.clone(),
     };
-    // Fast path: polars' own parser accepts the whole column.
-    if let Ok(cast) = text.cast(&DataType::Float64) {
-        let cast = cast.f64()?.clone();
-        if cast.null_count() == text.null_count() && all_finite(&cast) {
-            return Ok(cast.with_name(name.as_str().into()));
-        }
-    }
     let mut out: Vec<Option<f64>> = Vec::with_capacity(text.len());
     for (i, cell) in text.iter().enumerate() {
-        let value = match cell.map(str::trim) {
-            None | Some("") => None,
-            Some(s) => match s.parse::<f64>() {
-                Ok(v) if v.is_nan() => None,
-                Ok(v) if v.is_finite() => Some(v),
-                Ok(_) => {
-                    return Err(Error::InvalidValue {
-                        column: name,
-                        row: first_row + i + 1,
-                        value: s.to_string(),
-                        reason: "infinite values are not allowed in a numeric column".into(),
-                    });
-                }
-                Err(_) => {
-                    return Err(Error::InvalidValue {
-                        column: name,
-                        row: first_row + i + 1,
-                        value: cell.unwrap_or_default().to_string(),
-                        reason: "expected a number in this numeric column".into(),
-                    });
-                }
-            },
+        let value = match cell.map(numeric_cell) {
+            None => None,
+            Some(Ok(v)) => v,
+            Some(Err(reason)) => {
+                return Err(Error::InvalidValue {
+                    column: name,
+                    row: first_row + i + 1,
+                    value: cell.unwrap_or_default().to_string(),
+                    reason: reason.into(),
+                });
+            }
         };
         out.push(value);
     }
@@ -59,6 +41,35 @@ pub fn to_numeric(column: &Column, first_row: usize) -> Result<Float64Chunked> {
         name.as_str().into(),
         out.into_iter(),
     ))
+}
+
+/// Types one numeric cell: trimmed, blank (or `NaN`) is `None`, a finite number is its value;
+/// anything else is an error saying why. The one definition of a numeric cell, for frames
+/// ([`to_numeric`]) and streamed rows alike.
+///
+/// # Errors
+/// A reason to show the user when the cell is not a finite number.
+#[inline]
+pub fn numeric_cell(cell: &str) -> std::result::Result<Option<f64>, &'static str> {
+    let s = trim(cell);
+    if s.is_empty() {
+        return Ok(None);
+    }
+    if let Some(v) = parse_number(s) {
+        return Ok(Some(v));
+    }
+    match s.parse::<f64>() {
+        Ok(v) if v.is_nan() => Ok(None),
+        Ok(_) => Err("infinite values are not allowed in a numeric column"),
+        Err(_) => Err("expected a number in this numeric column"),
+    }
+}
+
+/// Types one categorical cell: trimmed, blank is `None`. The one definition of a categorical
+/// cell, for frames ([`to_text`]) and streamed rows alike.
+#[inline]
+pub fn text_cell(cell: &str) -> Option<&str> {
+    Some(trim(cell)).filter(|s| !s.is_empty())
 }
 
 /// Trims whitespace, checking the cheap ASCII case first (cells rarely have any).
@@ -120,11 +131,6 @@ pub fn parse_number(s: &str) -> Option<f64> {
     s.parse::<f64>().ok().filter(|v| v.is_finite())
 }
 
-/// True when every non-null value is finite (polars parses "inf" and "NaN").
-fn all_finite(values: &Float64Chunked) -> bool {
-    values.iter().flatten().all(f64::is_finite)
-}
-
 /// Converts a column to nullable text: trims, and turns blank cells into null.
 ///
 /// # Errors
@@ -152,11 +158,7 @@ pub fn to_text(column: &Column) -> Result<StringChunked> {
     }
     Ok(StringChunked::from_iter_options(
         name,
-        text.iter().map(|cell| {
-            cell.map(str::trim)
-                .filter(|s| !s.is_empty())
-                .map(str::to_string)
-        }),
+        text.iter().map(|cell| cell.and_then(text_cell)),
     ))
 }
 

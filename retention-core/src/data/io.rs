@@ -11,6 +11,7 @@ use std::sync::Arc;
 use polars::prelude::*;
 use tempfile::NamedTempFile;
 
+use super::csv::{CsvBlocks, check_field_counts, drop_blank_crlf_lines, parse_header, record_end};
 use crate::error::{Error, Result};
 use crate::fsutil::{self, sha256_hex};
 
@@ -109,6 +110,7 @@ fn malformed(path: &Path, e: PolarsError) -> Error {
 
 /// Parses a whole CSV file (header included) with every column as text.
 fn parse_csv(path: &Path, bytes: Vec<u8>) -> Result<DataFrame> {
+    let bytes = drop_blank_crlf_lines(bytes);
     let body = strip_bom(&bytes);
     if body.iter().all(|b| b.is_ascii_whitespace()) {
         return Err(Error::InvalidData(format!("{} is empty", path.display())));
@@ -139,117 +141,6 @@ fn text_schema(names: &[String]) -> SchemaRef {
     )
 }
 
-/// Position just past the end of the record starting at `start` (after its newline), honouring
-/// quotes, or `None` when the record runs to the end of the buffer without a newline.
-fn record_end(bytes: &[u8], start: usize) -> Option<usize> {
-    let mut in_quotes = false;
-    for (i, &b) in bytes.iter().enumerate().skip(start) {
-        match b {
-            b'"' => in_quotes = !in_quotes,
-            b'\n' if !in_quotes => return Some(i + 1),
-            _ => {}
-        }
-    }
-    None
-}
-
-/// Splits one CSV record into fields (RFC 4180 quoting).
-fn split_record(line: &[u8]) -> std::result::Result<Vec<String>, &'static str> {
-    let line = line.strip_suffix(b"\n").unwrap_or(line);
-    let line = line.strip_suffix(b"\r").unwrap_or(line);
-    let text = std::str::from_utf8(line).map_err(|_| "not valid UTF-8")?;
-    let mut fields = Vec::new();
-    let mut field = String::new();
-    let mut chars = text.chars().peekable();
-    let mut in_quotes = false;
-    while let Some(c) = chars.next() {
-        match (c, in_quotes) {
-            ('"', true) if chars.peek() == Some(&'"') => {
-                field.push('"');
-                chars.next();
-            }
-            ('"', _) => in_quotes = !in_quotes,
-            (',', false) => fields.push(std::mem::take(&mut field)),
-            (c, _) => field.push(c),
-        }
-    }
-    if in_quotes {
-        return Err("a quoted field is not closed");
-    }
-    fields.push(field);
-    Ok(fields)
-}
-
-fn parse_header(path: &Path, line: &[u8]) -> Result<Vec<String>> {
-    let names = split_record(line).map_err(|reason| Error::Malformed {
-        path: path.to_path_buf(),
-        reason: format!("header line: {reason}"),
-    })?;
-    let names: Vec<String> = names.into_iter().map(|n| n.trim().to_string()).collect();
-    for (i, name) in names.iter().enumerate() {
-        if name.is_empty() {
-            return Err(Error::Malformed {
-                path: path.to_path_buf(),
-                reason: format!("header line: column {} has no name", i + 1),
-            });
-        }
-        if names[..i].contains(name) {
-            return Err(Error::Malformed {
-                path: path.to_path_buf(),
-                reason: format!("header line: column name '{name}' appears twice"),
-            });
-        }
-    }
-    Ok(names)
-}
-
-/// Checks that every record has as many fields as the header, naming the first that does not.
-/// Runs over the bytes once; records are counted from 1 after the header.
-fn check_field_counts(path: &Path, body: &[u8], data_start: usize, expected: usize) -> Result<()> {
-    let mut row = 0usize;
-    let mut fields = 1usize;
-    let mut in_quotes = false;
-    let mut blank = true;
-    let finish = |row: usize, fields: usize, blank: bool, in_quotes: bool| -> Result<()> {
-        if in_quotes {
-            return Err(Error::Malformed {
-                path: path.to_path_buf(),
-                reason: format!("row {row}: a quoted field is not closed"),
-            });
-        }
-        if !blank && fields != expected {
-            return Err(Error::Malformed {
-                path: path.to_path_buf(),
-                reason: format!(
-                    "row {row} has {fields} fields but the header has {expected} columns"
-                ),
-            });
-        }
-        Ok(())
-    };
-    for &b in &body[data_start..] {
-        match b {
-            b'"' => {
-                in_quotes = !in_quotes;
-                blank = false;
-            }
-            b',' if !in_quotes => {
-                fields += 1;
-                blank = false;
-            }
-            b'\n' if !in_quotes => {
-                row += 1;
-                finish(row, fields, blank, false)?;
-                fields = 1;
-                blank = true;
-            }
-            b'\r' => {}
-            _ => blank = false,
-        }
-    }
-    finish(row + 1, fields, blank, in_quotes)
-}
-
 /// Reads a table in batches of rows, so that scoring a file of any size uses bounded memory.
 pub struct TableBatches {
     path: PathBuf,
@@ -260,11 +151,8 @@ pub struct TableBatches {
 
 enum BatchSource {
     Csv {
-        file: File,
+        blocks: CsvBlocks,
         schema: SchemaRef,
-        carry: Vec<u8>,
-        block_bytes: usize,
-        eof: bool,
     },
     Parquet {
         batch_rows: usize,
@@ -280,49 +168,21 @@ impl TableBatches {
     /// [`Error::Io`], [`Error::InvalidData`] for an empty file, [`Error::Malformed`] for a bad
     /// header or Parquet footer.
     pub fn open(path: &Path, block_bytes: usize, batch_rows: usize) -> Result<Self> {
-        let mut file = File::open(path).map_err(|e| Error::io(path, e))?;
         match Format::of_path(path) {
             Format::Csv => {
-                let mut carry = Vec::new();
-                // Read until the header line is complete.
-                let header_end = loop {
-                    if let Some(end) = record_end(&carry, 0) {
-                        break end;
-                    }
-                    let before = carry.len();
-                    let n = (&mut file)
-                        .take(8 << 10)
-                        .read_to_end(&mut carry)
-                        .map_err(|e| Error::io(path, e))?;
-                    if n == 0 {
-                        if carry.iter().all(|b| b.is_ascii_whitespace()) {
-                            return Err(Error::InvalidData(format!("{} is empty", path.display())));
-                        }
-                        break carry.len();
-                    }
-                    debug_assert!(carry.len() > before);
-                };
-                let offset = if carry.starts_with(b"\xEF\xBB\xBF") {
-                    3
-                } else {
-                    0
-                };
-                let columns = parse_header(path, &carry[offset..header_end])?;
-                carry.drain(..header_end);
+                let blocks = CsvBlocks::open(path, block_bytes)?;
                 Ok(TableBatches {
                     path: path.to_path_buf(),
+                    columns: blocks.columns().to_vec(),
                     source: BatchSource::Csv {
-                        file,
-                        schema: text_schema(&columns),
-                        carry,
-                        block_bytes: block_bytes.max(1 << 12),
-                        eof: false,
+                        schema: text_schema(blocks.columns()),
+                        blocks,
                     },
-                    columns,
                     rows_read: 0,
                 })
             }
             Format::Parquet => {
+                let file = File::open(path).map_err(|e| Error::io(path, e))?;
                 let mut reader = ParquetReader::new(file);
                 let schema = reader.schema().map_err(|e| malformed(path, e))?;
                 let total_rows = reader.num_rows().map_err(|e| malformed(path, e))?;
@@ -356,36 +216,11 @@ impl TableBatches {
     pub fn next_batch(&mut self) -> Result<Option<(usize, DataFrame)>> {
         let first_row = self.rows_read;
         let frame = match &mut self.source {
-            BatchSource::Csv {
-                file,
-                schema,
-                carry,
-                block_bytes,
-                eof,
-            } => {
-                let mut chunk = std::mem::take(carry);
-                let chunk_end = loop {
-                    if *eof {
-                        break chunk.len();
-                    }
-                    if chunk.len() >= *block_bytes {
-                        if let Some(end) = last_record_end(&chunk) {
-                            break end;
-                        }
-                    }
-                    let n = file
-                        .take(*block_bytes as u64)
-                        .read_to_end(&mut chunk)
-                        .map_err(|e| Error::io(&self.path, e))?;
-                    if n == 0 {
-                        *eof = true;
-                    }
-                };
-                carry.extend_from_slice(&chunk[chunk_end..]);
-                chunk.truncate(chunk_end);
-                if chunk.iter().all(|b| b.is_ascii_whitespace()) {
+            BatchSource::Csv { blocks, schema } => {
+                let Some(chunk) = blocks.next_block()? else {
                     return Ok(None);
-                }
+                };
+                let chunk = drop_blank_crlf_lines(chunk);
                 check_field_counts(&self.path, &chunk, 0, schema.len())
                     .map_err(|e| offset_row(e, first_row))?;
                 CsvReadOptions::default()
@@ -418,9 +253,21 @@ impl TableBatches {
     }
 }
 
-/// Shifts the row number of a batch-relative [`Error::Malformed`] to the file's numbering.
-fn offset_row(err: Error, first_row: usize) -> Error {
+/// Shifts the row number of a batch-relative [`Error::Malformed`] or [`Error::InvalidValue`] to
+/// the file's numbering.
+pub(crate) fn offset_row(err: Error, first_row: usize) -> Error {
     match err {
+        Error::InvalidValue {
+            column,
+            row,
+            value,
+            reason,
+        } => Error::InvalidValue {
+            column,
+            row: row + first_row,
+            value,
+            reason,
+        },
         Error::Malformed { path, reason } if first_row > 0 => {
             let reason = match reason.strip_prefix("row ").and_then(|r| {
                 let digits: String = r.chars().take_while(|c| c.is_ascii_digit()).collect();
@@ -436,21 +283,6 @@ fn offset_row(err: Error, first_row: usize) -> Error {
         }
         other => other,
     }
-}
-
-/// End (just past the newline) of the last complete record in `bytes`, scanning quote state from
-/// the start (which is a record boundary).
-fn last_record_end(bytes: &[u8]) -> Option<usize> {
-    let mut in_quotes = false;
-    let mut last = None;
-    for (i, &b) in bytes.iter().enumerate() {
-        match b {
-            b'"' => in_quotes = !in_quotes,
-            b'\n' if !in_quotes => last = Some(i + 1),
-            _ => {}
-        }
-    }
-    last
 }
 
 /// Writes a table atomically in the format of the path's extension.

@@ -5,10 +5,10 @@
 //! as churned / not churned.
 
 pub mod clean;
+pub mod csv;
 pub mod io;
 pub mod schema;
 
-use std::collections::HashMap;
 use std::path::Path;
 
 use polars::prelude::*;
@@ -102,7 +102,7 @@ impl Dataset {
                 }
                 Role::Id => {
                     let values = clean::to_text(column)?;
-                    if let Some(w) = duplicate_id_warning(name, &values) {
+                    if let Some(w) = duplicate_id_warning(name, values.iter()) {
                         warnings.push(w);
                     }
                     columns.push(values.into_column());
@@ -180,7 +180,7 @@ impl Dataset {
                 Role::Id => {
                     if present {
                         let values = clean::to_text(raw.column(&c.name)?)?;
-                        if let Some(w) = duplicate_id_warning(&c.name, &values) {
+                        if let Some(w) = duplicate_id_warning(&c.name, values.iter()) {
                             warnings.push(w);
                         }
                         columns.push(values.into_column());
@@ -429,9 +429,12 @@ fn refuse_mostly_numeric(name: &str, text: &StringChunked, non_null: usize) -> R
     }
 }
 
-fn duplicate_id_warning(name: &str, ids: &StringChunked) -> Option<String> {
-    let mut seen: HashMap<&str, usize> = HashMap::with_capacity(ids.len());
-    for id in ids.iter().flatten() {
+pub(crate) fn duplicate_id_warning<'a>(
+    name: &str,
+    ids: impl ExactSizeIterator<Item = Option<&'a str>>,
+) -> Option<String> {
+    let mut seen: PlHashMap<&str, usize> = PlHashMap::with_capacity(ids.len());
+    for id in ids.flatten() {
         *seen.entry(id).or_default() += 1;
     }
     let mut dups: Vec<&str> = seen

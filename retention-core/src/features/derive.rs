@@ -248,33 +248,24 @@ impl FeatureSpec {
                     ..
                 } => {
                     let (a, b) = (num(frame, numerator)?, num(frame, denominator)?);
-                    binary(
-                        name,
-                        &a,
-                        &b,
-                        |x, y| if y == 0.0 { None } else { Some(x / y) },
-                    )
+                    binary(name, &a, &b, ratio)
                 }
                 DerivedFeature::Difference { left, right, .. } => {
                     let (a, b) = (num(frame, left)?, num(frame, right)?);
-                    binary(name, &a, &b, |x, y| Some(x - y))
+                    binary(name, &a, &b, difference)
                 }
                 DerivedFeature::Log1p { column, .. } => {
                     let a = num(frame, column)?;
-                    Float64Chunked::from_iter_options(
-                        name,
-                        a.iter().map(|v| v.filter(|x| *x > -1.0).map(f64::ln_1p)),
-                    )
-                    .into_column()
+                    Float64Chunked::from_iter_options(name, a.iter().map(|v| v.and_then(log1p)))
+                        .into_column()
                 }
                 DerivedFeature::Bucket { column, edges, .. } => {
                     let a = num(frame, column)?;
                     let labels = bucket_labels(edges);
                     StringChunked::from_iter_options(
                         name,
-                        a.iter().map(|v| {
-                            v.map(|x| labels[edges.partition_point(|e| *e <= x)].as_str())
-                        }),
+                        a.iter()
+                            .map(|v| v.map(|x| labels[bucket_index(edges, x)].as_str())),
                     )
                     .into_column()
                 }
@@ -313,16 +304,39 @@ fn binary(
     name: PlSmallStr,
     a: &Float64Chunked,
     b: &Float64Chunked,
-    op: impl Fn(f64, f64) -> Option<f64>,
+    op: fn(Option<f64>, Option<f64>) -> Option<f64>,
 ) -> Column {
-    Float64Chunked::from_iter_options(
-        name,
-        a.iter().zip(b.iter()).map(|(x, y)| match (x, y) {
-            (Some(x), Some(y)) => op(x, y).filter(|v| v.is_finite()),
-            _ => None,
-        }),
-    )
-    .into_column()
+    Float64Chunked::from_iter_options(name, a.iter().zip(b.iter()).map(|(x, y)| op(x, y)))
+        .into_column()
+}
+
+// The value of each kind for one row: shared by frames ([`FeatureSpec::apply`]) and single rows
+// ([`crate::features::RowEncoder`]), so both compute exactly the same numbers.
+
+/// `x / y`; null when either is null, `y` is zero or the result is not finite.
+pub(crate) fn ratio(x: Option<f64>, y: Option<f64>) -> Option<f64> {
+    match (x, y) {
+        (Some(x), Some(y)) if y != 0.0 => Some(x / y).filter(|v| v.is_finite()),
+        _ => None,
+    }
+}
+
+/// `x - y`; null when either is null or the result is not finite.
+pub(crate) fn difference(x: Option<f64>, y: Option<f64>) -> Option<f64> {
+    match (x, y) {
+        (Some(x), Some(y)) => Some(x - y).filter(|v| v.is_finite()),
+        _ => None,
+    }
+}
+
+/// `ln(1 + x)`; null for x ≤ -1.
+pub(crate) fn log1p(x: f64) -> Option<f64> {
+    (x > -1.0).then(|| x.ln_1p())
+}
+
+/// Index of the [`bucket_labels`] entry `x` falls in.
+pub(crate) fn bucket_index(edges: &[f64], x: f64) -> usize {
+    edges.partition_point(|e| *e <= x)
 }
 
 /// Level names of a bucketed column: `<e0`, `e0..e1`, …, `>=en`.

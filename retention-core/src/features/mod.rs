@@ -3,9 +3,11 @@
 
 pub mod derive;
 pub mod pipeline;
+pub mod rows;
 
 pub use derive::{DerivedFeature, FeatureSpec};
 pub use pipeline::{
     Encoder, FeatureMatrix, FittedPipeline, OutputFeature, PipelineParams, TransformReport,
     UnseenLevels,
 };
+pub use rows::{Cell, RowEncoder};

@@ -124,6 +124,171 @@ impl Encoder {
     }
 }
 
+/// An [`Encoder`] made ready to encode cells: the one place that turns a typed cell into model
+/// inputs, used for frames ([`FittedPipeline::transform`]) and single rows
+/// ([`crate::features::RowEncoder`]) alike.
+#[derive(Debug, Clone)]
+pub(crate) enum EncodeStep {
+    /// A numeric column.
+    Numeric(NumericStep),
+    /// A categorical column.
+    Categorical(LevelIndex),
+}
+
+/// Imputation and scaling of one numeric column.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct NumericStep {
+    median: f64,
+    mean: f64,
+    scale: f64,
+    indicator: bool,
+}
+
+impl NumericStep {
+    /// Writes row `i` of this column's outputs: `block` holds them column by column, `n` rows each.
+    #[inline]
+    pub(crate) fn write(&self, value: Option<f64>, block: &mut [f64], i: usize, n: usize) {
+        block[i] = (value.unwrap_or(self.median) - self.mean) / self.scale;
+        if self.indicator {
+            block[n + i] = f64::from(u8::from(value.is_none()));
+        }
+    }
+}
+
+/// The one-hot layout of one categorical column.
+#[derive(Debug, Clone)]
+pub(crate) struct LevelIndex {
+    levels: Vec<String>,
+    /// [`level_key`] of each level.
+    keys: Vec<u32>,
+    /// Level → output, for columns with many levels (a scan is faster for a few).
+    lookup: Option<HashMap<String, usize>>,
+    rare: Vec<String>,
+    mode: String,
+    other_at: Option<usize>,
+    indicator_at: Option<usize>,
+}
+
+/// Length, first and last byte of a level: different keys mean different levels.
+#[inline]
+fn level_key(level: &str) -> u32 {
+    let b = level.as_bytes();
+    let (first, last) = (
+        b.first().copied().unwrap_or(0),
+        b.last().copied().unwrap_or(0),
+    );
+    (b.len().min(0xFFFF) as u32) << 16 | u32::from(first) << 8 | u32::from(last)
+}
+
+impl LevelIndex {
+    const SCAN_LEVELS: usize = 12;
+
+    fn position(&self, level: &str) -> Option<usize> {
+        match &self.lookup {
+            Some(map) => map.get(level).copied(),
+            None => {
+                // Compare a cheap key (length, first and last byte) before the bytes.
+                let key = level_key(level);
+                self.keys.iter().zip(&self.levels).position(|(k, l)| {
+                    // Levels are short: a byte loop beats a call to memcmp.
+                    *k == key && l.bytes().zip(level.bytes()).all(|(a, b)| a == b)
+                })
+            }
+        }
+    }
+
+    /// Writes row `i` of this column's outputs, which must be zeros: sets its level's output (and
+    /// the missing indicator) to one. A level training never saw is counted in `unseen` and
+    /// encoded as `(other)` (or all zeros).
+    #[inline]
+    pub(crate) fn write(
+        &self,
+        cell: Option<&str>,
+        block: &mut [f64],
+        i: usize,
+        n: usize,
+        unseen: &mut UnseenLevels,
+    ) {
+        let level = cell.unwrap_or(self.mode.as_str());
+        match self.position(level) {
+            Some(k) => block[k * n + i] = 1.0,
+            None => {
+                if !self.rare.iter().any(|r| r == level) {
+                    unseen.count += 1;
+                    if unseen.examples.len() < 5 && !unseen.examples.iter().any(|e| e == level) {
+                        unseen.examples.push(level.to_string());
+                    }
+                }
+                if let Some(k) = self.other_at {
+                    block[k * n + i] = 1.0;
+                }
+            }
+        }
+        if let (Some(k), None) = (self.indicator_at, cell) {
+            block[k * n + i] = 1.0;
+        }
+    }
+}
+
+impl Encoder {
+    /// Number of model inputs it produces.
+    pub(crate) fn width(&self) -> usize {
+        match self {
+            Encoder::Numeric { indicator, .. } => 1 + usize::from(*indicator),
+            Encoder::Categorical {
+                levels,
+                other,
+                indicator,
+                ..
+            } => levels.len() + usize::from(*other) + usize::from(*indicator),
+        }
+    }
+
+    /// The encoder made ready to encode cells.
+    pub(crate) fn step(&self) -> EncodeStep {
+        match self {
+            Encoder::Numeric {
+                median,
+                mean,
+                scale,
+                indicator,
+                ..
+            } => EncodeStep::Numeric(NumericStep {
+                median: *median,
+                mean: *mean,
+                scale: *scale,
+                indicator: *indicator,
+            }),
+            Encoder::Categorical {
+                levels,
+                rare,
+                other,
+                mode,
+                indicator,
+                ..
+            } => {
+                let other_at = other.then_some(levels.len());
+                let indicator_at = indicator.then_some(levels.len() + usize::from(*other));
+                EncodeStep::Categorical(LevelIndex {
+                    lookup: (levels.len() > LevelIndex::SCAN_LEVELS).then(|| {
+                        levels
+                            .iter()
+                            .enumerate()
+                            .map(|(k, l)| (l.clone(), k))
+                            .collect()
+                    }),
+                    keys: levels.iter().map(|l| level_key(l)).collect(),
+                    levels: levels.clone(),
+                    rare: rare.clone(),
+                    mode: mode.clone(),
+                    other_at,
+                    indicator_at,
+                })
+            }
+        }
+    }
+}
+
 /// One model input and the source column it came from (explanations add these back up).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct OutputFeature {
@@ -330,71 +495,25 @@ impl FittedPipeline {
                 let names = crate::data::column_names(&frame);
                 Error::column_not_found(enc.column(), " in this table", &names)
             })?;
-            match enc {
-                Encoder::Numeric {
-                    median,
-                    mean,
-                    scale,
-                    indicator,
-                    ..
-                } => {
-                    let ca = col.f64()?;
-                    let (value_col, rest) = values[j * n..].split_at_mut(n);
-                    for (out, v) in value_col.iter_mut().zip(ca.iter()) {
-                        *out = (v.unwrap_or(*median) - mean) / scale;
-                    }
-                    if *indicator {
-                        for (out, v) in rest[..n].iter_mut().zip(ca.iter()) {
-                            *out = f64::from(u8::from(v.is_none()));
-                        }
+            let width = enc.width();
+            let block = &mut values[j * n..(j + width) * n];
+            match enc.step() {
+                EncodeStep::Numeric(num) => {
+                    for (i, v) in col.f64()?.iter().enumerate() {
+                        num.write(v, block, i, n);
                     }
                 }
-                Encoder::Categorical {
-                    column,
-                    levels,
-                    rare,
-                    other,
-                    mode,
-                    indicator,
-                } => {
-                    let ca = col.str()?;
-                    let index: HashMap<&str, usize> = levels
-                        .iter()
-                        .enumerate()
-                        .map(|(k, l)| (l.as_str(), k))
-                        .collect();
-                    let other_at = levels.len();
-                    let indicator_at = levels.len() + usize::from(*other);
-                    let block = &mut values[j * n..(j + enc.output_names().len()) * n];
+                EncodeStep::Categorical(levels) => {
                     let mut unseen = UnseenLevels::default();
-                    for (i, cell) in ca.iter().enumerate() {
-                        let level = cell.unwrap_or(mode.as_str());
-                        match index.get(level) {
-                            Some(&k) => block[k * n + i] = 1.0,
-                            None => {
-                                if !rare.iter().any(|r| r == level) {
-                                    unseen.count += 1;
-                                    if unseen.examples.len() < 5
-                                        && !unseen.examples.iter().any(|e| e == level)
-                                    {
-                                        unseen.examples.push(level.to_string());
-                                    }
-                                }
-                                if *other {
-                                    block[other_at * n + i] = 1.0;
-                                }
-                            }
-                        }
-                        if *indicator && cell.is_none() {
-                            block[indicator_at * n + i] = 1.0;
-                        }
+                    for (i, cell) in col.str()?.iter().enumerate() {
+                        levels.write(cell, block, i, n, &mut unseen);
                     }
                     if unseen.count > 0 {
-                        report.unseen.insert(column.clone(), unseen);
+                        report.unseen.insert(enc.column().to_string(), unseen);
                     }
                 }
             }
-            j += enc.output_names().len();
+            j += width;
         }
         Ok((
             FeatureMatrix {

@@ -7,7 +7,11 @@ use std::path::Path;
 use polars::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::data::{Dataset, TableBatches, TableSink};
+mod rows;
+
+pub use rows::{RowScore, RowScorer};
+
+use crate::data::{Dataset, Format, TableBatches, TableSink};
 use crate::error::{Error, Result};
 use crate::features::TransformReport;
 use crate::metrics::Metrics;
@@ -135,6 +139,11 @@ impl ChurnModel {
         options: &ScoreOptions,
         progress: &dyn Fn(usize),
     ) -> Result<ScoreSummary> {
+        if Format::of_path(input) == Format::Csv && Format::of_path(output) == Format::Csv {
+            return self
+                .row_scorer()
+                .score_csv(input, output, options, progress);
+        }
         score_file_with(
             input,
             output,
