@@ -40,6 +40,8 @@ head -n "$((CV_ROWS + 1))" "$work/train.csv" > "$work/cv.csv"
 if [ "$SCALE" = 1 ]; then
   "$bin" generate --rows "$((ROWS * 10))" --seed 3 --out "$work/big.csv"
 fi
+# Flush the generated files to disk now, not while something is being timed.
+sync
 
 echo "== RetentionAI single-row latency (cargo bench --bench latency) =="
 RETENTION_LATENCY_JSON="$work/latency.json" cargo bench --quiet --bench latency
