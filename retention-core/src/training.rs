@@ -451,9 +451,12 @@ pub fn train(
 
     progress(Progress::FinalFit(train_rows.len()));
     let train_frame = take_rows(ds, &train_rows)?;
-    let pipeline =
-        FittedPipeline::fit(&train_frame, &ds.schema, &params.features, &params.pipeline)?;
-    let (x_train, _) = pipeline.transform(&train_frame)?;
+    let (pipeline, x_train) = FittedPipeline::fit_transform(
+        &train_frame,
+        &ds.schema,
+        &params.features,
+        &params.pipeline,
+    )?;
     let mut fitted = members
         .iter()
         .map(|a| Estimator::fit(*a, &params.estimator, &x_train, &y_train, params.seed))
@@ -528,9 +531,12 @@ fn cross_validate(
             let fold_rows: Vec<usize> = fit_pos.iter().map(|&i| rows[i]).collect();
             let fold_y: Vec<bool> = fit_pos.iter().map(|&i| y[i]).collect();
             let frame = take_rows(ds, &fold_rows)?;
-            let pipeline =
-                FittedPipeline::fit(&frame, &ds.schema, &params.features, &params.pipeline)?;
-            let (x_fit, _) = pipeline.transform(&frame)?;
+            let (pipeline, x_fit) = FittedPipeline::fit_transform(
+                &frame,
+                &ds.schema,
+                &params.features,
+                &params.pipeline,
+            )?;
             let test_rows: Vec<usize> = test_pos.iter().map(|&i| rows[i]).collect();
             let (x_test, _) = pipeline.transform(&take_rows(ds, &test_rows)?)?;
             let mut raw = Vec::with_capacity(algorithms.len());

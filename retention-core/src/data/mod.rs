@@ -12,6 +12,7 @@ pub mod schema;
 use std::path::Path;
 
 use polars::prelude::*;
+use rayon::prelude::*;
 
 pub use io::{Format, RawTable, TableBatches, TableSink, read_table, write_table};
 pub use schema::{ColumnRole, Role, Schema, SchemaOptions};
@@ -82,45 +83,55 @@ impl Dataset {
             None => infer_id(raw, &names, &target)?,
         };
 
+        // Columns are judged and typed independently: in parallel, kept in file order.
+        let judged: Vec<(ColumnRole, Option<Column>, Option<String>)> = names
+            .par_iter()
+            .map(
+                |name| -> Result<(ColumnRole, Option<Column>, Option<String>)> {
+                    let column = raw.column(name)?;
+                    let listed = |list: &[String]| list.iter().any(|n| n == name);
+                    let (role, note) = decide_role(column, Some(&target), id.as_deref(), options)?;
+                    let mut warning = None;
+                    let typed = match role {
+                        Role::Numeric => {
+                            let values = clean::to_numeric(column, 0)?;
+                            refuse_all_null(name, values.null_count(), values.len())?;
+                            Some(values.into_column())
+                        }
+                        Role::Categorical => {
+                            let values = clean::to_text(column)?;
+                            refuse_all_null(name, values.null_count(), values.len())?;
+                            Some(values.into_column())
+                        }
+                        Role::Id => {
+                            let values = clean::to_text(column)?;
+                            warning = duplicate_id_warning(name, values.iter());
+                            Some(values.into_column())
+                        }
+                        Role::Ignored => {
+                            if let (Some(n), false) = (&note, listed(&options.ignore)) {
+                                warning = Some(format!("column '{name}' ignored: {n}"));
+                            }
+                            None
+                        }
+                        Role::Target => None,
+                    };
+                    let role = ColumnRole {
+                        name: name.clone(),
+                        role,
+                        note,
+                    };
+                    Ok((role, typed, warning))
+                },
+            )
+            .collect::<Result<_>>()?;
         let mut warnings = Vec::new();
         let mut roles = Vec::with_capacity(names.len());
         let mut columns: Vec<Column> = Vec::new();
-        for name in &names {
-            let column = raw.column(name)?;
-            let listed = |list: &[String]| list.iter().any(|n| n == name);
-            let (role, note) = decide_role(column, Some(&target), id.as_deref(), options)?;
-            match role {
-                Role::Numeric => {
-                    let values = clean::to_numeric(column, 0)?;
-                    refuse_all_null(name, values.null_count(), values.len())?;
-                    columns.push(values.into_column());
-                }
-                Role::Categorical => {
-                    let values = clean::to_text(column)?;
-                    refuse_all_null(name, values.null_count(), values.len())?;
-                    columns.push(values.into_column());
-                }
-                Role::Id => {
-                    let values = clean::to_text(column)?;
-                    if let Some(w) = duplicate_id_warning(name, values.iter()) {
-                        warnings.push(w);
-                    }
-                    columns.push(values.into_column());
-                }
-                Role::Ignored => {
-                    if let Some(n) = &note {
-                        if !listed(&options.ignore) {
-                            warnings.push(format!("column '{name}' ignored: {n}"));
-                        }
-                    }
-                }
-                Role::Target => {}
-            }
-            roles.push(ColumnRole {
-                name: name.clone(),
-                role,
-                note,
-            });
+        for (role, typed, warning) in judged {
+            roles.push(role);
+            columns.extend(typed);
+            warnings.extend(warning);
         }
 
         let target_column = raw.column(&target)?;
@@ -238,7 +249,6 @@ pub const INFERENCE_ROWS: usize = 20_000;
 /// empty table or an all-null column, [`Error::InvalidValue`] for a numeric-looking column with a
 /// stray word.
 pub fn infer_schema(raw: &DataFrame, options: &SchemaOptions) -> Result<Schema> {
-    use rayon::prelude::*;
     if raw.height() == 0 {
         return Err(Error::InvalidData("the table has no rows".into()));
     }

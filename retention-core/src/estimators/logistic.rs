@@ -71,6 +71,8 @@ pub struct LogisticModel {
 
 /// Largest matrix (rows × inputs) fitted by linfa-logistic; larger ones use Newton's method.
 const LINFA_MAX_CELLS: usize = 4_000_000;
+/// Rows of the sample a Newton fit of more than four times as many rows starts from.
+const WARM_START_ROWS: usize = 50_000;
 
 impl LogisticModel {
     /// Fits on a feature matrix and labels.
@@ -179,6 +181,24 @@ fn fit_newton(
             "one finite, non-negative weight per row is needed",
         ));
     }
+    // On a large table, start from the fit of an evenly spaced sample (its weights scaled up to
+    // the table's): Newton then needs two or three steps over every row instead of seven or eight.
+    let start = if n > 4 * WARM_START_ROWS {
+        let rows: Vec<usize> = (0..n).step_by(n / WARM_START_ROWS).collect();
+        let scale = n as f64 / rows.len() as f64;
+        let sample = FeatureMatrix {
+            n_rows: rows.len(),
+            values: (0..p)
+                .flat_map(|j| rows.iter().map(move |&i| x.values[j * n + i]))
+                .collect(),
+            names: x.names.clone(),
+        };
+        let sample_y: Vec<bool> = rows.iter().map(|&i| y[i]).collect();
+        let sample_w: Vec<f64> = rows.iter().map(|&i| w[i] * scale).collect();
+        Some(fit_newton(params, &sample, &sample_y, &sample_w)?)
+    } else {
+        None
+    };
     let total_w: f64 = w.iter().sum();
     let t: Vec<f64> = y.iter().map(|&v| f64::from(u8::from(v))).collect();
     let objective = |m: &LogisticModel| -> f64 {
@@ -192,12 +212,13 @@ fn fit_newton(
             .sum();
         loss + 0.5 * params.l2 * m.coefficients.iter().map(|b| b * b).sum::<f64>()
     };
-    let mut model = LogisticModel {
+    let mut model = start.unwrap_or(LogisticModel {
         intercept: 0.0,
         coefficients: vec![0.0; p],
         converged: false,
         gradient_norm: f64::NAN,
-    };
+    });
+    model.converged = false;
     let mut current = objective(&model);
     for _ in 0..params.max_iterations.min(100) {
         let z = model.decision(x);

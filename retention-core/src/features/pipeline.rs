@@ -410,6 +410,19 @@ impl FittedPipeline {
         spec: &FeatureSpec,
         params: &PipelineParams,
     ) -> Result<Self> {
+        Ok(Self::fit_transform(frame, schema, spec, params)?.0)
+    }
+
+    /// [`FittedPipeline::fit`], and the training rows transformed (which fitting computes anyway).
+    ///
+    /// # Errors
+    /// As [`FittedPipeline::fit`].
+    pub fn fit_transform(
+        frame: &DataFrame,
+        schema: &Schema,
+        spec: &FeatureSpec,
+        params: &PipelineParams,
+    ) -> Result<(Self, FeatureMatrix)> {
         params.check()?;
         let added = spec.validate("features", |c| schema.role_of(c).filter(|r| r.is_feature()))?;
         let mut frame = frame.clone();
@@ -451,7 +464,7 @@ impl FittedPipeline {
         pipeline.input_means = (0..x.n_cols())
             .map(|j| x.column(j).iter().sum::<f64>() / x.n_rows.max(1) as f64)
             .collect();
-        Ok(pipeline)
+        Ok((pipeline, x))
     }
 
     /// Number of model inputs.
