@@ -74,8 +74,8 @@ impl<'m> RowScorer<'m> {
     ///
     /// # Examples
     /// ```no_run
-    /// # fn main() -> retention::Result<()> {
-    /// let model = retention::ChurnModel::load(std::path::Path::new("model.json"))?;
+    /// # fn main() -> retention_core::Result<()> {
+    /// let model = retention_core::model::ChurnModel::load(std::path::Path::new("model.json"))?;
     /// let scorer = model.row_scorer();
     /// let (score, _unseen) = scorer.score_record(&[("tenure", Some("3")), ("Contract", Some("Month-to-month"))])?;
     /// println!("{:.3} {}", score.probability, score.tier.as_str());
