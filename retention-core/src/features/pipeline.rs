@@ -351,17 +351,23 @@ pub struct UnseenLevels {
     pub examples: Vec<String>,
 }
 
+impl UnseenLevels {
+    /// Adds another count of the same column (batches, blocks).
+    pub fn merge(&mut self, other: UnseenLevels) {
+        self.count += other.count;
+        for x in other.examples {
+            if self.examples.len() < 5 && !self.examples.contains(&x) {
+                self.examples.push(x);
+            }
+        }
+    }
+}
+
 impl TransformReport {
     /// Adds another report's counts to this one (batches).
     pub fn merge(&mut self, other: TransformReport) {
         for (col, u) in other.unseen {
-            let e = self.unseen.entry(col).or_default();
-            e.count += u.count;
-            for x in u.examples {
-                if e.examples.len() < 5 && !e.examples.contains(&x) {
-                    e.examples.push(x);
-                }
-            }
+            self.unseen.entry(col).or_default().merge(u);
         }
     }
 

@@ -65,6 +65,16 @@ pub struct ScoreSummary {
     pub warnings: Vec<String>,
 }
 
+impl ScoreSummary {
+    /// An empty summary listing every tier (at zero), so that reports show all three.
+    fn with_every_tier() -> Self {
+        ScoreSummary {
+            tiers: Tier::ALL.into_iter().map(|t| (t, 0)).collect(),
+            ..ScoreSummary::default()
+        }
+    }
+}
+
 impl ChurnModel {
     /// Calibrated churn probabilities for a typed dataset (see [`Dataset::with_schema`]).
     ///
@@ -186,10 +196,7 @@ pub fn score_file_with(
 ) -> Result<ScoreSummary> {
     let mut batches = TableBatches::open(input, options.block_bytes, options.batch_rows)?;
     let mut sink: Option<TableSink> = None;
-    let mut summary = ScoreSummary::default();
-    for tier in Tier::ALL {
-        summary.tiers.insert(tier, 0);
-    }
+    let mut summary = ScoreSummary::with_every_tier();
     while let Some((first_row, raw)) = batches.next_batch()? {
         let (scored, report, warnings) = score(&raw, first_row)?;
         on_batch(first_row, &scored)?;

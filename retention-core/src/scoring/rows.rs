@@ -145,10 +145,7 @@ impl<'m> RowScorer<'m> {
         layout.write_header(&mut header);
         out.write_all(&header).map_err(|e| Error::io(output, e))?;
 
-        let mut summary = ScoreSummary::default();
-        for tier in Tier::ALL {
-            summary.tiers.insert(tier, 0);
-        }
+        let mut summary = ScoreSummary::with_every_tier();
         let mut unseen = self.encoder.unseen_counts();
         let group = rayon::current_num_threads().max(1) * 2;
         let mut line = Vec::new();
@@ -196,7 +193,7 @@ impl<'m> RowScorer<'m> {
                     *summary.tiers.entry(tier).or_default() += count;
                 }
                 for (total, u) in unseen.iter_mut().zip(block.unseen) {
-                    merge_unseen(total, u);
+                    total.merge(u);
                 }
                 summary.warnings.extend(block.warning);
             }
@@ -448,15 +445,6 @@ fn typed_cell<'a>(column: &str, role: Role, text: Option<&'a str>, row: usize) -
         },
         _ => Cell::Text(text.and_then(text_cell)),
     })
-}
-
-fn merge_unseen(total: &mut UnseenLevels, more: UnseenLevels) {
-    total.count += more.count;
-    for x in more.examples {
-        if total.examples.len() < 5 && !total.examples.contains(&x) {
-            total.examples.push(x);
-        }
-    }
 }
 
 /// A row number as decimal text, without allocating.
