@@ -32,13 +32,7 @@ fn bench_explain(c: &mut Criterion) {
     group.sample_size(10);
     for algorithm in Algorithm::ALL {
         let model = train(&ds, &TrainParams::new(algorithm).cv_folds(0), &|_| {}).expect("train");
-        // perpetual 3.0.0-rc.2's TreeSHAP explains about 1,200 rows/s here: 100,000 rows would
-        // take 85 s a pass and 14 minutes for criterion's ten samples, so boosting stops at 10,000.
-        let sizes: &[usize] = match algorithm {
-            Algorithm::Boosting => &[1_000, 10_000],
-            _ => &[1_000, 100_000],
-        };
-        for &rows in sizes {
+        for rows in [1_000, 100_000] {
             let raw = telco_rows(rows);
             group.throughput(Throughput::Elements(rows as u64));
             group.bench_with_input(

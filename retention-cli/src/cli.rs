@@ -116,7 +116,7 @@ pub enum AlgorithmArg {
     Logistic,
     /// A decision tree with smoothed leaf probabilities.
     Tree,
-    /// Gradient-boosted trees (perpetual).
+    /// Gradient-boosted trees (histogram GBDT).
     Boosting,
 }
 
@@ -219,9 +219,15 @@ pub struct TrainArgs {
     /// Minimum training rows per tree leaf.
     #[arg(long, default_value_t = 20)]
     pub min_samples_leaf: usize,
-    /// Complexity budget of gradient boosting (higher fits more, slower-learning trees).
-    #[arg(long, default_value_t = 2.0)]
-    pub budget: f32,
+    /// Trees of gradient boosting.
+    #[arg(long, value_name = "N", default_value_t = 100)]
+    pub trees: usize,
+    /// Learning rate (shrinkage) of gradient boosting.
+    #[arg(long, value_name = "RATE", default_value_t = 0.1)]
+    pub learning_rate: f64,
+    /// Leaves per boosted tree at most.
+    #[arg(long, value_name = "N", default_value_t = 8)]
+    pub max_leaves: usize,
     /// Row weighting for every algorithm.
     #[arg(long, value_enum, default_value = "none")]
     pub class_weight: ClassWeightArg,

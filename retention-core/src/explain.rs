@@ -2,8 +2,8 @@
 //!
 //! Contributions are in log-odds and add up exactly to the model's raw output minus its expected
 //! value: for logistic regression `wⱼ·(xⱼ − training mean of xⱼ)`; for the decision tree
-//! path-dependent TreeSHAP over the tree's training covers; for boosting perpetual's exact
-//! TreeSHAP; for a blend the average of its members'. One-hot and indicator inputs are summed back
+//! path-dependent TreeSHAP over the tree's training covers; for boosting the same TreeSHAP summed
+//! over its trees; for a blend the average of its members'. One-hot and indicator inputs are summed back
 //! to their source column, so a reason reads `Contract = Month-to-month: +0.82`. The calibrated
 //! probability is a monotone function of the raw output, so the reasons rank and sign the same way.
 
@@ -14,7 +14,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::data::Dataset;
 use crate::error::{Error, Result};
-use crate::estimators::{Estimator, TreeModel};
+use crate::estimators::Estimator;
+use crate::estimators::tree::TreeNode;
 use crate::features::FeatureMatrix;
 use crate::model::ChurnModel;
 
@@ -124,36 +125,40 @@ impl Estimator {
                         let mut row = vec![0.0; p];
                         for (k, phi) in out.chunks_mut(p).enumerate() {
                             x.row_into(chunk * 256 + k, &mut row);
-                            tree_shap(tree, &row, phi);
+                            tree_shap(&tree.nodes, &row, phi);
                         }
                     });
                 Contributions {
                     n_rows: n,
                     n_inputs: p,
                     values,
-                    expected_value: tree_expected_value(tree),
+                    expected_value: tree_expected_value(&tree.nodes),
                     raw: tree.decision(x),
                 }
             }
             Estimator::Boosting(b) => {
-                let all = b.contributions(x);
-                let mut values = Vec::with_capacity(n * p);
-                let mut expected = 0.0;
-                for (i, chunk) in all.chunks(p + 1).enumerate() {
-                    values.extend_from_slice(&chunk[..p]);
-                    if i == 0 {
-                        // perpetual 3.0.0-rc.2's bias column leaves out the base score: its
-                        // contributions add up to the prediction minus the base score.
-                        expected = chunk[p] + b.booster.base_score;
-                    }
-                }
-                let raw = b.decision(x);
+                use rayon::prelude::*;
+                let mut values = vec![0.0; n * p];
+                values
+                    .par_chunks_mut(p * 64)
+                    .enumerate()
+                    .for_each(|(chunk, out)| {
+                        let mut row = vec![0.0; p];
+                        for (k, phi) in out.chunks_mut(p).enumerate() {
+                            x.row_into(chunk * 64 + k, &mut row);
+                            for tree in &b.trees {
+                                tree_shap(tree, &row, phi);
+                            }
+                        }
+                    });
+                let expected =
+                    b.base_score + b.trees.iter().map(|t| tree_expected_value(t)).sum::<f64>();
                 Contributions {
                     n_rows: n,
                     n_inputs: p,
                     values,
                     expected_value: expected,
-                    raw,
+                    raw: b.decision(x),
                 }
             }
             Estimator::Blend { members } => {
@@ -344,9 +349,12 @@ fn display_number(v: f64) -> String {
 }
 
 /// Expected raw output of a tree: leaf values weighted by their training cover.
-fn tree_expected_value(tree: &TreeModel) -> f64 {
-    let total = tree.nodes[0].cover.max(1e-300);
-    tree.nodes
+fn tree_expected_value(nodes: &[TreeNode]) -> f64 {
+    let Some(root) = nodes.first() else {
+        return 0.0;
+    };
+    let total = root.cover.max(1e-300);
+    nodes
         .iter()
         .filter(|n| n.leaf)
         .map(|n| n.cover / total * n.value)
@@ -362,13 +370,15 @@ struct PathElement {
 }
 
 /// Path-dependent TreeSHAP (Lundberg et al., 2018, Algorithm 2) for one row.
-fn tree_shap(tree: &TreeModel, x: &[f64], phi: &mut [f64]) {
-    recurse(tree, x, phi, 0, Vec::with_capacity(16), 1.0, 1.0, -1);
+fn tree_shap(nodes: &[TreeNode], x: &[f64], phi: &mut [f64]) {
+    if !nodes.is_empty() {
+        recurse(nodes, x, phi, 0, Vec::with_capacity(16), 1.0, 1.0, -1);
+    }
 }
 
 #[allow(clippy::too_many_arguments)]
 fn recurse(
-    tree: &TreeModel,
+    tree: &[TreeNode],
     x: &[f64],
     phi: &mut [f64],
     node: usize,
@@ -379,7 +389,7 @@ fn recurse(
 ) {
     extend(&mut path, zero, one, feature);
     let depth = path.len() - 1;
-    let n = &tree.nodes[node];
+    let n = &tree[node];
     if n.leaf {
         for i in 1..=depth {
             let w = unwound_sum(&path, depth, i);
@@ -395,8 +405,8 @@ fn recurse(
         (n.right as usize, n.left as usize)
     };
     let cover = n.cover.max(1e-300);
-    let hot_zero = tree.nodes[hot].cover / cover;
-    let cold_zero = tree.nodes[cold].cover / cover;
+    let hot_zero = tree[hot].cover / cover;
+    let cold_zero = tree[cold].cover / cover;
     let (mut in_zero, mut in_one) = (1.0, 1.0);
     if let Some(k) = path.iter().position(|e| e.feature == f as isize) {
         in_zero = path[k].zero;
@@ -480,7 +490,7 @@ fn unwound_sum(path: &[PathElement], depth: usize, index: usize) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::estimators::tree::TreeNode;
+    use crate::estimators::TreeModel;
 
     fn leaf(cover: f64, value: f64) -> TreeNode {
         TreeNode {
@@ -521,14 +531,14 @@ mod tests {
             ],
             base_rate: 0.5,
         };
-        let ev = tree_expected_value(&tree);
+        let ev = tree_expected_value(&tree.nodes);
         assert!((ev - (0.4 + 0.2 + 1.5)).abs() < 1e-12);
         // Row (0, 1) reaches leaf value 2. Value of coalitions (path-dependent expectations):
         // v({}) = 2.1, v({0}) = E[f | x0 left] = 0.8·1 + 0.2·2 = 1.2,
         // v({1}) = 0.5·2 + 0.5·3 = 2.5, v({0,1}) = 2.
         // φ0 = ½[(1.2 − 2.1) + (2 − 2.5)] = −0.7; φ1 = ½[(2.5 − 2.1) + (2 − 1.2)] = 0.6.
         let mut phi = [0.0; 2];
-        tree_shap(&tree, &[0.0, 1.0], &mut phi);
+        tree_shap(&tree.nodes, &[0.0, 1.0], &mut phi);
         assert!((phi[0] + 0.7).abs() < 1e-12, "{phi:?}");
         assert!((phi[1] - 0.6).abs() < 1e-12, "{phi:?}");
         assert!((phi.iter().sum::<f64>() + ev - 2.0).abs() < 1e-12);
@@ -549,10 +559,10 @@ mod tests {
             ],
             base_rate: 0.5,
         };
-        let ev = tree_expected_value(&tree);
+        let ev = tree_expected_value(&tree.nodes);
         for row in [[0.1, 1.0], [0.3, -1.0], [0.9, -1.0], [0.9, 1.0]] {
             let mut phi = [0.0; 2];
-            tree_shap(&tree, &row, &mut phi);
+            tree_shap(&tree.nodes, &row, &mut phi);
             let x = FeatureMatrix {
                 n_rows: 1,
                 values: vec![row[0], row[1]],

@@ -21,18 +21,10 @@ fn contributions_add_up_for_every_estimator() {
         let (_, c) = model.contributions(&raw).unwrap();
         assert_eq!(c.n_rows, 300);
         assert_eq!(c.n_inputs, model.pipeline.n_outputs());
-        // perpetual keeps leaf weights in f32, so its sums carry f32 rounding (relative 1e-7
-        // per tree); logistic regression and the tree are exact in f64.
-        let relative = algorithm == Algorithm::Boosting;
         for i in 0..c.n_rows {
             let total: f64 = c.row(i).iter().sum::<f64>() + c.expected_value;
-            let scale = if relative {
-                c.raw[i].abs().max(1.0)
-            } else {
-                1.0
-            };
             assert!(
-                (total - c.raw[i]).abs() < 1e-6 * scale,
+                (total - c.raw[i]).abs() < 1e-6,
                 "{algorithm}: row {i}: {total} vs raw {}",
                 c.raw[i]
             );

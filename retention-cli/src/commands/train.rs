@@ -110,7 +110,9 @@ fn params(args: &TrainArgs) -> Result<TrainParams> {
     params.estimator.tree.max_depth = args.max_depth;
     params.estimator.tree.min_samples_leaf = args.min_samples_leaf;
     params.estimator.tree.min_samples_split = 2 * args.min_samples_leaf;
-    params.estimator.boosting.budget = args.budget;
+    params.estimator.boosting.trees = args.trees;
+    params.estimator.boosting.learning_rate = args.learning_rate;
+    params.estimator.boosting.max_leaves = args.max_leaves;
     params.estimator.class_weight = match args.class_weight {
         ClassWeightArg::None => ClassWeight::None,
         ClassWeightArg::Balanced => ClassWeight::Balanced,

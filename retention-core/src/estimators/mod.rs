@@ -24,7 +24,7 @@ pub enum Algorithm {
     Logistic,
     /// A single decision tree (linfa-trees) with smoothed leaf probabilities.
     Tree,
-    /// Gradient-boosted trees (perpetual).
+    /// Gradient-boosted trees (histogram GBDT, see [`boosting`]).
     Boosting,
     /// Cross-validate logistic, tree, boosting and the average of the best two; keep the best.
     Auto,
@@ -130,8 +130,6 @@ impl EstimatorParams {
 
 /// A fitted estimator.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-// Externally tagged: perpetual stores maps with integer keys, which serde cannot read back
-// through the buffering that internally tagged enums need.
 #[serde(rename_all = "snake_case")]
 pub enum Estimator {
     /// Logistic regression.
