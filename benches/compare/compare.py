@@ -4,8 +4,8 @@ Usage: compare.py RETENTION_BIN WORK_DIR LATENCY_JSON CRITERION_DIR
 
 Called by benches/compare/run.sh, which builds RetentionAI, generates the tables into WORK_DIR
 (train.csv: ROWS customers, seed 1; current.csv: ROWS customers, seed 2, with the drift demo's
-shifts; boost.csv and cv.csv: the first BOOST_ROWS and CV_ROWS rows of train.csv; big.csv: 10x ROWS
-when SCALE=1), runs `cargo bench --bench latency` and `--bench explain`, then calls this script.
+shifts; boost.csv: the first BOOST_ROWS rows of train.csv; cv.csv: the real Telco table;
+big.csv: 10x ROWS when SCALE=1), runs `cargo bench --bench latency` and `--bench explain`, then calls this script.
 
 Every measurement is timed here, on the same files, one after the other (nothing else runs):
 - whole processes (`/usr/bin/time`: wall seconds and peak RSS) for training, batch scoring and
@@ -60,7 +60,7 @@ def main():
     f = lambda name: os.path.join(work, name)  # noqa: E731
     rows = sum(1 for _ in open(f("train.csv"))) - 1
     boost_rows = sum(1 for _ in open(f("boost.csv"))) - 1
-    cv_rows = sum(1 for _ in open(f("cv.csv"))) - 1
+    cv_rows = sum(1 for _ in open(f("cv.csv"))) - 1  # the real Telco table
     table = []
 
     def row(task, ours, anchor, name, ratio_of="time", note=""):
@@ -88,7 +88,7 @@ def main():
                                ("histgb", "HistGradientBoosting", "boosting")):
         _, _, out = timed(py("cv", family, f("cv.csv")))
         mean, std = json.loads(out)
-        row(f"CV ROC-AUC {ours}, {cv_rows:,} rows (5-fold)", cv[ours], (mean, std), name, "auc")
+        row(f"CV ROC-AUC {ours}, Telco {cv_rows:,} rows (5-fold)", cv[ours], (mean, std), name, "auc")
 
     # 2. Batch scoring CSV→CSV, whole processes, warm page cache, best of 3.
     print("batch scoring…", file=sys.stderr)

@@ -2,7 +2,9 @@
 
 5-fold stratified cross-validation (shuffled, seed 42), one-hot encoding + standardisation,
 median imputation of TotalCharges' blanks. Logistic regression with C=1 (RetentionAI's --l2 1) and
-a decision tree of depth 6 with leaves of at least 20 rows (RetentionAI's tree defaults).
+a decision tree of depth 6 with leaves of at least 20 rows (RetentionAI's tree defaults), and, when
+lightgbm is installed (benches/compare/.venv has it), LightGBM and HistGradientBoosting with their
+defaults.
 
 Usage: python benches/compare/telco_cv_sklearn.py [data/telco_customer_churn.csv]
 Needs scikit-learn and pandas.
@@ -25,6 +27,14 @@ models = {
         max_depth=6, min_samples_leaf=20, random_state=42
     ),
 }
+try:
+    import lightgbm
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    models["LightGBM (defaults)"] = lightgbm.LGBMClassifier(verbose=-1)
+    models["HistGradientBoosting (defaults)"] = HistGradientBoostingClassifier(random_state=42)
+except ImportError:
+    print("(lightgbm not installed: boosting anchors skipped)")
 cv = StratifiedKFold(n_splits=5, shuffle=True, random_state=42)
 print(f"scikit-learn {__import__('sklearn').__version__}, 5-fold stratified CV, seed 42")
 for name, model in models.items():
