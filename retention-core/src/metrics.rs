@@ -253,17 +253,30 @@ fn confusion(y: &[bool], p: &[f64], threshold: f64) -> Confusion {
     c
 }
 
+/// Indices sorted by score (descending when `desc`), ties in index order: the order a stable
+/// sort gives, found by sorting (score, index) pairs in parallel.
+fn order_by_score(p: &[f64], desc: bool) -> Vec<usize> {
+    use rayon::prelude::*;
+    let mut pairs: Vec<(f64, usize)> = p.iter().copied().zip(0..).collect();
+    pairs.par_sort_unstable_by(|a, b| {
+        let by_score = if desc {
+            b.0.total_cmp(&a.0)
+        } else {
+            a.0.total_cmp(&b.0)
+        };
+        by_score.then(a.1.cmp(&b.1))
+    });
+    pairs.into_iter().map(|(_, i)| i).collect()
+}
+
 /// Indices sorted by descending score.
 fn order_desc(p: &[f64]) -> Vec<usize> {
-    let mut idx: Vec<usize> = (0..p.len()).collect();
-    idx.sort_by(|&a, &b| p[b].total_cmp(&p[a]));
-    idx
+    order_by_score(p, true)
 }
 
 /// ROC-AUC by the rank-sum formula, ties counted half. 0.5 when one class is absent.
 pub fn roc_auc(y: &[bool], p: &[f64]) -> f64 {
-    let mut idx: Vec<usize> = (0..p.len()).collect();
-    idx.sort_by(|&a, &b| p[a].total_cmp(&p[b]));
+    let idx = order_by_score(p, false);
     let n_pos = y.iter().filter(|v| **v).count() as f64;
     let n_neg = y.len() as f64 - n_pos;
     if n_pos == 0.0 || n_neg == 0.0 {

@@ -373,11 +373,18 @@ fn infer_feature_role(column: &Column) -> Result<(Role, Option<String>)> {
             column.name()
         )));
     }
-    let levels = text.n_unique()? - usize::from(text.null_count() > 0);
     let numeric = column.dtype().is_primitive_numeric() || clean::to_numeric(column, 0).is_ok();
     if !numeric {
         refuse_mostly_numeric(column.name(), &text, non_null)?;
     }
+    // Distinct non-null values: a number column needs only to know whether there are more than
+    // two, a text column the exact count when it is small; a full count only beyond that.
+    let cap = if numeric { 2 } else { MAX_INFERRED_LEVELS };
+    let levels = match distinct_up_to(&text, cap) {
+        Some(k) => k,
+        None if numeric => cap + 1,
+        None => text.n_unique()? - usize::from(text.null_count() > 0),
+    };
     if numeric && levels > 2 {
         return Ok((Role::Numeric, Some("inferred: numeric values".into())));
     }
@@ -402,6 +409,21 @@ fn infer_feature_role(column: &Column) -> Result<(Role, Option<String>)> {
         Role::Categorical,
         Some(format!("inferred: text with {levels} levels")),
     ))
+}
+
+/// The number of distinct non-null cells if it is at most `cap`, else `None` (stopping at the
+/// first cell past the cap).
+fn distinct_up_to(text: &StringChunked, cap: usize) -> Option<usize> {
+    let mut seen: Vec<&str> = Vec::with_capacity(cap + 1);
+    for cell in text.iter().flatten() {
+        if !seen.contains(&cell) {
+            if seen.len() == cap {
+                return None;
+            }
+            seen.push(cell);
+        }
+    }
+    Some(seen.len())
 }
 
 /// A column whose cells are numbers but for a few (at most 1 %) is a numeric column with bad

@@ -8,6 +8,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use polars::prelude::*;
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::derive::FeatureSpec;
@@ -441,15 +442,17 @@ impl FittedPipeline {
             .collect();
         columns.extend(added);
         let n = frame.height();
-        let mut encoders = Vec::with_capacity(columns.len());
-        for (name, role) in columns {
-            let col = frame.column(&name)?;
-            let encoder = match role {
-                Role::Numeric => fit_numeric(&name, col.f64()?, params),
-                _ => fit_categorical(&name, col.str()?, n, params),
-            };
-            encoders.push(encoder);
-        }
+        // Columns are fitted independently: one task each.
+        let encoders = columns
+            .par_iter()
+            .map(|(name, role)| {
+                let col = frame.column(name)?;
+                Ok(match role {
+                    Role::Numeric => fit_numeric(name, col.f64()?, params),
+                    _ => fit_categorical(name, col.str()?, n, params),
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
         let outputs = encoders
             .iter()
             .flat_map(|e| {
@@ -556,11 +559,22 @@ fn frame_without_derived(frame: &DataFrame, spec: &FeatureSpec) -> DataFrame {
 
 fn fit_numeric(name: &str, ca: &Float64Chunked, params: &PipelineParams) -> Encoder {
     let mut present: Vec<f64> = ca.iter().flatten().collect();
-    present.sort_by(f64::total_cmp);
-    let median = match present.len() {
-        0 => 0.0,
-        m if m % 2 == 1 => present[m / 2],
-        m => (present[m / 2 - 1] + present[m / 2]) / 2.0,
+    // The median by selection (linear time), not a full sort.
+    let m = present.len();
+    let median = if m == 0 {
+        0.0
+    } else {
+        let (below, &mut upper, _) = present.select_nth_unstable_by(m / 2, f64::total_cmp);
+        if m % 2 == 1 {
+            upper
+        } else {
+            let lower = below
+                .iter()
+                .copied()
+                .max_by(f64::total_cmp)
+                .unwrap_or(upper);
+            (lower + upper) / 2.0
+        }
     };
     let n = ca.len().max(1) as f64;
     let mean = ca.iter().map(|v| v.unwrap_or(median)).sum::<f64>() / n;
@@ -584,21 +598,24 @@ fn fit_numeric(name: &str, ca: &Float64Chunked, params: &PipelineParams) -> Enco
 }
 
 fn fit_categorical(name: &str, ca: &StringChunked, n: usize, params: &PipelineParams) -> Encoder {
-    let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut hashed: PlHashMap<&str, usize> = PlHashMap::new();
     for v in ca.iter().flatten() {
-        *counts.entry(v).or_default() += 1;
+        *hashed.entry(v).or_default() += 1;
     }
+    // Levels in byte order, as the encoder lists them.
+    let mut counts: Vec<(&str, usize)> = hashed.into_iter().collect();
+    counts.sort_unstable_by(|a, b| a.0.cmp(b.0));
     let min_count = params
         .rare_min_count
         .max((params.rare_min_fraction * n as f64).ceil() as usize);
     let mode = counts
         .iter()
-        .max_by(|a, b| a.1.cmp(b.1).then(b.0.cmp(a.0)))
+        .max_by(|a, b| a.1.cmp(&b.1).then(b.0.cmp(a.0)))
         .map(|(l, _)| l.to_string())
         .unwrap_or_default();
     let (mut levels, mut rare): (Vec<String>, Vec<String>) = (Vec::new(), Vec::new());
     for (level, count) in &counts {
-        if *count >= min_count || *level == mode {
+        if *count >= min_count || *level == mode.as_str() {
             levels.push(level.to_string());
         } else {
             rare.push(level.to_string());
