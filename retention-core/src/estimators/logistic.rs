@@ -129,15 +129,23 @@ impl LogisticModel {
 
     /// Log-odds of churn per row.
     pub fn decision(&self, x: &FeatureMatrix) -> Vec<f64> {
+        use rayon::prelude::*;
+        const CHUNK: usize = 8192;
         let mut z = vec![self.intercept; x.n_rows];
-        for (j, w) in self.coefficients.iter().enumerate() {
-            if *w == 0.0 {
-                continue;
+        // Rows in chunks on every core; within a row the terms are added in input order, so the
+        // result does not depend on the number of cores.
+        z.par_chunks_mut(CHUNK).enumerate().for_each(|(c, z)| {
+            let start = c * CHUNK;
+            for (j, w) in self.coefficients.iter().enumerate() {
+                if *w == 0.0 {
+                    continue;
+                }
+                let col = &x.column(j)[start..start + z.len()];
+                for (zi, xi) in z.iter_mut().zip(col) {
+                    *zi += w * xi;
+                }
             }
-            for (zi, xi) in z.iter_mut().zip(x.column(j)) {
-                *zi += w * xi;
-            }
-        }
+        });
         z
     }
 
@@ -201,16 +209,30 @@ fn fit_newton(
     };
     let total_w: f64 = w.iter().sum();
     let t: Vec<f64> = y.iter().map(|&v| f64::from(u8::from(v))).collect();
-    let objective = |m: &LogisticModel| -> f64 {
-        let loss: f64 = m
-            .decision(x)
-            .iter()
-            .zip(&t)
-            .zip(w)
-            .map(|((z, t), w)| w * (z.exp().ln_1p() - t * z))
-            .map(|v| if v.is_finite() { v } else { f64::MAX / 4.0 })
-            .sum();
-        loss + 0.5 * params.l2 * m.coefficients.iter().map(|b| b * b).sum::<f64>()
+    use rayon::prelude::*;
+    const CHUNK: usize = 8192;
+    // The objective and the raw outputs it was computed from (reused by the next step). Chunk
+    // sums are added in chunk order: the same value on any number of cores.
+    let objective = |m: &LogisticModel| -> (f64, Vec<f64>) {
+        let z = m.decision(x);
+        let parts: Vec<f64> = z
+            .par_chunks(CHUNK)
+            .zip(t.par_chunks(CHUNK))
+            .zip(w.par_chunks(CHUNK))
+            .map(|((z, t), w)| {
+                z.iter()
+                    .zip(t)
+                    .zip(w)
+                    .map(|((z, t), w)| w * (z.exp().ln_1p() - t * z))
+                    .map(|v| if v.is_finite() { v } else { f64::MAX / 4.0 })
+                    .sum::<f64>()
+            })
+            .collect();
+        let loss: f64 = parts.iter().sum();
+        (
+            loss + 0.5 * params.l2 * m.coefficients.iter().map(|b| b * b).sum::<f64>(),
+            z,
+        )
     };
     let mut model = start.unwrap_or(LogisticModel {
         intercept: 0.0,
@@ -219,26 +241,36 @@ fn fit_newton(
         gradient_norm: f64::NAN,
     });
     model.converged = false;
-    let mut current = objective(&model);
+    let (mut current, mut z) = objective(&model);
     for _ in 0..params.max_iterations.min(100) {
-        let z = model.decision(x);
-        let prob: Vec<f64> = z.iter().map(|&z| sigmoid(z)).collect();
-        let r: Vec<f64> = (0..n).map(|i| w[i] * (prob[i] - t[i])).collect();
-        let h: Vec<f64> = (0..n).map(|i| w[i] * prob[i] * (1.0 - prob[i])).collect();
-        // Gradient and Hessian over [coefficients..., intercept].
-        let dim = p + 1;
-        let (mut g, mut hess) = gradient_and_hessian(x, &r, &h);
-        for j in 0..p {
-            g[j] += params.l2 * model.coefficients[j];
-            hess[j * dim + j] += params.l2;
+        let (r, h): (Vec<f64>, Vec<f64>) = z
+            .par_iter()
+            .zip(&t)
+            .zip(w)
+            .with_min_len(CHUNK)
+            .map(|((&z, &t), &w)| {
+                let p = sigmoid(z);
+                (w * (p - t), w * p * (1.0 - p))
+            })
+            .unzip();
+        // The gradient first (one pass): when it is small enough the Hessian is not needed.
+        let mut g = gradient(x, &r);
+        for (gj, b) in g.iter_mut().zip(&model.coefficients) {
+            *gj += params.l2 * b;
         }
-        hess[p * dim + p] += 1e-12;
         let grad_norm = g.iter().map(|v| v * v).sum::<f64>().sqrt() / total_w.max(1e-300);
         model.gradient_norm = grad_norm;
         if grad_norm <= params.tolerance {
             model.converged = true;
             break;
         }
+        // Hessian over [coefficients..., intercept].
+        let dim = p + 1;
+        let mut hess = hessian(x, &h);
+        for j in 0..p {
+            hess[j * dim + j] += params.l2;
+        }
+        hess[p * dim + p] += 1e-12;
         let Some(step) = cholesky_solve(&hess, &g, dim) else {
             return Err(Error::Training {
                 algorithm: "logistic".into(),
@@ -255,11 +287,12 @@ fn fit_newton(
                 converged: false,
                 gradient_norm: f64::NAN,
             };
-            let value = objective(&candidate);
+            let (value, candidate_z) = objective(&candidate);
             if value <= current || scale < 1e-8 {
                 model.intercept = candidate.intercept;
                 model.coefficients = candidate.coefficients;
                 current = value;
+                z = candidate_z;
                 break;
             }
             scale /= 2.0;
@@ -272,28 +305,48 @@ fn fit_newton(
     Ok(model)
 }
 
-/// Rows per block of [`gradient_and_hessian`]: a block of every column stays in cache while all
+/// Rows per block of [`gradient`] and [`hessian`]: a block of every column stays in cache while all
 /// pairs of columns are multiplied.
 const BLOCK_ROWS: usize = 2048;
 
-/// `Σ r_i x_i` and `Σ h_i x_i x_iᵀ` over rows, with a trailing intercept input of ones, as a
-/// vector and a full symmetric row-major matrix. Blocks of rows are summed in parallel, then added
-/// up in order, so the result is the same on every run.
-fn gradient_and_hessian(x: &FeatureMatrix, r: &[f64], h: &[f64]) -> (Vec<f64>, Vec<f64>) {
+/// `Σ r_i x_i` over rows, with a trailing intercept input of ones. Blocks of rows are summed in
+/// parallel, then added up in order, so the result is the same on every run.
+fn gradient(x: &FeatureMatrix, r: &[f64]) -> Vec<f64> {
     use rayon::prelude::*;
     let (n, p) = (x.n_rows, x.n_cols());
-    let dim = p + 1;
-    let blocks: Vec<(Vec<f64>, Vec<f64>)> = (0..n.div_ceil(BLOCK_ROWS))
+    let blocks: Vec<Vec<f64>> = (0..n.div_ceil(BLOCK_ROWS))
         .into_par_iter()
         .map(|b| {
             let rows = b * BLOCK_ROWS..((b + 1) * BLOCK_ROWS).min(n);
-            let (r, h) = (&r[rows.clone()], &h[rows.clone()]);
-            let mut g = vec![0.0; dim];
+            let r = &r[rows.clone()];
+            let mut g: Vec<f64> = (0..p).map(|j| dot(&x.column(j)[rows.clone()], r)).collect();
+            g.push(r.iter().sum());
+            g
+        })
+        .collect();
+    let mut g = vec![0.0; p + 1];
+    for bg in blocks {
+        g.iter_mut().zip(bg).for_each(|(a, b)| *a += b);
+    }
+    g
+}
+
+/// `Σ h_i x_i x_iᵀ` over rows, with a trailing intercept input of ones, as a full symmetric
+/// row-major matrix. Blocks of rows are summed in parallel, then added up in order, so the result
+/// is the same on every run.
+fn hessian(x: &FeatureMatrix, h: &[f64]) -> Vec<f64> {
+    use rayon::prelude::*;
+    let (n, p) = (x.n_rows, x.n_cols());
+    let dim = p + 1;
+    let blocks: Vec<Vec<f64>> = (0..n.div_ceil(BLOCK_ROWS))
+        .into_par_iter()
+        .map(|b| {
+            let rows = b * BLOCK_ROWS..((b + 1) * BLOCK_ROWS).min(n);
+            let h = &h[rows.clone()];
             let mut hess = vec![0.0; dim * dim];
             let mut hx = vec![0.0; rows.len()];
             for j in 0..p {
                 let cj = &x.column(j)[rows.clone()];
-                g[j] = dot(cj, r);
                 for ((o, a), b) in hx.iter_mut().zip(cj).zip(h) {
                     *o = a * b;
                 }
@@ -302,15 +355,12 @@ fn gradient_and_hessian(x: &FeatureMatrix, r: &[f64], h: &[f64]) -> (Vec<f64>, V
                 }
                 hess[p * dim + j] = hx.iter().sum();
             }
-            g[p] = r.iter().sum();
             hess[p * dim + p] = h.iter().sum();
-            (g, hess)
+            hess
         })
         .collect();
-    let mut g = vec![0.0; dim];
     let mut hess = vec![0.0; dim * dim];
-    for (bg, bh) in blocks {
-        g.iter_mut().zip(bg).for_each(|(a, b)| *a += b);
+    for bh in blocks {
         hess.iter_mut().zip(bh).for_each(|(a, b)| *a += b);
     }
     for j in 0..dim {
@@ -318,7 +368,7 @@ fn gradient_and_hessian(x: &FeatureMatrix, r: &[f64], h: &[f64]) -> (Vec<f64>, V
             hess[k * dim + j] = hess[j * dim + k];
         }
     }
-    (g, hess)
+    hess
 }
 
 /// Dot product with four independent sums, so that it vectorises.
@@ -484,7 +534,7 @@ mod tests {
         let x = matrix(&cols);
         let r: Vec<f64> = (0..n).map(|i| (i % 7) as f64 / 7.0 - 0.4).collect();
         let h: Vec<f64> = (0..n).map(|i| 0.05 + (i % 5) as f64 / 25.0).collect();
-        let (g, hess) = gradient_and_hessian(&x, &r, &h);
+        let (g, hess) = (gradient(&x, &r), hessian(&x, &h));
         let one = vec![1.0; n];
         let col = |j: usize| if j < 3 { &cols[j] } else { &one };
         for j in 0..4 {
