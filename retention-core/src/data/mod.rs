@@ -105,7 +105,10 @@ impl Dataset {
                         }
                         Role::Id => {
                             let values = clean::to_text(column)?;
-                            warning = duplicate_id_warning(name, values.iter());
+                            // An inferred id is all distinct already (that is how it was found).
+                            if options.id.is_some() {
+                                warning = duplicate_id_warning(name, values.iter());
+                            }
                             Some(values.into_column())
                         }
                         Role::Ignored => {
@@ -353,11 +356,17 @@ fn infer_id(raw: &DataFrame, names: &[String], target: &str) -> Result<Option<St
             continue;
         }
         let text = clean::to_text(raw.column(name)?)?;
-        if text.null_count() == 0 && text.n_unique()? == text.len() {
+        if text.null_count() == 0 && all_distinct(&text) {
             return Ok(Some(name.clone()));
         }
     }
     Ok(None)
+}
+
+/// Whether no cell repeats (stopping at the first repeat).
+fn all_distinct(text: &StringChunked) -> bool {
+    let mut seen: PlHashSet<&str> = PlHashSet::with_capacity(text.len());
+    text.iter().flatten().all(|v| seen.insert(v))
 }
 
 /// Numeric when every non-blank cell is a number and there are more than two distinct values;
