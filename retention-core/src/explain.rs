@@ -494,14 +494,8 @@ mod tests {
 
     fn leaf(cover: f64, value: f64) -> TreeNode {
         TreeNode {
-            feature: 0,
-            threshold: 0.0,
-            left: 0,
-            right: 0,
-            leaf: true,
             cover,
-            positives: 0.0,
-            value,
+            ..TreeNode::leaf(value)
         }
     }
 

@@ -24,7 +24,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::logistic::sigmoid;
-use super::tree::TreeNode;
+use super::tree::{TreeNode, leaf_value};
 use crate::error::{Error, Result};
 use crate::features::FeatureMatrix;
 
@@ -476,7 +476,7 @@ impl Grower<'_> {
         let (g, h) = gh.iter().fold((0.0, 0.0), |(a, b), &(g, h)| (a + g, b + h));
         let hist = self.histogram(None, gh);
         let best = self.best_split(&hist, g, h, n);
-        let mut nodes = vec![leaf_node(0.0)];
+        let mut nodes = vec![TreeNode::leaf(0.0)];
         let mut leaves = vec![Leaf {
             node: 0,
             start: 0,
@@ -530,8 +530,8 @@ impl Grower<'_> {
                 (large, large_hist, parent.g - sg, parent.h - sh),
             ];
             let left_index = nodes.len();
-            nodes.push(leaf_node(0.0));
-            nodes.push(leaf_node(0.0));
+            nodes.push(TreeNode::leaf(0.0));
+            nodes.push(TreeNode::leaf(0.0));
             let p = &mut nodes[parent.node];
             p.leaf = false;
             p.feature = split.feature as u32;
@@ -570,37 +570,6 @@ impl Grower<'_> {
             nodes[l.node].value = l.value;
         }
         (nodes, out)
-    }
-}
-
-fn leaf_node(value: f64) -> TreeNode {
-    TreeNode {
-        feature: 0,
-        threshold: 0.0,
-        left: 0,
-        right: 0,
-        leaf: true,
-        cover: 0.0,
-        positives: 0.0,
-        value,
-    }
-}
-
-/// The value of the leaf row `i` of `x` reaches.
-#[inline]
-fn leaf_value(nodes: &[TreeNode], x: &FeatureMatrix, i: usize) -> f64 {
-    let n = x.n_rows;
-    let mut k = 0usize;
-    loop {
-        let node = &nodes[k];
-        if node.leaf {
-            return node.value;
-        }
-        k = if x.values[node.feature as usize * n + i] <= node.threshold {
-            node.left as usize
-        } else {
-            node.right as usize
-        };
     }
 }
 

@@ -80,6 +80,22 @@ pub struct TreeNode {
     pub value: f64,
 }
 
+impl TreeNode {
+    /// A leaf predicting `value`, with no training rows counted yet.
+    pub fn leaf(value: f64) -> Self {
+        TreeNode {
+            feature: 0,
+            threshold: 0.0,
+            left: 0,
+            right: 0,
+            leaf: true,
+            cover: 0.0,
+            positives: 0.0,
+            value,
+        }
+    }
+}
+
 /// A fitted decision tree.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TreeModel {
@@ -163,16 +179,7 @@ fn grow(
     nodes: &mut Vec<TreeNode>,
 ) -> Result<u32> {
     let index = nodes.len();
-    nodes.push(TreeNode {
-        feature: 0,
-        threshold: 0.0,
-        left: 0,
-        right: 0,
-        leaf: true,
-        cover: 0.0,
-        positives: 0.0,
-        value: 0.0,
-    });
+    nodes.push(TreeNode::leaf(0.0));
     let churned = rows.iter().filter(|&&i| y[i]).count();
     let pure = churned == 0 || churned == rows.len();
     if depth >= params.max_depth || rows.len() < params.min_samples_split || pure {
@@ -277,21 +284,8 @@ impl TreeModel {
 
     /// Log-odds of churn per row.
     pub fn decision(&self, x: &FeatureMatrix) -> Vec<f64> {
-        let n = x.n_rows;
-        (0..n)
-            .map(|i| {
-                let mut k = 0usize;
-                while !self.nodes[k].leaf {
-                    let node = &self.nodes[k];
-                    let v = x.values[node.feature as usize * n + i];
-                    k = if v <= node.threshold {
-                        node.left as usize
-                    } else {
-                        node.right as usize
-                    };
-                }
-                self.nodes[k].value
-            })
+        (0..x.n_rows)
+            .map(|i| leaf_value(&self.nodes, x, i))
             .collect()
     }
 
@@ -303,6 +297,25 @@ impl TreeModel {
     /// Churn probability of a leaf.
     pub fn leaf_probability(&self, k: usize) -> f64 {
         sigmoid(self.nodes[k].value)
+    }
+}
+
+/// The value of the leaf that row `i` of `x` reaches in a flat tree (node 0 is the root; rows
+/// with `x[feature] <= threshold` go left). Shared by the decision tree and every boosted tree.
+#[inline]
+pub(crate) fn leaf_value(nodes: &[TreeNode], x: &FeatureMatrix, i: usize) -> f64 {
+    let n = x.n_rows;
+    let mut k = 0usize;
+    loop {
+        let node = &nodes[k];
+        if node.leaf {
+            return node.value;
+        }
+        k = if x.values[node.feature as usize * n + i] <= node.threshold {
+            node.left as usize
+        } else {
+            node.right as usize
+        };
     }
 }
 
