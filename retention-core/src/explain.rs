@@ -114,53 +114,21 @@ impl Estimator {
                     raw: lr.decision(x),
                 }
             }
-            Estimator::Tree(tree) => {
-                use rayon::prelude::*;
-                let mut values = vec![0.0; n * p];
-                // Rows are independent: explain them in parallel, in chunks to amortise set-up.
-                values
-                    .par_chunks_mut(p * 256)
-                    .enumerate()
-                    .for_each(|(chunk, out)| {
-                        let mut row = vec![0.0; p];
-                        for (k, phi) in out.chunks_mut(p).enumerate() {
-                            x.row_into(chunk * 256 + k, &mut row);
-                            tree_shap(&tree.nodes, &row, phi);
-                        }
-                    });
-                Contributions {
-                    n_rows: n,
-                    n_inputs: p,
-                    values,
-                    expected_value: tree_expected_value(&tree.nodes),
-                    raw: tree.decision(x),
-                }
-            }
-            Estimator::Boosting(b) => {
-                use rayon::prelude::*;
-                let mut values = vec![0.0; n * p];
-                values
-                    .par_chunks_mut(p * 64)
-                    .enumerate()
-                    .for_each(|(chunk, out)| {
-                        let mut row = vec![0.0; p];
-                        for (k, phi) in out.chunks_mut(p).enumerate() {
-                            x.row_into(chunk * 64 + k, &mut row);
-                            for tree in &b.trees {
-                                tree_shap(tree, &row, phi);
-                            }
-                        }
-                    });
-                let expected =
-                    b.base_score + b.trees.iter().map(|t| tree_expected_value(t)).sum::<f64>();
-                Contributions {
-                    n_rows: n,
-                    n_inputs: p,
-                    values,
-                    expected_value: expected,
-                    raw: b.decision(x),
-                }
-            }
+            Estimator::Tree(tree) => Contributions {
+                n_rows: n,
+                n_inputs: p,
+                values: forest_shap(std::slice::from_ref(&tree.nodes), x),
+                expected_value: tree_expected_value(&tree.nodes),
+                raw: tree.decision(x),
+            },
+            Estimator::Boosting(b) => Contributions {
+                n_rows: n,
+                n_inputs: p,
+                values: forest_shap(&b.trees, x),
+                expected_value: b.base_score
+                    + b.trees.iter().map(|t| tree_expected_value(t)).sum::<f64>(),
+                raw: b.decision(x),
+            },
             Estimator::Blend { members } => {
                 let k = members.len().max(1) as f64;
                 let mut acc = Contributions {
@@ -346,6 +314,28 @@ fn display_number(v: f64) -> String {
         let s = format!("{v:.4}");
         s.trim_end_matches('0').trim_end_matches('.').to_string()
     }
+}
+
+/// Row-major TreeSHAP contributions of every row of `x`, summed over `trees`. Rows are
+/// independent: they are explained in parallel, in chunks to amortise set-up.
+fn forest_shap(trees: &[Vec<TreeNode>], x: &FeatureMatrix) -> Vec<f64> {
+    use rayon::prelude::*;
+    const CHUNK: usize = 64;
+    let p = x.n_cols();
+    let mut values = vec![0.0; x.n_rows * p];
+    values
+        .par_chunks_mut(p * CHUNK)
+        .enumerate()
+        .for_each(|(chunk, out)| {
+            let mut row = vec![0.0; p];
+            for (k, phi) in out.chunks_mut(p).enumerate() {
+                x.row_into(chunk * CHUNK + k, &mut row);
+                for tree in trees {
+                    tree_shap(tree, &row, phi);
+                }
+            }
+        });
+    values
 }
 
 /// Expected raw output of a tree: leaf values weighted by their training cover.
