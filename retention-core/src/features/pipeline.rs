@@ -510,33 +510,43 @@ impl FittedPipeline {
         self.spec.apply(&mut frame)?;
         let n = frame.height();
         let mut values = vec![0.0f64; n * self.n_outputs()];
-        let mut report = TransformReport::default();
-        let mut j = 0usize;
+        // Each encoder writes its own block of output columns: one task per source column.
+        let mut tasks = Vec::with_capacity(self.encoders.len());
+        let mut rest: &mut [f64] = &mut values;
         for enc in &self.encoders {
             let col = frame.column(enc.column()).map_err(|_| {
                 let names = crate::data::column_names(&frame);
                 Error::column_not_found(enc.column(), " in this table", &names)
             })?;
-            let width = enc.width();
-            let block = &mut values[j * n..(j + width) * n];
-            match enc.step() {
-                EncodeStep::Numeric(num) => {
-                    for (i, v) in col.f64()?.iter().enumerate() {
-                        num.write(v, block, i, n);
-                    }
-                }
-                EncodeStep::Categorical(levels) => {
-                    let mut unseen = UnseenLevels::default();
-                    for (i, cell) in col.str()?.iter().enumerate() {
-                        levels.write(cell, block, i, n, &mut unseen);
-                    }
-                    if unseen.count > 0 {
-                        report.unseen.insert(enc.column().to_string(), unseen);
-                    }
-                }
-            }
-            j += width;
+            let (block, tail) = rest.split_at_mut(enc.width() * n);
+            rest = tail;
+            tasks.push((enc, col, block));
         }
+        let unseen = tasks
+            .into_par_iter()
+            .map(
+                |(enc, col, block)| -> Result<Option<(String, UnseenLevels)>> {
+                    match enc.step() {
+                        EncodeStep::Numeric(num) => {
+                            for (i, v) in col.f64()?.iter().enumerate() {
+                                num.write(v, block, i, n);
+                            }
+                            Ok(None)
+                        }
+                        EncodeStep::Categorical(levels) => {
+                            let mut unseen = UnseenLevels::default();
+                            for (i, cell) in col.str()?.iter().enumerate() {
+                                levels.write(cell, block, i, n, &mut unseen);
+                            }
+                            Ok((unseen.count > 0).then(|| (enc.column().to_string(), unseen)))
+                        }
+                    }
+                },
+            )
+            .collect::<Result<Vec<_>>>()?;
+        let report = TransformReport {
+            unseen: unseen.into_iter().flatten().collect(),
+        };
         Ok((
             FeatureMatrix {
                 n_rows: n,
