@@ -35,10 +35,11 @@ pub struct RowScore {
 }
 
 /// A model made ready to score rows without frames (see [`ChurnModel::row_scorer`]). Build it
-/// once and keep it: building compiles the pipeline.
+/// once and keep it: building compiles the pipeline. It borrows its model, or owns it
+/// ([`ChurnModel::into_row_scorer`]) when it must outlive the caller (a service's loaded model).
 #[derive(Debug, Clone)]
 pub struct RowScorer<'m> {
-    model: &'m ChurnModel,
+    model: Cow<'m, ChurnModel>,
     encoder: RowEncoder,
     names: Vec<String>,
 }
@@ -46,20 +47,34 @@ pub struct RowScorer<'m> {
 impl ChurnModel {
     /// The model made ready to score single rows and streams (see [`RowScorer`]).
     pub fn row_scorer(&self) -> RowScorer<'_> {
+        RowScorer::build(Cow::Borrowed(self))
+    }
+
+    /// The model made ready to score single rows, owning the model (see [`RowScorer`]).
+    pub fn into_row_scorer(self) -> RowScorer<'static> {
+        RowScorer::build(Cow::Owned(self))
+    }
+}
+
+impl<'m> RowScorer<'m> {
+    fn build(model: Cow<'m, ChurnModel>) -> Self {
         RowScorer {
-            model: self,
-            encoder: RowEncoder::new(&self.pipeline),
-            names: self
+            encoder: RowEncoder::new(&model.pipeline),
+            names: model
                 .pipeline
                 .outputs
                 .iter()
                 .map(|o| o.name.clone())
                 .collect(),
+            model,
         }
     }
-}
 
-impl<'m> RowScorer<'m> {
+    /// The model this scorer scores with.
+    pub fn model(&self) -> &ChurnModel {
+        &self.model
+    }
+
     /// The source columns a record must have, with their roles.
     pub fn inputs(&self) -> &[(String, Role)] {
         self.encoder.inputs()
