@@ -25,7 +25,8 @@ pub const DEFAULT_DB: &str = "data/retentionai.db";
 const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The schema, one migration per version (`user_version` = number applied).
-const MIGRATIONS: &[&str] = &[r"
+const MIGRATIONS: &[&str] = &[
+    r"
 CREATE TABLE models (
     version       INTEGER PRIMARY KEY AUTOINCREMENT,
     sha256        TEXT NOT NULL UNIQUE,
@@ -106,7 +107,69 @@ CREATE TABLE settings (
     key   TEXT PRIMARY KEY,
     value TEXT NOT NULL
 );
-"];
+",
+    r"
+CREATE TABLE api_keys (
+    id         INTEGER PRIMARY KEY,
+    name       TEXT NOT NULL,
+    prefix     TEXT NOT NULL,
+    key_sha256 TEXT NOT NULL UNIQUE,
+    created_at TEXT NOT NULL,
+    created_by TEXT NOT NULL,
+    revoked_at TEXT
+);
+CREATE UNIQUE INDEX api_keys_active_name ON api_keys(name) WHERE revoked_at IS NULL;
+
+CREATE TABLE drift_reports (
+    id         INTEGER PRIMARY KEY,
+    at         TEXT NOT NULL,
+    reference  TEXT NOT NULL,
+    current    TEXT NOT NULL,
+    status     TEXT NOT NULL,
+    share      REAL NOT NULL,
+    drifting   INTEGER NOT NULL,
+    features   INTEGER NOT NULL,
+    report     TEXT NOT NULL
+);
+",
+];
+
+/// Start of every API key, so that a leaked key is recognisable (e.g. by secret scanners).
+pub const API_KEY_PREFIX: &str = "rai_";
+
+/// An API key as listed (never the key itself: only its hash is stored).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ApiKeyInfo {
+    /// The name given at creation (unique among active keys).
+    pub name: String,
+    /// The key's first characters, to tell keys apart.
+    pub prefix: String,
+    /// When it was created (RFC 3339, UTC).
+    pub created_at: String,
+    /// Who created it.
+    pub created_by: String,
+    /// When it was revoked, if it was.
+    pub revoked_at: Option<String>,
+}
+
+/// The latest recorded drift comparison (for monitoring).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DriftRecord {
+    /// When it was recorded (RFC 3339, UTC).
+    pub at: String,
+    /// The reference table.
+    pub reference: String,
+    /// The current table.
+    pub current: String,
+    /// `ok`, `warn` or `alert`.
+    pub status: String,
+    /// Share of compared features that drift.
+    pub share: f64,
+    /// Features that drift.
+    pub drifting: i64,
+    /// Features compared.
+    pub features: i64,
+}
 
 /// A registered model version (without its artifact).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -1089,6 +1152,211 @@ impl Store {
             .map_err(|e| self.err(e))
     }
 
+    // ---- API keys ----------------------------------------------------------------------------
+
+    /// Creates an API key named `name` and returns it with its listing. The key is shown only
+    /// here: the store keeps its SHA-256 (a key is 256 random bits, so a plain hash cannot be
+    /// reversed by guessing).
+    ///
+    /// # Errors
+    /// [`Error::InvalidParameter`] for a blank name or one an active key already has,
+    /// [`Error::Store`] on a database error or when the system's random source fails.
+    pub fn create_api_key(&mut self, name: &str, actor: &str) -> Result<(ApiKeyInfo, String)> {
+        let name = name.trim();
+        if name.is_empty() || name.len() > 100 || name.chars().any(char::is_control) {
+            return Err(Error::param(
+                "--name",
+                "give a name of 1 to 100 printable characters",
+            ));
+        }
+        let mut secret = [0u8; 32];
+        getrandom::fill(&mut secret)
+            .map_err(|e| Error::Store(format!("the system's random source failed: {e}")))?;
+        let key = format!(
+            "{API_KEY_PREFIX}{}",
+            secret
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect::<String>()
+        );
+        let info = ApiKeyInfo {
+            name: name.to_string(),
+            prefix: key[..API_KEY_PREFIX.len() + 8].to_string(),
+            created_at: now_rfc3339(),
+            created_by: actor.to_string(),
+            revoked_at: None,
+        };
+        let path = self.path.clone();
+        let e = |e: rusqlite::Error| db_error(&path, e);
+        let tx = self.conn.transaction().map_err(e)?;
+        let taken: i64 = tx
+            .query_row(
+                "SELECT count(*) FROM api_keys WHERE name = ?1 AND revoked_at IS NULL",
+                [name],
+                |r| r.get(0),
+            )
+            .map_err(e)?;
+        if taken > 0 {
+            return Err(Error::param(
+                "--name",
+                format!(
+                    "an active key is already named '{name}'; revoke it first or pick another name"
+                ),
+            ));
+        }
+        tx.execute(
+            "INSERT INTO api_keys (name, prefix, key_sha256, created_at, created_by)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![
+                info.name,
+                info.prefix,
+                api_key_hash(&key),
+                info.created_at,
+                info.created_by
+            ],
+        )
+        .map_err(e)?;
+        insert_audit(
+            &tx,
+            actor,
+            "auth.create_key",
+            name,
+            &serde_json::json!({ "prefix": info.prefix }),
+        )
+        .map_err(e)?;
+        tx.commit().map_err(e)?;
+        Ok((info, key))
+    }
+
+    /// Revokes the active key named `name`.
+    ///
+    /// # Errors
+    /// [`Error::InvalidParameter`] when no active key has that name, [`Error::Store`] on a
+    /// database error.
+    pub fn revoke_api_key(&mut self, name: &str, actor: &str) -> Result<ApiKeyInfo> {
+        let path = self.path.clone();
+        let e = |e: rusqlite::Error| db_error(&path, e);
+        let tx = self.conn.transaction().map_err(e)?;
+        let at = now_rfc3339();
+        let changed = tx
+            .execute(
+                "UPDATE api_keys SET revoked_at = ?2 WHERE name = ?1 AND revoked_at IS NULL",
+                params![name, at],
+            )
+            .map_err(e)?;
+        if changed == 0 {
+            return Err(Error::param(
+                "--name",
+                format!("no active API key is named '{name}' (see `retention auth list`)"),
+            ));
+        }
+        insert_audit(&tx, actor, "auth.revoke_key", name, &serde_json::json!({})).map_err(e)?;
+        let info = tx
+            .query_row(
+                "SELECT name, prefix, created_at, created_by, revoked_at FROM api_keys
+                 WHERE name = ?1 AND revoked_at = ?2",
+                params![name, at],
+                row_to_api_key,
+            )
+            .map_err(e)?;
+        tx.commit().map_err(e)?;
+        Ok(info)
+    }
+
+    /// Every API key ever created, oldest first.
+    ///
+    /// # Errors
+    /// [`Error::Store`] on a database error.
+    pub fn api_keys(&self) -> Result<Vec<ApiKeyInfo>> {
+        self.all(
+            "SELECT name, prefix, created_at, created_by, revoked_at FROM api_keys ORDER BY id",
+            [],
+            row_to_api_key,
+        )
+    }
+
+    /// SHA-256 (hex) and name of every active key: what a server checks requests against.
+    ///
+    /// # Errors
+    /// [`Error::Store`] on a database error.
+    pub fn active_api_key_hashes(&self) -> Result<Vec<(String, String)>> {
+        self.all(
+            "SELECT key_sha256, name FROM api_keys WHERE revoked_at IS NULL ORDER BY id",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+    }
+
+    // ---- drift reports ---------------------------------------------------------------------
+
+    /// Records a drift comparison (its verdict and the whole report as JSON).
+    ///
+    /// # Errors
+    /// [`Error::Store`] on a database error or a report that does not serialise.
+    pub fn record_drift(
+        &self,
+        reference: &str,
+        current: &str,
+        report: &crate::drift::DriftReport,
+    ) -> Result<()> {
+        let v = &report.verdict;
+        self.conn
+            .execute(
+                "INSERT INTO drift_reports
+                 (at, reference, current, status, share, drifting, features, report)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                params![
+                    now_rfc3339(),
+                    reference,
+                    current,
+                    v.status.as_str(),
+                    v.share,
+                    v.drifting as i64,
+                    v.features as i64,
+                    report.to_json()?
+                ],
+            )
+            .map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
+    /// The most recent drift comparison, if any was recorded.
+    ///
+    /// # Errors
+    /// [`Error::Store`] on a database error.
+    pub fn latest_drift(&self) -> Result<Option<DriftRecord>> {
+        self.conn
+            .query_row(
+                "SELECT at, reference, current, status, share, drifting, features
+                 FROM drift_reports ORDER BY id DESC LIMIT 1",
+                [],
+                |r| {
+                    Ok(DriftRecord {
+                        at: r.get(0)?,
+                        reference: r.get(1)?,
+                        current: r.get(2)?,
+                        status: r.get(3)?,
+                        share: r.get(4)?,
+                        drifting: r.get(5)?,
+                        features: r.get(6)?,
+                    })
+                },
+            )
+            .optional()
+            .map_err(|e| self.err(e))
+    }
+
+    /// Answers a trivial query: the database is reachable and readable.
+    ///
+    /// # Errors
+    /// [`Error::Store`] when it is not.
+    pub fn ping(&self) -> Result<()> {
+        self.conn
+            .query_row("SELECT count(*) FROM aliases", [], |r| r.get::<_, i64>(0))
+            .map(|_| ())
+            .map_err(|e| self.err(e))
+    }
+
     pub(crate) fn connection(&self) -> &Connection {
         &self.conn
     }
@@ -1106,6 +1374,21 @@ fn insert_audit(
         params![now_rfc3339(), actor, action, subject, details.to_string()],
     )?;
     Ok(())
+}
+
+/// SHA-256 (hex) of an API key, as stored and as looked up.
+pub fn api_key_hash(key: &str) -> String {
+    crate::sha256_hex(key.as_bytes())
+}
+
+fn row_to_api_key(r: &rusqlite::Row<'_>) -> rusqlite::Result<ApiKeyInfo> {
+    Ok(ApiKeyInfo {
+        name: r.get(0)?,
+        prefix: r.get(1)?,
+        created_at: r.get(2)?,
+        created_by: r.get(3)?,
+        revoked_at: r.get(4)?,
+    })
 }
 
 fn row_to_version(r: &rusqlite::Row<'_>) -> rusqlite::Result<ModelVersion> {
