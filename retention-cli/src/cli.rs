@@ -63,7 +63,8 @@ probabilities and risk tiers, the model's ROC-AUC and accuracy estimated without
 when the current table has labels.\n\nA column drifts when its change is significant (p-value < \
 --p-value) and large enough: alert at PSI >= --psi-alert, warn at PSI >= --psi-warn or distance >= \
 --distance-warn.\n\nExit status: 0 no drift at the --fail-on level, 1 error, 2 bad arguments, 3 drift \
-at or above --fail-on.",
+at or above --fail-on.\n\nWhen the operations database (--db) exists, the verdict is recorded there: `retention serve` \
+exports the latest as retentionai_data_drift_score.",
         after_help = "Examples:\n  retention drift --reference data/telco_customer_churn.csv --current week.csv\n  retention drift --reference train.csv --current week.csv --model model.json --fail-on alert\n  retention drift --reference train.csv --current week.csv --json --out drift.json"
     )]
     Drift(Box<DriftArgs>),
@@ -101,6 +102,25 @@ at or above --fail-on.",
         after_help = "Examples:\n  retention gdpr export --customer-id 7590-VHVEG --out export.json\n  retention gdpr delete --customer-id 7590-VHVEG\n  retention gdpr audit --month 2026-11"
     )]
     Gdpr(GdprCommand),
+    /// Serve scores over HTTP: champion/challenger routing, API keys, health checks, Prometheus
+    /// metrics, every prediction logged.
+    #[command(
+        long_about = "Serve the registry's champion (and challenger, during an A/B test) over HTTP. \
+Endpoints: POST /v1/predict, POST /v1/predict/batch (JSON array or CSV), POST /v1/explain, GET \
+/v1/model (these need an API key: `retention auth create-key`), GET /health, /live, /ready and \
+/metrics (open). A promotion, rollback or A/B change is picked up within --reload-interval without a \
+restart. Predictions are logged to the database by a background writer; SIGTERM or Ctrl-C stops \
+accepting connections, finishes the requests in flight and writes every queued prediction before \
+exiting.",
+        after_help = "Examples:\n  retention auth create-key --name ops\n  retention serve --db data/retentionai.db --port 8501\n  curl -f http://localhost:8501/health\n  curl -s -H \"Authorization: Bearer $KEY\" -d @customer.json http://localhost:8501/v1/predict"
+    )]
+    Serve(ServeArgs),
+    /// API keys for `retention serve`: create (shown once), list, revoke.
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  retention auth create-key --name ops\n  retention auth list\n  retention auth revoke --name ops"
+    )]
+    Auth(AuthCommand),
     /// Show a model's schema, features, metrics and provenance.
     #[command(
         after_help = "Example:\n  retention inspect model.json\n  retention inspect model.json --json | jq .metrics.cv"
@@ -641,4 +661,68 @@ pub struct GenerateArgs {
     /// Shift for drift demos: COLUMN=+N (numeric) or COLUMN=LEVEL:+SHARE (repeatable).
     #[arg(long, value_name = "SHIFT", allow_hyphen_values = true)]
     pub shift: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on (127.0.0.1 keeps the service on this machine).
+    #[arg(long, default_value = "127.0.0.1")]
+    pub host: String,
+    /// Port to listen on (0 picks a free one; the address is printed at start).
+    #[arg(long, default_value_t = 8501)]
+    pub port: u16,
+    /// How often to look for a new champion, challenger, split, API keys, validations and drift
+    /// reports in the database, in milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = 1000)]
+    pub reload_interval: u64,
+    /// Predictions waiting to be logged; beyond this the newest are dropped (and counted).
+    #[arg(long, value_name = "ROWS", default_value_t = 100_000)]
+    pub log_queue: usize,
+    /// Do not log predictions to the database.
+    #[arg(long)]
+    pub no_log: bool,
+    /// Serve /v1/* without API keys (for a service reachable only by trusted callers).
+    #[arg(long)]
+    pub no_auth: bool,
+    /// A request taking longer than this is answered 503 (code "timeout"), in milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = 10_000)]
+    pub timeout: u64,
+    /// Most customers in one /v1/predict/batch request.
+    #[arg(long, value_name = "ROWS", default_value_t = 10_000)]
+    pub max_batch: usize,
+    /// /health fails when the database's file system has less free space than this, in MiB.
+    #[arg(long, value_name = "MIB", default_value_t = 100)]
+    pub min_free_disk: u64,
+    /// /health fails when this process's resident memory exceeds this, in MiB.
+    #[arg(long, value_name = "MIB", default_value_t = 2048)]
+    pub max_memory: u64,
+    /// Worker threads (default: one per core).
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuthCommand {
+    /// Create an API key. It is printed once; the database keeps only its hash.
+    CreateKey {
+        /// A name for the key (who or what uses it); unique among active keys.
+        #[arg(long)]
+        name: String,
+        /// Print as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List keys (names, first characters, creation, revocation; never the keys).
+    List {
+        /// Print as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke the active key with this name; a running server refuses it within its reload
+    /// interval.
+    Revoke {
+        /// The key's name.
+        #[arg(long)]
+        name: String,
+    },
 }

@@ -3,6 +3,7 @@
 mod cli;
 mod commands;
 mod output;
+mod serve;
 
 use std::io::{self, Write};
 use std::process::ExitCode;
@@ -43,6 +44,13 @@ fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
         Command::Backup(args) => commands::ops::backup(db, args, &mut out)?,
         Command::Restore(args) => commands::ops::restore(db, args, &mut out)?,
         Command::Gdpr(cmd) => commands::ops::gdpr(db, cmd, &mut out)?,
+        Command::Auth(cmd) => commands::auth::run(db, cmd, &mut out)?,
+        Command::Serve(args) => {
+            // The server prints its address and logs as it runs: nothing may wait in a buffer.
+            drop(out);
+            serve::run(db, args)?;
+            return Ok(code);
+        }
     }
     out.flush()?;
     Ok(code)

@@ -7,5 +7,6 @@ mod explain;
 mod quality;
 mod scoring;
 mod selection;
+mod serve;
 mod store;
 mod util;

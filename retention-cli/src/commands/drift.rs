@@ -43,6 +43,23 @@ pub fn run(db: &std::path::Path, args: &DriftArgs, out: &mut dyn Write) -> Resul
     let report = DriftReport::compute(&reference.frame, &current.frame, model.as_ref(), &options);
     progress.done();
     let report = report?;
+    // Monitoring reads the latest verdict from the operations database (`retention serve`
+    // exports it as retentionai_data_drift_score); a database that does not exist is not created.
+    if db.exists() {
+        let recorded = retention_core::store::Store::open_existing(db).and_then(|store| {
+            store.record_drift(
+                &args.reference.display().to_string(),
+                &args.current.display().to_string(),
+                &report,
+            )
+        });
+        if let Err(e) = recorded {
+            output::warn(&format!(
+                "the drift report was not recorded in {}: {e}",
+                db.display()
+            ));
+        }
+    }
     if let Some(path) = &args.out {
         let json = report.to_json()?;
         retention_core::atomic_write(path, |w| {

@@ -1,5 +1,6 @@
 //! One module per subcommand: each builds core parameters, calls the core, formats the result.
 
+pub mod auth;
 pub mod drift;
 pub mod evaluate;
 pub mod explain;

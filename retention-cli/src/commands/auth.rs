@@ -1,0 +1,72 @@
+//! `retention auth`: API keys for `retention serve`.
+
+use std::io::Write;
+use std::path::Path;
+
+use anyhow::Result;
+use retention_core::store::Store;
+
+use crate::cli::AuthCommand;
+use crate::commands::registry::actor;
+use crate::output::Table;
+
+pub fn run(db: &Path, cmd: &AuthCommand, out: &mut dyn Write) -> Result<()> {
+    match cmd {
+        AuthCommand::CreateKey { name, json } => {
+            let mut store = Store::open(db)?;
+            let (info, key) = store.create_api_key(name, &actor())?;
+            if *json {
+                let value =
+                    serde_json::json!({ "name": info.name, "key": key, "prefix": info.prefix });
+                writeln!(out, "{}", serde_json::to_string_pretty(&value)?)?;
+            } else {
+                writeln!(out, "{key}")?;
+                crate::output::warn(&format!(
+                    "API key '{}' created; it is shown only now: the database keeps its hash. \
+                     Send it as `Authorization: Bearer <key>` or `X-API-Key: <key>`.",
+                    info.name
+                ));
+            }
+        }
+        AuthCommand::List { json } => {
+            let store = Store::open_existing(db)?;
+            let keys = store.api_keys()?;
+            if *json {
+                writeln!(out, "{}", serde_json::to_string_pretty(&keys)?)?;
+                return Ok(());
+            }
+            if keys.is_empty() {
+                writeln!(
+                    out,
+                    "No API keys. Create one with `retention auth create-key --name NAME`."
+                )?;
+                return Ok(());
+            }
+            let mut table = Table::new(["name", "key starts", "created", "by", "status"]);
+            for k in &keys {
+                let status = match &k.revoked_at {
+                    Some(at) => format!("revoked {at}"),
+                    None => "active".into(),
+                };
+                table.row([
+                    k.name.clone(),
+                    format!("{}…", k.prefix),
+                    k.created_at.clone(),
+                    k.created_by.clone(),
+                    status,
+                ]);
+            }
+            table.write(out)?;
+        }
+        AuthCommand::Revoke { name } => {
+            let mut store = Store::open_existing(db)?;
+            let info = store.revoke_api_key(name, &actor())?;
+            writeln!(
+                out,
+                "Revoked API key '{}' ({}…); a running server refuses it from its next reload.",
+                info.name, info.prefix
+            )?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,148 @@
+//! `/health`: the database answers, a champion is loaded, the database's disk has room, and this
+//! process's memory is within its limit. Each check says what it saw.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::Serialize;
+
+use super::state::AppState;
+
+#[derive(Debug, Serialize)]
+pub struct Check {
+    pub ok: bool,
+    pub detail: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct HealthReport {
+    pub status: &'static str,
+    pub ok: bool,
+    /// Names of the failing checks.
+    pub failing: Vec<&'static str>,
+    pub checks: BTreeMap<&'static str, Check>,
+}
+
+pub fn check(state: &AppState) -> HealthReport {
+    let mut checks = BTreeMap::new();
+    let database = match state.store().ping() {
+        Ok(()) => Check {
+            ok: true,
+            detail: format!("{} answers", state.config.db.display()),
+        },
+        Err(e) => Check {
+            ok: false,
+            detail: e.to_string(),
+        },
+    };
+    checks.insert("database", database);
+    let live = state.live();
+    checks.insert(
+        "model",
+        match &live.champion {
+            Some(c) => Check {
+                ok: true,
+                detail: format!("champion v{} loaded", c.version),
+            },
+            None => Check {
+                ok: false,
+                detail: "no champion loaded: promote a version with `retention model promote`"
+                    .into(),
+            },
+        },
+    );
+    let dir = state
+        .config
+        .db
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    checks.insert(
+        "disk",
+        match free_bytes(dir) {
+            Some(free) => {
+                let mib = free / (1 << 20);
+                Check {
+                    ok: mib >= state.config.min_free_disk_mib,
+                    detail: format!(
+                        "{mib} MiB free at {} (minimum {} MiB)",
+                        dir.display(),
+                        state.config.min_free_disk_mib
+                    ),
+                }
+            }
+            None => Check {
+                ok: false,
+                detail: format!("cannot read the free space of {}", dir.display()),
+            },
+        },
+    );
+    checks.insert(
+        "memory",
+        match resident_bytes() {
+            Some(rss) => {
+                let mib = rss / (1 << 20);
+                Check {
+                    ok: mib <= state.config.max_memory_mib,
+                    detail: format!(
+                        "{mib} MiB resident (limit {} MiB)",
+                        state.config.max_memory_mib
+                    ),
+                }
+            }
+            // Not Linux: nothing to measure with, nothing to fail on.
+            None => Check {
+                ok: true,
+                detail: "resident memory not measurable on this system".into(),
+            },
+        },
+    );
+    let failing: Vec<&'static str> = checks
+        .iter()
+        .filter(|(_, c)| !c.ok)
+        .map(|(name, _)| *name)
+        .collect();
+    HealthReport {
+        status: if failing.is_empty() { "ok" } else { "fail" },
+        ok: failing.is_empty(),
+        failing,
+        checks,
+    }
+}
+
+/// Bytes available to this user on the file system holding `dir`.
+fn free_bytes(dir: &Path) -> Option<u64> {
+    use std::os::unix::ffi::OsStrExt;
+    let path = std::ffi::CString::new(dir.as_os_str().as_bytes()).ok()?;
+    let mut stat = std::mem::MaybeUninit::<libc::statvfs>::uninit();
+    // SAFETY: `path` is a NUL-terminated string and `stat` is a buffer of the right type that
+    // statvfs fills in when it returns 0.
+    let rc = unsafe { libc::statvfs(path.as_ptr(), stat.as_mut_ptr()) };
+    if rc != 0 {
+        return None;
+    }
+    // SAFETY: statvfs returned 0, so it initialised `stat`.
+    let stat = unsafe { stat.assume_init() };
+    #[allow(clippy::unnecessary_cast)]
+    Some(stat.f_bavail as u64 * stat.f_frsize as u64)
+}
+
+/// This process's resident set size, from /proc (Linux).
+fn resident_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn free_space_and_memory_are_measured() {
+        assert!(free_bytes(Path::new(".")).is_some_and(|b| b > 0));
+        assert!(free_bytes(Path::new("/no/such/dir")).is_none());
+        assert!(resident_bytes().is_some_and(|b| b > 0));
+    }
+}

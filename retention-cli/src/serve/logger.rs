@@ -1,0 +1,177 @@
+//! The background writer: predictions and audit entries go through a bounded queue to one thread
+//! that owns a database connection and writes them in batches (one transaction each). Requests
+//! never wait for the database; when the queue is full the entry is dropped and counted. Stopping
+//! writes everything queued before it.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use retention_core::store::{PredictionRow, Store, now_millis};
+
+use super::metrics::Metrics;
+
+/// Most entries written in one transaction.
+const BATCH: usize = 4096;
+
+/// Something to write.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Entry {
+    Prediction {
+        customer_id: String,
+        model_version: i64,
+        variant: &'static str,
+        probability: f64,
+        tier: &'static str,
+    },
+    Audit {
+        action: &'static str,
+        subject: String,
+        details: serde_json::Value,
+    },
+}
+
+enum Message {
+    Entry(Entry),
+    Stop,
+}
+
+/// The sending side, shared by every request.
+#[derive(Debug, Clone)]
+pub struct Logger {
+    tx: SyncSender<Message>,
+    metrics: Arc<Metrics>,
+}
+
+impl std::fmt::Debug for Message {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Message::Entry(e) => e.fmt(f),
+            Message::Stop => f.write_str("Stop"),
+        }
+    }
+}
+
+impl Logger {
+    /// Opens the writer's own connection and starts its thread.
+    pub fn start(
+        db: &Path,
+        capacity: usize,
+        metrics: Arc<Metrics>,
+    ) -> anyhow::Result<(Logger, JoinHandle<()>)> {
+        let store = Store::open(db)?;
+        let (tx, rx) = sync_channel(capacity.max(1));
+        let thread_metrics = metrics.clone();
+        let handle = std::thread::Builder::new()
+            .name("prediction-log".into())
+            .spawn(move || write_loop(store, rx, &thread_metrics))?;
+        Ok((Logger { tx, metrics }, handle))
+    }
+
+    /// Queues an entry without waiting; a full queue drops it (counted).
+    pub fn log(&self, entry: Entry) {
+        match self.tx.try_send(Message::Entry(entry)) {
+            Ok(()) => {
+                self.metrics.log_queue_depth.fetch_add(1, Ordering::Relaxed);
+            }
+            Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
+                self.metrics.log_dropped.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// Asks the writer to finish: it writes everything queued before this, then ends.
+    pub fn stop(&self) {
+        // Blocking: waits for room behind the queued entries.
+        let _ = self.tx.send(Message::Stop);
+    }
+}
+
+fn write_loop(mut store: Store, rx: Receiver<Message>, metrics: &Metrics) {
+    // Unique per process start: (batch id, row index) identifies each logged row.
+    let run = format!("serve-{}-{}", now_millis(), std::process::id());
+    let mut seq = 0u64;
+    let mut batch: Vec<Entry> = Vec::with_capacity(BATCH);
+    let mut stopping = false;
+    while !stopping {
+        // Wait for one entry, then take whatever else is already queued.
+        match rx.recv() {
+            Ok(Message::Entry(e)) => batch.push(e),
+            Ok(Message::Stop) | Err(_) => stopping = true,
+        }
+        while !stopping && batch.len() < BATCH {
+            match rx.try_recv() {
+                Ok(Message::Entry(e)) => batch.push(e),
+                Ok(Message::Stop) => stopping = true,
+                Err(_) => break,
+            }
+        }
+        if batch.is_empty() {
+            continue;
+        }
+        metrics
+            .log_queue_depth
+            .fetch_sub(batch.len() as i64, Ordering::Relaxed);
+        seq += 1;
+        write_batch(&mut store, &format!("{run}-{seq}"), &batch, metrics);
+        batch.clear();
+    }
+}
+
+fn write_batch(store: &mut Store, batch_id: &str, batch: &[Entry], metrics: &Metrics) {
+    let rows: Vec<PredictionRow<'_>> = batch
+        .iter()
+        .enumerate()
+        .filter_map(|(i, e)| match e {
+            Entry::Prediction {
+                customer_id,
+                model_version,
+                variant,
+                probability,
+                tier,
+            } => Some(PredictionRow {
+                customer_id,
+                model_version: *model_version,
+                variant,
+                probability: *probability,
+                tier,
+                row_index: i as i64,
+            }),
+            Entry::Audit { .. } => None,
+        })
+        .collect();
+    if !rows.is_empty() {
+        // One retry after a pause (e.g. a backup holding the database busy past its timeout).
+        let mut result = store.log_predictions(batch_id, &rows);
+        if result.is_err() {
+            std::thread::sleep(Duration::from_millis(200));
+            result = store.log_predictions(batch_id, &rows);
+        }
+        match result {
+            Ok(n) => {
+                metrics.log_written.fetch_add(n as u64, Ordering::Relaxed);
+            }
+            Err(e) => {
+                metrics
+                    .log_errors
+                    .fetch_add(rows.len() as u64, Ordering::Relaxed);
+                eprintln!("error: logging {} predictions: {e}", rows.len());
+            }
+        }
+    }
+    for e in batch {
+        if let Entry::Audit {
+            action,
+            subject,
+            details,
+        } = e
+            && let Err(err) = store.audit("serve", action, subject, details)
+        {
+            metrics.log_errors.fetch_add(1, Ordering::Relaxed);
+            eprintln!("error: writing an audit entry ({action}): {err}");
+        }
+    }
+}

@@ -1,0 +1,436 @@
+//! The service's Prometheus metrics, kept in memory and rendered in the text exposition format.
+//! Label values are routes, methods, status codes, model versions and variants: never customer ids.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+
+/// Upper bounds (seconds) of the duration histograms' buckets: 100 µs to 5 s.
+const BUCKETS: [f64; 15] = [
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+];
+
+#[derive(Debug, Clone, Default)]
+struct Histogram {
+    /// Observations per bucket (not cumulative); the last is above every bound.
+    counts: [u64; BUCKETS.len() + 1],
+    sum: f64,
+}
+
+impl Histogram {
+    fn observe(&mut self, seconds: f64) {
+        self.counts[BUCKETS.partition_point(|b| *b < seconds)] += 1;
+        self.sum += seconds;
+    }
+
+    fn render(&self, out: &mut String, name: &str, labels: &str) {
+        let sep = if labels.is_empty() { "" } else { "," };
+        let mut cumulative = 0;
+        for (bound, count) in BUCKETS.iter().zip(&self.counts) {
+            cumulative += count;
+            let _ = writeln!(
+                out,
+                "{name}_bucket{{{labels}{sep}le=\"{bound}\"}} {cumulative}"
+            );
+        }
+        cumulative += self.counts[BUCKETS.len()];
+        let _ = writeln!(
+            out,
+            "{name}_bucket{{{labels}{sep}le=\"+Inf\"}} {cumulative}"
+        );
+        let braces = |l: &str| {
+            if l.is_empty() {
+                String::new()
+            } else {
+                format!("{{{l}}}")
+            }
+        };
+        let _ = writeln!(out, "{name}_sum{} {}", braces(labels), self.sum);
+        let _ = writeln!(out, "{name}_count{} {cumulative}", braces(labels));
+    }
+}
+
+/// A served model's figures for the gauges.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModelGauge {
+    pub version: i64,
+    pub variant: &'static str,
+    pub algorithm: String,
+    /// From the version's latest validation, when it has one.
+    pub accuracy: Option<f64>,
+    pub auc: Option<f64>,
+}
+
+/// The latest recorded drift comparison.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DriftGauge {
+    pub share: f64,
+    /// 0 ok, 1 warn, 2 alert.
+    pub status: u8,
+}
+
+/// Every metric the service exposes.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    requests: Mutex<BTreeMap<(&'static str, String, u16), u64>>,
+    request_duration: Mutex<BTreeMap<String, Histogram>>,
+    predictions: Mutex<BTreeMap<(i64, &'static str), u64>>,
+    prediction_duration: Mutex<Histogram>,
+    auth_failures: Mutex<BTreeMap<&'static str, u64>>,
+    models: Mutex<Vec<ModelGauge>>,
+    drift: Mutex<Option<DriftGauge>>,
+    high_risk: AtomicU64,
+    deployments: AtomicU64,
+    reload_errors: AtomicU64,
+    /// Entries waiting in the prediction log's queue.
+    pub log_queue_depth: AtomicI64,
+    /// Entries dropped because the queue was full.
+    pub log_dropped: AtomicU64,
+    /// Predictions written to the database.
+    pub log_written: AtomicU64,
+    /// Entries lost to database errors.
+    pub log_errors: AtomicU64,
+}
+
+/// The method as a static label (anything unusual is `OTHER`).
+pub fn method_label(method: &axum::http::Method) -> &'static str {
+    use axum::http::Method;
+    match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        Method::PATCH => "PATCH",
+        _ => "OTHER",
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // A panic elsewhere cannot leave these counters inconsistent: keep counting.
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// A label value with `\`, `"` and newlines escaped.
+fn escape(v: &str) -> String {
+    v.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+impl Metrics {
+    /// One answered request: `endpoint` is the matched route (or `unmatched`).
+    pub fn request(&self, method: &'static str, endpoint: &str, status: u16, seconds: f64) {
+        *lock(&self.requests)
+            .entry((method, endpoint.to_string(), status))
+            .or_default() += 1;
+        lock(&self.request_duration)
+            .entry(endpoint.to_string())
+            .or_default()
+            .observe(seconds);
+    }
+
+    /// `n` predictions by one model version, taking `seconds` in all, `high` of them high risk.
+    pub fn predictions(
+        &self,
+        version: i64,
+        variant: &'static str,
+        n: u64,
+        high: u64,
+        seconds: f64,
+    ) {
+        *lock(&self.predictions)
+            .entry((version, variant))
+            .or_default() += n;
+        lock(&self.prediction_duration).observe(seconds);
+        self.high_risk.fetch_add(high, Ordering::Relaxed);
+    }
+
+    /// A refused request on /v1: `reason` is `missing_key` or `invalid_key`.
+    pub fn auth_failure(&self, reason: &'static str) {
+        *lock(&self.auth_failures).entry(reason).or_default() += 1;
+    }
+
+    /// The served models changed.
+    pub fn deployed(&self, models: Vec<ModelGauge>) {
+        self.deployments.fetch_add(1, Ordering::Relaxed);
+        *lock(&self.models) = models;
+    }
+
+    /// Validation figures of the served models (refreshed without a deployment).
+    pub fn set_models(&self, models: Vec<ModelGauge>) {
+        *lock(&self.models) = models;
+    }
+
+    pub fn set_drift(&self, drift: Option<DriftGauge>) {
+        *lock(&self.drift) = drift;
+    }
+
+    pub fn reload_error(&self) {
+        self.reload_errors.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The text exposition format (version 0.0.4).
+    pub fn render(&self) -> String {
+        let mut out = String::with_capacity(8192);
+        let head = |out: &mut String, name: &str, kind: &str, help: &str| {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+        };
+        head(
+            &mut out,
+            "retentionai_build_info",
+            "gauge",
+            "Build of the running service (always 1).",
+        );
+        let _ = writeln!(
+            out,
+            "retentionai_build_info{{version=\"{}\"}} 1",
+            env!("CARGO_PKG_VERSION")
+        );
+
+        head(
+            &mut out,
+            "retentionai_requests_total",
+            "counter",
+            "HTTP requests by method, endpoint and status.",
+        );
+        for ((method, endpoint, status), n) in lock(&self.requests).iter() {
+            let _ = writeln!(
+                out,
+                "retentionai_requests_total{{method=\"{method}\",endpoint=\"{}\",status=\"{status}\"}} {n}",
+                escape(endpoint)
+            );
+        }
+        head(
+            &mut out,
+            "retentionai_request_duration_seconds",
+            "histogram",
+            "HTTP request duration by endpoint, seconds.",
+        );
+        for (endpoint, h) in lock(&self.request_duration).iter() {
+            h.render(
+                &mut out,
+                "retentionai_request_duration_seconds",
+                &format!("endpoint=\"{}\"", escape(endpoint)),
+            );
+        }
+
+        head(
+            &mut out,
+            "retentionai_predictions_total",
+            "counter",
+            "Customers scored, by model version and variant.",
+        );
+        for ((version, variant), n) in lock(&self.predictions).iter() {
+            let _ = writeln!(
+                out,
+                "retentionai_predictions_total{{model_version=\"{version}\",variant=\"{variant}\"}} {n}"
+            );
+        }
+        head(
+            &mut out,
+            "retentionai_prediction_duration_seconds",
+            "histogram",
+            "Time to score one request's customers (parse, encode, predict), seconds.",
+        );
+        lock(&self.prediction_duration).render(
+            &mut out,
+            "retentionai_prediction_duration_seconds",
+            "",
+        );
+        head(
+            &mut out,
+            "retentionai_high_risk_customers_total",
+            "counter",
+            "Predictions in the high risk tier.",
+        );
+        let _ = writeln!(
+            out,
+            "retentionai_high_risk_customers_total {}",
+            self.high_risk.load(Ordering::Relaxed)
+        );
+
+        head(
+            &mut out,
+            "retentionai_model_deployments_total",
+            "counter",
+            "Changes of the served champion, challenger or split picked up by this process (the first load counts).",
+        );
+        let _ = writeln!(
+            out,
+            "retentionai_model_deployments_total {}",
+            self.deployments.load(Ordering::Relaxed)
+        );
+        let models = lock(&self.models).clone();
+        head(
+            &mut out,
+            "retentionai_model_info",
+            "gauge",
+            "Served models (always 1).",
+        );
+        for m in &models {
+            let _ = writeln!(
+                out,
+                "retentionai_model_info{{model_version=\"{}\",variant=\"{}\",algorithm=\"{}\"}} 1",
+                m.version,
+                m.variant,
+                escape(&m.algorithm)
+            );
+        }
+        head(
+            &mut out,
+            "retentionai_model_accuracy",
+            "gauge",
+            "Accuracy of each served model on its latest validation holdout (0-1).",
+        );
+        for m in &models {
+            if let Some(a) = m.accuracy {
+                let _ = writeln!(
+                    out,
+                    "retentionai_model_accuracy{{model_version=\"{}\",variant=\"{}\"}} {a}",
+                    m.version, m.variant
+                );
+            }
+        }
+        head(
+            &mut out,
+            "retentionai_model_auc",
+            "gauge",
+            "ROC-AUC of each served model on its latest validation holdout.",
+        );
+        for m in &models {
+            if let Some(a) = m.auc {
+                let _ = writeln!(
+                    out,
+                    "retentionai_model_auc{{model_version=\"{}\",variant=\"{}\"}} {a}",
+                    m.version, m.variant
+                );
+            }
+        }
+        if let Some(d) = lock(&self.drift).clone() {
+            head(
+                &mut out,
+                "retentionai_data_drift_score",
+                "gauge",
+                "Share of features drifting in the latest recorded drift report (0-1).",
+            );
+            let _ = writeln!(out, "retentionai_data_drift_score {}", d.share);
+            head(
+                &mut out,
+                "retentionai_data_drift_status",
+                "gauge",
+                "Verdict of the latest recorded drift report: 0 ok, 1 warn, 2 alert.",
+            );
+            let _ = writeln!(out, "retentionai_data_drift_status {}", d.status);
+        }
+        head(
+            &mut out,
+            "retentionai_model_reload_errors_total",
+            "counter",
+            "Failed looks at the registry (the served models stay as they were).",
+        );
+        let _ = writeln!(
+            out,
+            "retentionai_model_reload_errors_total {}",
+            self.reload_errors.load(Ordering::Relaxed)
+        );
+
+        head(
+            &mut out,
+            "retentionai_auth_failures_total",
+            "counter",
+            "Requests refused for a missing or unknown API key.",
+        );
+        for (reason, n) in lock(&self.auth_failures).iter() {
+            let _ = writeln!(
+                out,
+                "retentionai_auth_failures_total{{reason=\"{reason}\"}} {n}"
+            );
+        }
+
+        head(
+            &mut out,
+            "retentionai_prediction_log_queue_depth",
+            "gauge",
+            "Log entries waiting for the background writer.",
+        );
+        let _ = writeln!(
+            out,
+            "retentionai_prediction_log_queue_depth {}",
+            self.log_queue_depth.load(Ordering::Relaxed).max(0)
+        );
+        head(
+            &mut out,
+            "retentionai_prediction_log_dropped_total",
+            "counter",
+            "Log entries dropped because the queue was full.",
+        );
+        let _ = writeln!(
+            out,
+            "retentionai_prediction_log_dropped_total {}",
+            self.log_dropped.load(Ordering::Relaxed)
+        );
+        head(
+            &mut out,
+            "retentionai_prediction_log_written_total",
+            "counter",
+            "Predictions written to the database.",
+        );
+        let _ = writeln!(
+            out,
+            "retentionai_prediction_log_written_total {}",
+            self.log_written.load(Ordering::Relaxed)
+        );
+        head(
+            &mut out,
+            "retentionai_prediction_log_errors_total",
+            "counter",
+            "Log entries lost to database errors.",
+        );
+        let _ = writeln!(
+            out,
+            "retentionai_prediction_log_errors_total {}",
+            self.log_errors.load(Ordering::Relaxed)
+        );
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn histograms_are_cumulative_and_counted() {
+        let m = Metrics::default();
+        m.request("POST", "/v1/predict", 200, 0.0003);
+        m.request("POST", "/v1/predict", 200, 0.002);
+        m.request("POST", "/v1/predict", 422, 10.0);
+        let text = m.render();
+        assert!(text.contains(
+            "retentionai_requests_total{method=\"POST\",endpoint=\"/v1/predict\",status=\"200\"} 2"
+        ));
+        assert!(text.contains(
+            "retentionai_request_duration_seconds_bucket{endpoint=\"/v1/predict\",le=\"0.0005\"} 1"
+        ));
+        assert!(text.contains(
+            "retentionai_request_duration_seconds_bucket{endpoint=\"/v1/predict\",le=\"5\"} 2"
+        ));
+        assert!(text.contains(
+            "retentionai_request_duration_seconds_bucket{endpoint=\"/v1/predict\",le=\"+Inf\"} 3"
+        ));
+        assert!(
+            text.contains("retentionai_request_duration_seconds_count{endpoint=\"/v1/predict\"} 3")
+        );
+        assert!(text.contains(
+            "retentionai_requests_total{method=\"POST\",endpoint=\"/v1/predict\",status=\"422\"} 1"
+        ));
+    }
+
+    #[test]
+    fn label_values_are_escaped() {
+        assert_eq!(escape("a\"b\\c\nd"), "a\\\"b\\\\c\\nd");
+    }
+}
