@@ -80,6 +80,8 @@ pub struct Metrics {
     auth_failures: Mutex<BTreeMap<&'static str, u64>>,
     models: Mutex<Vec<ModelGauge>>,
     drift: Mutex<Option<DriftGauge>>,
+    /// Unix time of the newest recorded backup.
+    last_backup: Mutex<Option<i64>>,
     high_risk: AtomicU64,
     deployments: AtomicU64,
     reload_errors: AtomicU64,
@@ -166,6 +168,10 @@ impl Metrics {
 
     pub fn set_drift(&self, drift: Option<DriftGauge>) {
         *lock(&self.drift) = drift;
+    }
+
+    pub fn set_last_backup(&self, unix_seconds: Option<i64>) {
+        *lock(&self.last_backup) = unix_seconds;
     }
 
     pub fn reload_error(&self) {
@@ -327,6 +333,17 @@ impl Metrics {
         }
         head(
             &mut out,
+            "retentionai_last_backup_timestamp_seconds",
+            "gauge",
+            "Unix time of the newest backup recorded in the database (0 when none was taken).",
+        );
+        let _ = writeln!(
+            out,
+            "retentionai_last_backup_timestamp_seconds {}",
+            lock(&self.last_backup).unwrap_or(0)
+        );
+        head(
+            &mut out,
             "retentionai_model_reload_errors_total",
             "counter",
             "Failed looks at the registry (the served models stay as they were).",
@@ -427,6 +444,49 @@ mod tests {
         assert!(text.contains(
             "retentionai_requests_total{method=\"POST\",endpoint=\"/v1/predict\",status=\"422\"} 1"
         ));
+    }
+
+    #[test]
+    fn every_metric_the_alerts_and_the_dashboard_use_is_exposed() {
+        let m = Metrics::default();
+        m.deployed(vec![ModelGauge {
+            version: 1,
+            variant: "champion",
+            algorithm: "logistic".into(),
+            accuracy: Some(0.8),
+            auc: Some(0.84),
+        }]);
+        m.set_drift(Some(DriftGauge {
+            share: 0.1,
+            status: 1,
+        }));
+        let text = m.render();
+        let exposed: Vec<&str> = text
+            .lines()
+            .filter_map(|l| l.strip_prefix("# TYPE "))
+            .filter_map(|l| l.split_whitespace().next())
+            .collect();
+        let deploy = concat!(
+            include_str!("../../../deploy/alerts.yml"),
+            include_str!("../../../deploy/grafana-dashboard.json")
+        );
+        let mut used = 0;
+        for (i, _) in deploy.match_indices("retentionai_") {
+            let name: String = deploy[i..]
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .collect();
+            let base = ["_bucket", "_sum", "_count"]
+                .iter()
+                .find_map(|s| name.strip_suffix(s))
+                .unwrap_or(&name);
+            assert!(
+                exposed.contains(&base),
+                "{name} is used in deploy/ but not exposed"
+            );
+            used += 1;
+        }
+        assert!(used > 20, "{used}");
     }
 
     #[test]

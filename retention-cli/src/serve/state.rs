@@ -144,6 +144,7 @@ impl AppState {
                 _ => 2,
             },
         });
+        let last_backup = store.last_backup_at()?.map(|t| t.timestamp());
         let current = self.live();
         let mut change = None;
         let live = if aliases != current.aliases {
@@ -198,6 +199,7 @@ impl AppState {
             self.metrics.set_models(live.gauges());
         }
         self.metrics.set_drift(drift);
+        self.metrics.set_last_backup(last_backup);
         *self
             .keys
             .write()

@@ -923,15 +923,9 @@ impl Store {
                 .map_err(|e| self.err(e))?;
             rows.push((table.to_string(), n));
         }
-        let last: Option<String> = self
-            .conn
-            .query_row("SELECT max(at) FROM backups", [], |r| r.get(0))
-            .map_err(|e| self.err(e))?;
-        let last_backup_age_hours = last
-            .and_then(|t| chrono::DateTime::parse_from_rfc3339(&t).ok())
-            .map(|t| {
-                (chrono::Utc::now() - t.with_timezone(&chrono::Utc)).num_seconds() as f64 / 3600.0
-            });
+        let last_backup_age_hours = self
+            .last_backup_at()?
+            .map(|t| (chrono::Utc::now() - t).num_seconds() as f64 / 3600.0);
         Ok(CheckReport {
             integrity_ok,
             integrity_messages: if integrity_ok { Vec::new() } else { messages },
@@ -1344,6 +1338,20 @@ impl Store {
             )
             .optional()
             .map_err(|e| self.err(e))
+    }
+
+    /// When the newest recorded backup was taken, if any was.
+    ///
+    /// # Errors
+    /// [`Error::Store`] on a database error.
+    pub fn last_backup_at(&self) -> Result<Option<chrono::DateTime<chrono::Utc>>> {
+        let last: Option<String> = self
+            .conn
+            .query_row("SELECT max(at) FROM backups", [], |r| r.get(0))
+            .map_err(|e| self.err(e))?;
+        Ok(last
+            .and_then(|t| chrono::DateTime::parse_from_rfc3339(&t).ok())
+            .map(|t| t.with_timezone(&chrono::Utc)))
     }
 
     /// Answers a trivial query: the database is reachable and readable.
