@@ -227,6 +227,22 @@ fn score(
     Ok(prediction)
 }
 
+/// Counts one request's predictions by model version and variant, with the time they took.
+fn count(state: &AppState, predictions: &[Prediction], started: Instant) {
+    let seconds = started.elapsed().as_secs_f64();
+    let mut by_model: std::collections::BTreeMap<(i64, &'static str), (u64, u64)> =
+        Default::default();
+    for p in predictions {
+        let e = by_model.entry((p.model_version, p.variant)).or_default();
+        e.0 += 1;
+        e.1 += u64::from(p.risk_tier == Tier::High.as_str());
+    }
+    for ((version, variant), (n, high)) in by_model {
+        state.metrics.predictions(version, variant, n, high);
+    }
+    state.metrics.prediction_time(seconds);
+}
+
 /// A one-row table of text cells, as a CSV file would be read.
 fn one_row_frame(record: &Record) -> retention_core::Result<DataFrame> {
     let columns: Vec<Column> = record
@@ -257,13 +273,7 @@ pub async fn predict(
     let live = state.live();
     let started = Instant::now();
     let p = score(&state, &live, &record, None, query.reasons.min(MAX_REASONS))?;
-    state.metrics.predictions(
-        p.model_version,
-        p.variant,
-        1,
-        u64::from(p.risk_tier == Tier::High.as_str()),
-        started.elapsed().as_secs_f64(),
-    );
+    count(&state, std::slice::from_ref(&p), started);
     Ok(Json(p))
 }
 
@@ -304,17 +314,7 @@ pub async fn predict_batch(
             .enumerate()
             .map(|(i, r)| score(&work, &live, r, Some(i + 1), 0))
             .collect::<Result<Vec<_>, _>>()?;
-        let seconds = started.elapsed().as_secs_f64();
-        let mut by_model: std::collections::BTreeMap<(i64, &'static str), (u64, u64)> =
-            Default::default();
-        for p in &predictions {
-            let e = by_model.entry((p.model_version, p.variant)).or_default();
-            e.0 += 1;
-            e.1 += u64::from(p.risk_tier == Tier::High.as_str());
-        }
-        for ((version, variant), (n, high)) in by_model {
-            work.metrics.predictions(version, variant, n, high, seconds);
-        }
+        count(&work, &predictions, started);
         Ok(json!({ "count": predictions.len(), "predictions": predictions }))
     })
     .await
@@ -423,13 +423,7 @@ pub async fn explain(
         let live = work.live();
         let started = Instant::now();
         let p = score(&work, &live, &record, None, top)?;
-        work.metrics.predictions(
-            p.model_version,
-            p.variant,
-            1,
-            u64::from(p.risk_tier == Tier::High.as_str()),
-            started.elapsed().as_secs_f64(),
-        );
+        count(&work, std::slice::from_ref(&p), started);
         Ok(Json(json!(p)))
     })
     .await

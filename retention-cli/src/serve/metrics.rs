@@ -115,6 +115,17 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
+/// The `# HELP` and `# TYPE` lines of a metric.
+fn head(out: &mut String, name: &str, kind: &str, help: &str) {
+    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+}
+
+/// A metric without labels: its head and its one value.
+fn scalar(out: &mut String, name: &str, kind: &str, help: &str, value: impl std::fmt::Display) {
+    head(out, name, kind, help);
+    let _ = writeln!(out, "{name} {value}");
+}
+
 /// A label value with `\`, `"` and newlines escaped.
 fn escape(v: &str) -> String {
     v.replace('\\', "\\\\")
@@ -134,20 +145,17 @@ impl Metrics {
             .observe(seconds);
     }
 
-    /// `n` predictions by one model version, taking `seconds` in all, `high` of them high risk.
-    pub fn predictions(
-        &self,
-        version: i64,
-        variant: &'static str,
-        n: u64,
-        high: u64,
-        seconds: f64,
-    ) {
+    /// `n` predictions by one model version, `high` of them high risk.
+    pub fn predictions(&self, version: i64, variant: &'static str, n: u64, high: u64) {
         *lock(&self.predictions)
             .entry((version, variant))
             .or_default() += n;
-        lock(&self.prediction_duration).observe(seconds);
         self.high_risk.fetch_add(high, Ordering::Relaxed);
+    }
+
+    /// The time one request's predictions took.
+    pub fn prediction_time(&self, seconds: f64) {
+        lock(&self.prediction_duration).observe(seconds);
     }
 
     /// A refused request on /v1: `reason` is `missing_key` or `invalid_key`.
@@ -181,9 +189,6 @@ impl Metrics {
     /// The text exposition format (version 0.0.4).
     pub fn render(&self) -> String {
         let mut out = String::with_capacity(8192);
-        let head = |out: &mut String, name: &str, kind: &str, help: &str| {
-            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
-        };
         head(
             &mut out,
             "retentionai_build_info",
@@ -246,28 +251,20 @@ impl Metrics {
             "retentionai_prediction_duration_seconds",
             "",
         );
-        head(
+        scalar(
             &mut out,
             "retentionai_high_risk_customers_total",
             "counter",
             "Predictions in the high risk tier.",
-        );
-        let _ = writeln!(
-            out,
-            "retentionai_high_risk_customers_total {}",
-            self.high_risk.load(Ordering::Relaxed)
+            self.high_risk.load(Ordering::Relaxed),
         );
 
-        head(
+        scalar(
             &mut out,
             "retentionai_model_deployments_total",
             "counter",
             "Changes of the served champion, challenger or split picked up by this process (the first load counts).",
-        );
-        let _ = writeln!(
-            out,
-            "retentionai_model_deployments_total {}",
-            self.deployments.load(Ordering::Relaxed)
+            self.deployments.load(Ordering::Relaxed),
         );
         let models = lock(&self.models).clone();
         head(
@@ -316,42 +313,34 @@ impl Metrics {
             }
         }
         if let Some(d) = lock(&self.drift).clone() {
-            head(
+            scalar(
                 &mut out,
                 "retentionai_data_drift_score",
                 "gauge",
                 "Share of features drifting in the latest recorded drift report (0-1).",
+                d.share,
             );
-            let _ = writeln!(out, "retentionai_data_drift_score {}", d.share);
-            head(
+            scalar(
                 &mut out,
                 "retentionai_data_drift_status",
                 "gauge",
                 "Verdict of the latest recorded drift report: 0 ok, 1 warn, 2 alert.",
+                d.status,
             );
-            let _ = writeln!(out, "retentionai_data_drift_status {}", d.status);
         }
-        head(
+        scalar(
             &mut out,
             "retentionai_last_backup_timestamp_seconds",
             "gauge",
             "Unix time of the newest backup recorded in the database (0 when none was taken).",
+            lock(&self.last_backup).unwrap_or(0),
         );
-        let _ = writeln!(
-            out,
-            "retentionai_last_backup_timestamp_seconds {}",
-            lock(&self.last_backup).unwrap_or(0)
-        );
-        head(
+        scalar(
             &mut out,
             "retentionai_model_reload_errors_total",
             "counter",
             "Failed looks at the registry (the served models stay as they were).",
-        );
-        let _ = writeln!(
-            out,
-            "retentionai_model_reload_errors_total {}",
-            self.reload_errors.load(Ordering::Relaxed)
+            self.reload_errors.load(Ordering::Relaxed),
         );
 
         head(
@@ -367,49 +356,33 @@ impl Metrics {
             );
         }
 
-        head(
+        scalar(
             &mut out,
             "retentionai_prediction_log_queue_depth",
             "gauge",
             "Log entries waiting for the background writer.",
+            self.log_queue_depth.load(Ordering::Relaxed).max(0),
         );
-        let _ = writeln!(
-            out,
-            "retentionai_prediction_log_queue_depth {}",
-            self.log_queue_depth.load(Ordering::Relaxed).max(0)
-        );
-        head(
+        scalar(
             &mut out,
             "retentionai_prediction_log_dropped_total",
             "counter",
             "Log entries dropped because the queue was full.",
+            self.log_dropped.load(Ordering::Relaxed),
         );
-        let _ = writeln!(
-            out,
-            "retentionai_prediction_log_dropped_total {}",
-            self.log_dropped.load(Ordering::Relaxed)
-        );
-        head(
+        scalar(
             &mut out,
             "retentionai_prediction_log_written_total",
             "counter",
             "Predictions written to the database.",
+            self.log_written.load(Ordering::Relaxed),
         );
-        let _ = writeln!(
-            out,
-            "retentionai_prediction_log_written_total {}",
-            self.log_written.load(Ordering::Relaxed)
-        );
-        head(
+        scalar(
             &mut out,
             "retentionai_prediction_log_errors_total",
             "counter",
             "Log entries lost to database errors.",
-        );
-        let _ = writeln!(
-            out,
-            "retentionai_prediction_log_errors_total {}",
-            self.log_errors.load(Ordering::Relaxed)
+            self.log_errors.load(Ordering::Relaxed),
         );
         out
     }
