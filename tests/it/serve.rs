@@ -3,26 +3,12 @@
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use retention::store::Store;
 
-use crate::util::{bin, stderr, stdout, telco, telco_model, tempdir};
-
-fn ret(db: &Path, args: &[&str]) -> Output {
-    Command::new(bin())
-        .args(args)
-        .env("RETENTION_DB", db)
-        .env("RETENTION_ACTOR", "tester")
-        .output()
-        .expect("spawn retention")
-}
-
-fn ok(o: &Output) -> String {
-    assert!(o.status.success(), "failed: {}\n{}", stderr(o), stdout(o));
-    stdout(o)
-}
+use crate::util::{bin, ok, ret, stderr, telco, telco_model, tempdir};
 
 /// A running server; killed when dropped.
 struct Server {
@@ -218,8 +204,8 @@ fn endpoints_answer_and_scores_equal_the_cli() {
     let dir = tempdir();
     let (db, key) = registry(dir.path());
     let server = Server::start(&db, &[]);
-    let auth = [("Authorization", format!("Bearer {key}"))];
-    let auth: Vec<(&str, &str)> = auth.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let bearer = format!("Bearer {key}");
+    let auth = [("Authorization", bearer.as_str())];
 
     let (status, body) = server.call("GET", "/health", &[], b"");
     assert_eq!(status, 200, "{body}");
@@ -287,8 +273,7 @@ fn endpoints_answer_and_scores_equal_the_cli() {
     assert_eq!(status, 200, "{body}");
     let batch = json(&body);
     assert_eq!(batch["count"], 40);
-    let mut csv_headers = auth.clone();
-    csv_headers.push(("Content-Type", "text/csv"));
+    let csv_headers = [auth[0], ("Content-Type", "text/csv")];
     let (status, body) = server.call("POST", "/v1/predict/batch", &csv_headers, csv.as_bytes());
     assert_eq!(status, 200, "{body}");
     let from_csv = json(&body);
@@ -507,8 +492,8 @@ fn a_promotion_and_an_ab_split_are_picked_up_without_failing_requests() {
             "test of a live promotion",
         ],
     ));
-    let auth = [("Authorization", format!("Bearer {key}"))];
-    let auth: Vec<(&str, &str)> = auth.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let bearer_here = format!("Bearer {key}");
+    let auth = [("Authorization", bearer_here.as_str())];
     wait_until("the promotion", || {
         json(&server.call("GET", "/v1/model", &auth, b"").1)["champion"]["version"] == 2
     });

@@ -2,28 +2,13 @@
 //! backups, GDPR — and the crash, concurrency and online-backup guarantees.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use retention::prelude::*;
 use retention::store::Store;
 
-use crate::util::{assert_fails_with, bin, stderr, stdout, telco, telco_model, tempdir};
-
-/// Runs `retention` against the database `db`.
-fn ret(db: &Path, args: &[&str]) -> Output {
-    Command::new(bin())
-        .args(args)
-        .env("RETENTION_DB", db)
-        .env("RETENTION_ACTOR", "tester")
-        .output()
-        .expect("spawn retention")
-}
-
-fn ok(o: &Output) -> String {
-    assert!(o.status.success(), "failed: {}\n{}", stderr(o), stdout(o));
-    stdout(o)
-}
+use crate::util::{assert_fails_with, bin, ok, ret, stderr, stdout, telco, telco_model, tempdir};
 
 fn telco_str() -> String {
     telco().display().to_string()

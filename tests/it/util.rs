@@ -47,6 +47,22 @@ where
         .expect("spawn the retention binary")
 }
 
+/// Runs `retention` against the database `db` (as actor `tester`).
+pub fn ret(db: &Path, args: &[&str]) -> Output {
+    Command::new(bin())
+        .args(args)
+        .env("RETENTION_DB", db)
+        .env("RETENTION_ACTOR", "tester")
+        .output()
+        .expect("spawn retention")
+}
+
+/// stdout of a run that must have succeeded.
+pub fn ok(o: &Output) -> String {
+    assert!(o.status.success(), "failed: {}\n{}", stderr(o), stdout(o));
+    stdout(o)
+}
+
 /// The bundled Telco customer churn table.
 pub fn telco() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("data/telco_customer_churn.csv")
