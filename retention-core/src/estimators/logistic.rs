@@ -527,15 +527,21 @@ mod tests {
         assert!(m.gradient_norm > 1e-12);
     }
 
+    /// Two deterministic inputs spread over [-1, 1].
+    fn two_inputs(n: usize) -> (Vec<f64>, Vec<f64>) {
+        let x0 = (0..n)
+            .map(|i| ((i * 37) % 101) as f64 / 50.0 - 1.0)
+            .collect();
+        let x1 = (0..n)
+            .map(|i| ((i * 53) % 97) as f64 / 48.0 - 1.0)
+            .collect();
+        (x0, x1)
+    }
+
     #[test]
     fn newton_with_unit_weights_matches_linfa() {
         let n = 500;
-        let x0: Vec<f64> = (0..n)
-            .map(|i| ((i * 37) % 101) as f64 / 50.0 - 1.0)
-            .collect();
-        let x1: Vec<f64> = (0..n)
-            .map(|i| ((i * 53) % 97) as f64 / 48.0 - 1.0)
-            .collect();
+        let (x0, x1) = two_inputs(n);
         let y: Vec<bool> = (0..n)
             .map(|i| x0[i] - 0.5 * x1[i] + ((i * 7919) % 11) as f64 / 5.5 - 1.0 > 0.0)
             .collect();
@@ -571,12 +577,7 @@ mod tests {
     fn the_sample_hessian_stand_in_reaches_the_exact_newton_solution() {
         // Large enough for the warm start on a sample (and its Hessian standing in).
         let n = 4 * WARM_START_ROWS + 1234;
-        let x0: Vec<f64> = (0..n)
-            .map(|i| ((i * 37) % 101) as f64 / 50.0 - 1.0)
-            .collect();
-        let x1: Vec<f64> = (0..n)
-            .map(|i| ((i * 53) % 97) as f64 / 48.0 - 1.0)
-            .collect();
+        let (x0, x1) = two_inputs(n);
         let x2: Vec<f64> = (0..n).map(|i| f64::from(i % 3 == 0)).collect();
         let y: Vec<bool> = (0..n)
             .map(|i| x0[i] - 0.5 * x1[i] + x2[i] + ((i * 7919) % 11) as f64 / 5.5 - 1.0 > 0.0)
