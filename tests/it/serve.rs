@@ -706,3 +706,22 @@ fn api_keys_are_shown_once_and_stored_as_hashes() {
     let o = ret(&db, &["serve", "--port", "0", "--timeout", "0"]);
     assert!(!o.status.success() && stderr(&o).contains("--timeout must be at least 1"));
 }
+
+#[test]
+fn a_client_that_never_finishes_its_request_head_is_cut_off() {
+    let dir = tempdir();
+    let db = dir.path().join("ops.db");
+    let server = Server::start(&db, &["--no-auth"]);
+    let mut slow = TcpStream::connect(&server.addr).expect("connect");
+    slow.write_all(b"POST /v1/predict HTTP/1.1\r\nHost: x\r\n")
+        .expect("write");
+    slow.set_read_timeout(Some(Duration::from_secs(30)))
+        .expect("timeout");
+    let mut rest = Vec::new();
+    // The server closes the connection after its 10 s header deadline: an end of file, not
+    // this side's 30 s read timeout.
+    let read = slow.read_to_end(&mut rest);
+    assert!(read.is_ok(), "{read:?}");
+    // Everyone else was served meanwhile.
+    assert_eq!(server.call("GET", "/live", &[], b"").0, 200);
+}

@@ -35,6 +35,8 @@ const BODY_LIMIT: usize = 1 << 20;
 const BATCH_BODY_LIMIT: usize = 64 << 20;
 /// How long a shutdown waits for open connections before closing them.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
+/// How long a client has to send a request's line and headers.
+const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The service's routes and middleware.
 fn app(state: Arc<AppState>) -> Router {
@@ -152,24 +154,57 @@ async fn serve(state: Arc<AppState>, args: &ServeArgs) -> Result<()> {
         }
     });
 
-    let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
-    let server = axum::serve(listener, app(state)).with_graceful_shutdown(async move {
-        shutdown_signal().await;
-        eprintln!("shutting down: finishing the requests in flight…");
-        let _ = stop_tx.send(true);
-    });
-    let deadline = async move {
-        let _ = stop_rx.changed().await;
-        tokio::time::sleep(SHUTDOWN_GRACE).await;
-    };
+    accept_loop(listener, app(state)).await;
+    Ok(())
+}
+
+/// Serves connections until SIGTERM or Ctrl-C, then stops accepting and lets the open
+/// connections finish (at most [`SHUTDOWN_GRACE`]). Each connection is HTTP/1.1 with a
+/// [`HEADER_TIMEOUT`] for its request line and headers: a client that opens a connection and
+/// sends a request head slowly, or not at all, is cut off rather than holding the connection.
+async fn accept_loop(listener: tokio::net::TcpListener, app: Router) {
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    use hyper_util::server::graceful::GracefulShutdown;
+    use hyper_util::service::TowerToHyperService;
+
+    let graceful = GracefulShutdown::new();
+    let signal = shutdown_signal();
+    tokio::pin!(signal);
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let stream = match accepted {
+                    Ok((stream, _)) => stream,
+                    Err(e) => {
+                        // Out of file descriptors and the like: wait instead of spinning.
+                        eprintln!("error: accepting a connection: {e}");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                };
+                let _ = stream.set_nodelay(true);
+                let connection = hyper::server::conn::http1::Builder::new()
+                    .timer(TokioTimer::new())
+                    .header_read_timeout(HEADER_TIMEOUT)
+                    .serve_connection(TokioIo::new(stream), TowerToHyperService::new(app.clone()));
+                let watched = graceful.watch(connection);
+                tokio::spawn(async move {
+                    // A client that goes away or times out is not the server's error.
+                    let _ = watched.await;
+                });
+            }
+            () = &mut signal => break,
+        }
+    }
+    drop(listener);
+    eprintln!("shutting down: finishing the requests in flight…");
     tokio::select! {
-        served = server => served.context("serving HTTP")?,
-        () = deadline => eprintln!(
+        () = graceful.shutdown() => {}
+        () = tokio::time::sleep(SHUTDOWN_GRACE) => eprintln!(
             "connections still open {} s after the shutdown signal: closing them",
             SHUTDOWN_GRACE.as_secs()
         ),
     }
-    Ok(())
 }
 
 /// SIGTERM or Ctrl-C.
