@@ -280,8 +280,21 @@ impl ChurnModel {
                 "checksum mismatch: the file was modified or damaged after it was written".into(),
             ));
         }
-        serde_json::from_str(envelope.model.get())
-            .map_err(|e| corrupt(format!("model content does not parse ({e})")))
+        let text = envelope.model.get();
+        serde_json::from_str(text).map_err(|e| {
+            // The first gradient boosting (the perpetual crate) stored a `booster`; a model file
+            // holding one is sound but no longer readable.
+            if text.contains("\"booster\":") {
+                corrupt(
+                    "its gradient-boosting model was trained by an earlier RetentionAI whose \
+                     booster format this version no longer reads; retrain it \
+                     (`retention train --algorithm boosting`)"
+                        .into(),
+                )
+            } else {
+                corrupt(format!("model content does not parse ({e})"))
+            }
+        })
     }
 
     /// Writes the model atomically.
@@ -350,5 +363,13 @@ mod tests {
             br#"{"format":"retentionai-model","format_version":1,"sha256":"00","model":{}}"#;
         let e = ChurnModel::from_bytes(tampered, p).unwrap_err();
         assert!(e.to_string().contains("checksum mismatch"), "{e}");
+        // A sound file from the earlier booster format says to retrain.
+        let model = r#"{"estimator":{"Boosting":{"booster":{"trees":[]}}}}"#;
+        let old = format!(
+            r#"{{"format":"retentionai-model","format_version":1,"sha256":"{}","model":{model}}}"#,
+            sha256_hex(model.as_bytes())
+        );
+        let e = ChurnModel::from_bytes(old.as_bytes(), p).unwrap_err();
+        assert!(e.to_string().contains("retrain it"), "{e}");
     }
 }
