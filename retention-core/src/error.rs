@@ -109,6 +109,11 @@ pub enum Error {
         source: std::io::Error,
     },
 
+    /// A registry operation was refused: the gate failed, an alias is not set, the version is
+    /// already the champion…
+    #[error("{0}")]
+    Registry(String),
+
     /// The operations store (SQLite) refused or failed; the message names the database.
     #[error("store: {0}")]
     Store(String),

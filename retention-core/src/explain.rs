@@ -306,6 +306,78 @@ impl ChurnModel {
     }
 }
 
+/// Explanations as a table, one row per customer: `id`, `churn_probability`, then for each of
+/// the `top` reasons `reason_k` ("column = value") and `contribution_k` (log-odds). The form of
+/// `retention explain --out`, the Python module and Spark.
+///
+/// # Errors
+/// [`Error::Polars`] only if the frame cannot be built.
+pub fn explanations_frame(rows: &[RowExplanation], top: usize) -> Result<DataFrame> {
+    let mut columns = vec![
+        Column::new(
+            "id".into(),
+            rows.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(),
+        ),
+        Column::new(
+            "churn_probability".into(),
+            rows.iter().map(|r| r.probability).collect::<Vec<_>>(),
+        ),
+    ];
+    push_reasons(&mut columns, rows.iter().map(|r| r.reasons.as_slice()), top);
+    Ok(DataFrame::new(rows.len(), columns)?)
+}
+
+/// What-ifs as a table: `id`, `probability_before`, `probability_after`, `change` (after −
+/// before), then the `top` reasons after the change as in [`explanations_frame`].
+///
+/// # Errors
+/// [`Error::Polars`] only if the frame cannot be built.
+pub fn what_if_frame(rows: &[WhatIf], top: usize) -> Result<DataFrame> {
+    let mut columns = vec![
+        Column::new(
+            "id".into(),
+            rows.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(),
+        ),
+        Column::new(
+            "probability_before".into(),
+            rows.iter().map(|r| r.before).collect::<Vec<_>>(),
+        ),
+        Column::new(
+            "probability_after".into(),
+            rows.iter().map(|r| r.after).collect::<Vec<_>>(),
+        ),
+        Column::new(
+            "change".into(),
+            rows.iter().map(|r| r.after - r.before).collect::<Vec<_>>(),
+        ),
+    ];
+    push_reasons(&mut columns, rows.iter().map(|r| r.reasons.as_slice()), top);
+    Ok(DataFrame::new(rows.len(), columns)?)
+}
+
+fn push_reasons<'a>(
+    columns: &mut Vec<Column>,
+    reasons: impl Iterator<Item = &'a [Reason]> + Clone,
+    top: usize,
+) {
+    for k in 0..top {
+        columns.push(Column::new(
+            format!("reason_{}", k + 1).into(),
+            reasons
+                .clone()
+                .map(|r| r.get(k).map(|x| format!("{} = {}", x.column, x.value)))
+                .collect::<Vec<_>>(),
+        ));
+        columns.push(Column::new(
+            format!("contribution_{}", k + 1).into(),
+            reasons
+                .clone()
+                .map(|r| r.get(k).map(|x| x.contribution))
+                .collect::<Vec<_>>(),
+        ));
+    }
+}
+
 /// A number as shown in a reason: whole numbers as integers, others to 4 decimals.
 fn display_number(v: f64) -> String {
     if v.fract() == 0.0 && v.abs() < 1e15 {

@@ -44,6 +44,7 @@ pub mod generate;
 pub mod lifecycle;
 pub mod metrics;
 pub mod model;
+pub mod registry;
 pub mod scoring;
 pub mod store;
 pub mod training;

@@ -6,7 +6,7 @@ use std::io::Write;
 use anyhow::{Result, bail};
 use polars::prelude::*;
 use retention_core::data::{read_table, write_table};
-use retention_core::explain::RowExplanation;
+use retention_core::explain::{RowExplanation, explanations_frame};
 use retention_core::prelude::*;
 
 use crate::cli::{ExplainArgs, ImportanceArgs};
@@ -149,34 +149,6 @@ fn write_explanations(rows: &[RowExplanation], path: &std::path::Path, top: usiz
         })?;
         return Ok(());
     }
-    let mut columns = vec![
-        Column::new(
-            "id".into(),
-            rows.iter().map(|r| r.id.clone()).collect::<Vec<_>>(),
-        ),
-        Column::new(
-            "churn_probability".into(),
-            rows.iter().map(|r| r.probability).collect::<Vec<_>>(),
-        ),
-    ];
-    for k in 0..top {
-        columns.push(Column::new(
-            format!("reason_{}", k + 1).into(),
-            rows.iter()
-                .map(|r| {
-                    r.reasons
-                        .get(k)
-                        .map(|x| format!("{} = {}", x.column, x.value))
-                })
-                .collect::<Vec<_>>(),
-        ));
-        columns.push(Column::new(
-            format!("contribution_{}", k + 1).into(),
-            rows.iter()
-                .map(|r| r.reasons.get(k).map(|x| x.contribution))
-                .collect::<Vec<_>>(),
-        ));
-    }
-    write_table(&DataFrame::new(rows.len(), columns)?, path)?;
+    write_table(&explanations_frame(rows, top)?, path)?;
     Ok(())
 }

@@ -9,7 +9,8 @@ use anyhow::{Context, Result, bail};
 use retention_core::data::{clean, read_table};
 use retention_core::lifecycle::{self, Gate, ModelRef};
 use retention_core::metrics::Metrics;
-use retention_core::store::{self, Promotion, Store, Validation};
+use retention_core::registry::{self, Holdout};
+use retention_core::store::{self, Store, Validation};
 
 use crate::cli::{
     BackupArgs, BackupCommand, DbCommand, GateArgs, GdprCommand, ModelCommand, RestoreArgs,
@@ -177,45 +178,16 @@ pub fn model(db: &Path, cmd: &ModelCommand, out: &mut dyn Write) -> Result<ExitC
             off,
         } => {
             let mut store = open_existing(db)?;
-            let aliases = store.aliases()?;
             if *off {
-                let Some(c) = aliases.challenger else {
-                    bail!("no A/B test is running in {}", db.display());
-                };
-                store.change_aliases(
-                    None,
-                    Some((None, 0.0)),
-                    &event("ab_stop", Some(c), None, "A/B test stopped"),
-                )?;
+                registry::stop_ab(&mut store, &actor())?;
                 writeln!(
                     out,
                     "A/B test stopped: every customer gets the champion again."
                 )?;
             } else {
-                if !(0.0..=1.0).contains(split) || split.is_nan() {
-                    bail!("--split {split} must be between 0 and 1");
-                }
                 let spec = challenger.as_deref().unwrap_or_default();
-                let c = version_of(&store, &parse_reference(spec)?)?;
-                let Some(champion) = aliases.champion else {
-                    bail!(
-                        "{} has no champion to test against: promote one first",
-                        db.display()
-                    );
-                };
-                if c == champion {
-                    bail!("version {c} is already the champion");
-                }
-                store.change_aliases(
-                    None,
-                    Some((Some(c), *split)),
-                    &event(
-                        "ab_start",
-                        aliases.challenger,
-                        Some(c),
-                        &format!("split {split}"),
-                    ),
-                )?;
+                let reference = parse_reference(spec)?;
+                let (c, champion) = registry::start_ab(&mut store, &reference, *split, &actor())?;
                 writeln!(
                     out,
                     "A/B test: {:.1} % of customers (stable per customer id) get version {c}, the rest the champion (version {champion}).",
@@ -225,27 +197,7 @@ pub fn model(db: &Path, cmd: &ModelCommand, out: &mut dyn Write) -> Result<ExitC
         }
         ModelCommand::Rollback { reason } => {
             let mut store = open_existing(db)?;
-            let aliases = store.aliases()?;
-            let Some(current) = aliases.champion else {
-                bail!("{} has no champion to roll back", db.display());
-            };
-            let previous = store
-                .promotions()?
-                .iter()
-                .rev()
-                .find(|p| {
-                    matches!(p.action.as_str(), "promote" | "rollback")
-                        && p.to_version == Some(current)
-                })
-                .and_then(|p| p.from_version)
-                .with_context(|| {
-                    format!("version {current} has no previous champion to roll back to")
-                })?;
-            store.change_aliases(
-                Some(previous),
-                None,
-                &event("rollback", Some(current), Some(previous), reason),
-            )?;
+            let (previous, current) = registry::rollback(&mut store, reason, &actor())?;
             writeln!(
                 out,
                 "Rolled back: version {previous} is the champion again (was {current})."
@@ -261,44 +213,24 @@ pub fn model(db: &Path, cmd: &ModelCommand, out: &mut dyn Write) -> Result<ExitC
     Ok(ExitCode::SUCCESS)
 }
 
-fn event(action: &str, from: Option<i64>, to: Option<i64>, reason: &str) -> Promotion {
-    Promotion {
-        at: store::now_rfc3339(),
-        actor: actor(),
-        action: action.into(),
-        from_version: from,
-        to_version: to,
-        reason: reason.into(),
-        gate: serde_json::json!({}),
-        forced: false,
-    }
-}
-
 fn validate_version(
     store: &mut Store,
     version: i64,
     data: &Path,
     gate: &Gate,
 ) -> Result<Validation> {
-    let model = store.load_model(version)?;
-    let champion = match store.aliases()?.champion {
-        Some(c) if c != version => Some(store.load_model(c)?),
-        _ => None,
-    };
     let raw = read_table(data)?;
-    let report = lifecycle::validate(&model, &raw.frame, champion.as_ref(), gate)?;
-    let validation = Validation {
-        version,
-        at: store::now_rfc3339(),
-        data_sha256: Some(raw.sha256.clone()),
-        rows: report.metrics.rows as i64,
-        roc_auc: report.metrics.roc_auc,
-        accuracy: report.metrics.accuracy,
-        passed: report.passed,
-        report: serde_json::to_value(&report)?,
+    let holdout = Holdout {
+        frame: &raw.frame,
+        sha256: Some(&raw.sha256),
     };
-    store.record_validation(&validation, &actor())?;
-    Ok(validation)
+    Ok(registry::validate_version(
+        store,
+        version,
+        holdout,
+        gate,
+        &actor(),
+    )?)
 }
 
 fn checks_table(report: &serde_json::Value) -> Table {
@@ -336,86 +268,32 @@ fn promote(
         Some(v) => parse_reference(v)?,
         None => ModelRef::Challenger,
     };
-    let candidate = version_of(&store, &reference)?;
-    let aliases = store.aliases()?;
-    if aliases.champion == Some(candidate) {
-        bail!("version {candidate} is already the champion");
-    }
-    if force && reason.is_none_or(|r| r.trim().is_empty()) {
-        bail!("--force needs a --reason (it is recorded with the promotion)");
-    }
-    let mut checks: Vec<lifecycle::GateCheck> = Vec::new();
-    let validation = match data {
-        Some(d) => Some(validate_version(&mut store, candidate, d, gate)?),
-        None => store.latest_validation(candidate)?,
-    };
-    match &validation {
-        Some(v) => checks.push(lifecycle::GateCheck {
-            name: "validation".into(),
-            passed: v.passed,
-            detail: format!(
-                "ROC-AUC {:.4}, accuracy {:.4} on {} rows ({})",
-                v.roc_auc, v.accuracy, v.rows, v.at
-            ),
-        }),
-        None => checks.push(lifecycle::GateCheck {
-            name: "validation".into(),
-            passed: false,
-            detail: "never validated: run `retention model validate` or pass --data".into(),
-        }),
-    }
-    if let (Some(champion), Some(v)) = (aliases.champion, &validation) {
-        let theirs = match data {
-            Some(d) => Some(validate_version(&mut store, champion, d, gate)?),
-            None => store
-                .latest_validation(champion)?
-                .filter(|c| c.data_sha256 == v.data_sha256),
-        };
-        match theirs {
-            Some(c) => checks.push(lifecycle::beats_champion(v.roc_auc, c.roc_auc, gate)),
-            None => checks.push(lifecycle::GateCheck {
-                name: "beats_champion".into(),
-                passed: false,
-                detail: format!(
-                    "champion (version {champion}) has no validation on the same holdout: pass --data"
-                ),
-            }),
-        }
-    }
-    let passed = checks.iter().all(|c| c.passed);
-    let failed: Vec<String> = checks
-        .iter()
-        .filter(|c| !c.passed)
-        .map(|c| format!("{}: {}", c.name, c.detail))
-        .collect();
-    if !passed && !force {
-        bail!(
-            "promotion of version {candidate} refused: {} (use --force --reason \"…\" to override)",
-            failed.join("; ")
-        );
-    }
-    let mut e = event(
-        "promote",
-        aliases.champion,
-        Some(candidate),
-        reason.unwrap_or("gate passed"),
-    );
-    e.gate = serde_json::to_value(&checks)?;
-    e.forced = !passed;
-    // The challenger that wins stops being a challenger.
-    let challenger = (aliases.challenger == Some(candidate)).then_some((None, 0.0));
-    store.change_aliases(Some(candidate), challenger, &e)?;
-    if !passed {
+    let raw = data.map(read_table).transpose()?;
+    let holdout = raw.as_ref().map(|r| Holdout {
+        frame: &r.frame,
+        sha256: Some(&r.sha256),
+    });
+    let outcome = registry::promote(
+        &mut store,
+        &reference,
+        holdout,
+        gate,
+        force,
+        reason,
+        &actor(),
+    )?;
+    if outcome.forced {
         output::warn(&format!(
             "gate overridden with --force: {}",
-            failed.join("; ")
+            registry::failed_checks(&outcome.checks)
         ));
     }
     writeln!(
         out,
-        "Version {candidate} is the champion{}.",
-        aliases
-            .champion
+        "Version {} is the champion{}.",
+        outcome.version,
+        outcome
+            .previous
             .map(|c| format!(" (was {c}; `retention model rollback` undoes this)"))
             .unwrap_or_default()
     )?;

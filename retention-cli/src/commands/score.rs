@@ -7,10 +7,10 @@ use std::path::Path;
 use anyhow::{Context, Result};
 use polars::prelude::*;
 use retention_core::data::TableBatches;
-use retention_core::lifecycle::{MODEL_VERSION, Router, VARIANT};
+use retention_core::lifecycle::Router;
 use retention_core::prelude::*;
-use retention_core::scoring::{PROBABILITY, RISK_TIER, score_file_with};
-use retention_core::store::{PredictionRow, Store};
+use retention_core::scoring::{PROBABILITY, score_file_with};
+use retention_core::store::Store;
 
 use crate::cli::ScoreArgs;
 use crate::commands::registry;
@@ -79,7 +79,7 @@ pub fn run(db: &Path, args: &ScoreArgs, out: &mut dyn Write) -> Result<()> {
     let logging = log.is_some();
     let mut on_batch = |first_row: usize, scored: &DataFrame| -> retention_core::Result<()> {
         if let Some((store, version, batch_id, logged)) = log.as_mut() {
-            *logged += log_batch(store, *version, batch_id, first_row, scored)?;
+            *logged += store.log_scored(batch_id, *version, first_row, scored)?;
         }
         Ok(())
     };
@@ -161,37 +161,4 @@ pub fn run(db: &Path, args: &ScoreArgs, out: &mut dyn Write) -> Result<()> {
         table.write(out)?;
     }
     Ok(())
-}
-
-/// Writes one scored batch to the prediction log; returns the rows inserted.
-fn log_batch(
-    store: &mut Store,
-    version: i64,
-    batch_id: &str,
-    first_row: usize,
-    scored: &DataFrame,
-) -> retention_core::Result<usize> {
-    let ids = scored.columns()[0].cast(&DataType::String)?;
-    let ids = ids.str()?;
-    let p = scored.column(PROBABILITY)?.f64()?;
-    let tiers = scored.column(RISK_TIER)?.str()?;
-    let versions = scored
-        .column(MODEL_VERSION)
-        .ok()
-        .and_then(|c| c.i64().ok().cloned());
-    let variants = scored
-        .column(VARIANT)
-        .ok()
-        .and_then(|c| c.str().ok().cloned());
-    let rows: Vec<PredictionRow<'_>> = (0..scored.height())
-        .map(|i| PredictionRow {
-            customer_id: ids.get(i).unwrap_or_default(),
-            model_version: versions.as_ref().and_then(|v| v.get(i)).unwrap_or(version),
-            variant: variants.as_ref().and_then(|v| v.get(i)).unwrap_or("direct"),
-            probability: p.get(i).unwrap_or(f64::NAN),
-            tier: tiers.get(i).unwrap_or_default(),
-            row_index: (first_row + i) as i64,
-        })
-        .collect();
-    store.log_predictions(batch_id, &rows)
 }

@@ -336,6 +336,13 @@ fn db_error(path: &Path, e: rusqlite::Error) -> Error {
     Error::Store(format!("{}: {e}", path.display()))
 }
 
+/// Who is acting, for the audit log: `RETENTION_ACTOR`, else the login name, else `unknown`.
+pub fn default_actor() -> String {
+    std::env::var("RETENTION_ACTOR")
+        .or_else(|_| std::env::var("USER"))
+        .unwrap_or_else(|_| "unknown".into())
+}
+
 /// Current time, RFC 3339 UTC with milliseconds.
 pub fn now_rfc3339() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
@@ -847,6 +854,52 @@ impl Store {
         }
         tx.commit().map_err(e)?;
         Ok(inserted)
+    }
+
+    /// Logs a scored frame as [`crate::model::ChurnModel::score_frame`] or a
+    /// [`crate::lifecycle::Router`] produce it (id first; `model_version` and `variant` when
+    /// routed, else `version` and `direct`); `first_row` numbers the rows within the batch.
+    /// Returns the rows inserted (rows already logged under `batch_id` are skipped).
+    ///
+    /// # Errors
+    /// [`Error::Store`] on a database error, [`Error::Polars`] for a frame without the scored
+    /// columns.
+    pub fn log_scored(
+        &mut self,
+        batch_id: &str,
+        version: i64,
+        first_row: usize,
+        scored: &polars::prelude::DataFrame,
+    ) -> Result<usize> {
+        use crate::lifecycle::{MODEL_VERSION, VARIANT};
+        use crate::scoring::{PROBABILITY, RISK_TIER};
+        use polars::prelude::DataType;
+        let Some(first) = scored.columns().first() else {
+            return Ok(0);
+        };
+        let ids = first.cast(&DataType::String)?;
+        let ids = ids.str()?;
+        let p = scored.column(PROBABILITY)?.f64()?;
+        let tiers = scored.column(RISK_TIER)?.str()?;
+        let versions = scored
+            .column(MODEL_VERSION)
+            .ok()
+            .and_then(|c| c.i64().ok().cloned());
+        let variants = scored
+            .column(VARIANT)
+            .ok()
+            .and_then(|c| c.str().ok().cloned());
+        let rows: Vec<PredictionRow<'_>> = (0..scored.height())
+            .map(|i| PredictionRow {
+                customer_id: ids.get(i).unwrap_or_default(),
+                model_version: versions.as_ref().and_then(|v| v.get(i)).unwrap_or(version),
+                variant: variants.as_ref().and_then(|v| v.get(i)).unwrap_or("direct"),
+                probability: p.get(i).unwrap_or(f64::NAN),
+                tier: tiers.get(i).unwrap_or_default(),
+                row_index: (first_row + i) as i64,
+            })
+            .collect();
+        self.log_predictions(batch_id, &rows)
     }
 
     /// Logged predictions of one customer, oldest first.

@@ -1,0 +1,350 @@
+//! Registry operations over the [`Store`]: resolving a reference, validating a version, promoting
+//! it through the gate, A/B tests and rollback. The rules live in [`crate::lifecycle`]; this is
+//! the one place that applies them to a database, for the CLI, the Python module and the web app.
+
+use polars::prelude::DataFrame;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::lifecycle::{self, Deployed, Gate, GateCheck, ModelRef, Router};
+use crate::store::{self, Promotion, Store, Validation};
+
+/// The version a registry reference points at.
+///
+/// # Errors
+/// [`Error::Registry`] when the alias is not set or the reference is a file, [`Error::Store`]
+/// for an unknown version.
+pub fn version_of(store: &Store, reference: &ModelRef) -> Result<i64> {
+    let aliases = store.aliases()?;
+    let db = store.path().display();
+    match reference {
+        ModelRef::Version(v) => Ok(store.version_info(*v)?.version),
+        ModelRef::Champion => aliases.champion.ok_or_else(|| {
+            Error::Registry(format!(
+                "{db} has no champion yet: promote a version with `retention model promote`"
+            ))
+        }),
+        ModelRef::Challenger => aliases.challenger.ok_or_else(|| {
+            Error::Registry(format!(
+                "{db} has no challenger: start an A/B test with `retention model ab`"
+            ))
+        }),
+        ModelRef::File(p) => Err(Error::Registry(format!(
+            "{} is a file, not a registry reference",
+            p.display()
+        ))),
+    }
+}
+
+/// A registry reference as a user writes it (`3`, `v3`, `champion`, `challenger`).
+///
+/// # Errors
+/// [`Error::Registry`] for anything else.
+pub fn parse_reference(spec: &str) -> Result<ModelRef> {
+    let r = ModelRef::parse(spec);
+    if !r.is_registry() {
+        return Err(Error::Registry(format!(
+            "{spec:?} is not a version: use a number (3 or v3), champion or challenger"
+        )));
+    }
+    Ok(r)
+}
+
+/// Champion and challenger as the store routes them.
+///
+/// # Errors
+/// [`Error::Registry`] when there is no champion; what loading a model refuses.
+pub fn router(store: &Store) -> Result<Router> {
+    let aliases = store.aliases()?;
+    let Some(champion) = aliases.champion else {
+        return Err(Error::Registry(format!(
+            "{} has no champion: name a model or promote a version",
+            store.path().display()
+        )));
+    };
+    let challenger = match aliases.challenger {
+        Some(v) if aliases.split > 0.0 => Some((
+            Deployed {
+                version: v,
+                model: store.load_model(v)?,
+            },
+            aliases.split,
+        )),
+        _ => None,
+    };
+    Ok(Router {
+        champion: Deployed {
+            version: champion,
+            model: store.load_model(champion)?,
+        },
+        challenger,
+    })
+}
+
+/// A labelled holdout: the raw table and, when read from a file, its SHA-256 (two validations
+/// are comparable only on the same holdout).
+#[derive(Debug, Clone, Copy)]
+pub struct Holdout<'a> {
+    /// The table, as read.
+    pub frame: &'a DataFrame,
+    /// SHA-256 of its file, when it came from one.
+    pub sha256: Option<&'a str>,
+}
+
+/// Validates a version on a holdout against the gate (and the champion's inputs) and records
+/// the result.
+///
+/// # Errors
+/// What loading, evaluating or the store refuses.
+pub fn validate_version(
+    store: &mut Store,
+    version: i64,
+    holdout: Holdout<'_>,
+    gate: &Gate,
+    actor: &str,
+) -> Result<Validation> {
+    let model = store.load_model(version)?;
+    let champion = match store.aliases()?.champion {
+        Some(c) if c != version => Some(store.load_model(c)?),
+        _ => None,
+    };
+    let report = lifecycle::validate(&model, holdout.frame, champion.as_ref(), gate)?;
+    let validation = Validation {
+        version,
+        at: store::now_rfc3339(),
+        data_sha256: holdout.sha256.map(str::to_string),
+        rows: report.metrics.rows as i64,
+        roc_auc: report.metrics.roc_auc,
+        accuracy: report.metrics.accuracy,
+        passed: report.passed,
+        report: serde_json::to_value(&report)?,
+    };
+    store.record_validation(&validation, actor)?;
+    Ok(validation)
+}
+
+/// What a promotion did.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PromotionOutcome {
+    /// The new champion.
+    pub version: i64,
+    /// The champion before, if any.
+    pub previous: Option<i64>,
+    /// The gate's checks.
+    pub checks: Vec<GateCheck>,
+    /// Whether a failing gate was overridden.
+    pub forced: bool,
+}
+
+/// Promotes a version (the challenger by default) to champion when it passes the gate: a passing
+/// validation (run now on `holdout`, or the latest recorded) that beats the champion's on the
+/// same holdout by the gate's margin. `force` overrides a failing gate and needs a reason; both
+/// are recorded.
+///
+/// # Errors
+/// [`Error::Registry`] when the gate refuses (naming each failed check), the version is already
+/// the champion, or `force` comes without a reason; what validation or the store refuse.
+pub fn promote(
+    store: &mut Store,
+    reference: &ModelRef,
+    holdout: Option<Holdout<'_>>,
+    gate: &Gate,
+    force: bool,
+    reason: Option<&str>,
+    actor: &str,
+) -> Result<PromotionOutcome> {
+    let candidate = version_of(store, reference)?;
+    let aliases = store.aliases()?;
+    if aliases.champion == Some(candidate) {
+        return Err(Error::Registry(format!(
+            "version {candidate} is already the champion"
+        )));
+    }
+    if force && reason.is_none_or(|r| r.trim().is_empty()) {
+        return Err(Error::Registry(
+            "--force needs a --reason (it is recorded with the promotion)".into(),
+        ));
+    }
+    let mut checks: Vec<GateCheck> = Vec::new();
+    let validation = match holdout {
+        Some(h) => Some(validate_version(store, candidate, h, gate, actor)?),
+        None => store.latest_validation(candidate)?,
+    };
+    checks.push(match &validation {
+        Some(v) => GateCheck {
+            name: "validation".into(),
+            passed: v.passed,
+            detail: format!(
+                "ROC-AUC {:.4}, accuracy {:.4} on {} rows ({})",
+                v.roc_auc, v.accuracy, v.rows, v.at
+            ),
+        },
+        None => GateCheck {
+            name: "validation".into(),
+            passed: false,
+            detail: "never validated: run `retention model validate` or pass --data".into(),
+        },
+    });
+    if let (Some(champion), Some(v)) = (aliases.champion, &validation) {
+        let theirs = match holdout {
+            Some(h) => Some(validate_version(store, champion, h, gate, actor)?),
+            None => store
+                .latest_validation(champion)?
+                .filter(|c| c.data_sha256 == v.data_sha256),
+        };
+        checks.push(match theirs {
+            Some(c) => lifecycle::beats_champion(v.roc_auc, c.roc_auc, gate),
+            None => GateCheck {
+                name: "beats_champion".into(),
+                passed: false,
+                detail: format!(
+                    "champion (version {champion}) has no validation on the same holdout: pass --data"
+                ),
+            },
+        });
+    }
+    let passed = checks.iter().all(|c| c.passed);
+    if !passed && !force {
+        return Err(Error::Registry(format!(
+            "promotion of version {candidate} refused: {} (use --force --reason \"…\" to override)",
+            failed_checks(&checks)
+        )));
+    }
+    let mut e = event(
+        actor,
+        "promote",
+        aliases.champion,
+        Some(candidate),
+        reason.unwrap_or("gate passed"),
+    );
+    e.gate = serde_json::to_value(&checks)?;
+    e.forced = !passed;
+    // The challenger that wins stops being a challenger.
+    let challenger = (aliases.challenger == Some(candidate)).then_some((None, 0.0));
+    store.change_aliases(Some(candidate), challenger, &e)?;
+    Ok(PromotionOutcome {
+        version: candidate,
+        previous: aliases.champion,
+        checks,
+        forced: !passed,
+    })
+}
+
+/// The failed checks of a gate, in words.
+pub fn failed_checks(checks: &[GateCheck]) -> String {
+    checks
+        .iter()
+        .filter(|c| !c.passed)
+        .map(|c| format!("{}: {}", c.name, c.detail))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// Starts (or changes) an A/B test: `split` of customers, chosen by a stable hash of their id,
+/// go to the challenger. Returns (challenger, champion).
+///
+/// # Errors
+/// [`Error::InvalidParameter`] for a split outside [0, 1]; [`Error::Registry`] when there is no
+/// champion or the challenger is the champion.
+pub fn start_ab(
+    store: &mut Store,
+    reference: &ModelRef,
+    split: f64,
+    actor: &str,
+) -> Result<(i64, i64)> {
+    if !(0.0..=1.0).contains(&split) {
+        return Err(Error::param(
+            "--split",
+            format!("{split} must be between 0 and 1"),
+        ));
+    }
+    let challenger = version_of(store, reference)?;
+    let aliases = store.aliases()?;
+    let Some(champion) = aliases.champion else {
+        return Err(Error::Registry(format!(
+            "{} has no champion to test against: promote one first",
+            store.path().display()
+        )));
+    };
+    if challenger == champion {
+        return Err(Error::Registry(format!(
+            "version {challenger} is already the champion"
+        )));
+    }
+    store.change_aliases(
+        None,
+        Some((Some(challenger), split)),
+        &event(
+            actor,
+            "ab_start",
+            aliases.challenger,
+            Some(challenger),
+            &format!("split {split}"),
+        ),
+    )?;
+    Ok((challenger, champion))
+}
+
+/// Stops the running A/B test; returns the challenger it stopped.
+///
+/// # Errors
+/// [`Error::Registry`] when no test is running.
+pub fn stop_ab(store: &mut Store, actor: &str) -> Result<i64> {
+    let Some(challenger) = store.aliases()?.challenger else {
+        return Err(Error::Registry(format!(
+            "no A/B test is running in {}",
+            store.path().display()
+        )));
+    };
+    store.change_aliases(
+        None,
+        Some((None, 0.0)),
+        &event(actor, "ab_stop", Some(challenger), None, "A/B test stopped"),
+    )?;
+    Ok(challenger)
+}
+
+/// Makes the champion before the current one the champion again. Returns (restored, replaced).
+///
+/// # Errors
+/// [`Error::Registry`] when there is no champion or it has no predecessor.
+pub fn rollback(store: &mut Store, reason: &str, actor: &str) -> Result<(i64, i64)> {
+    let Some(current) = store.aliases()?.champion else {
+        return Err(Error::Registry(format!(
+            "{} has no champion to roll back",
+            store.path().display()
+        )));
+    };
+    let previous = store
+        .promotions()?
+        .iter()
+        .rev()
+        .find(|p| {
+            matches!(p.action.as_str(), "promote" | "rollback") && p.to_version == Some(current)
+        })
+        .and_then(|p| p.from_version)
+        .ok_or_else(|| {
+            Error::Registry(format!(
+                "version {current} has no previous champion to roll back to"
+            ))
+        })?;
+    store.change_aliases(
+        Some(previous),
+        None,
+        &event(actor, "rollback", Some(current), Some(previous), reason),
+    )?;
+    Ok((previous, current))
+}
+
+fn event(actor: &str, action: &str, from: Option<i64>, to: Option<i64>, reason: &str) -> Promotion {
+    Promotion {
+        at: store::now_rfc3339(),
+        actor: actor.into(),
+        action: action.into(),
+        from_version: from,
+        to_version: to,
+        reason: reason.into(),
+        gate: serde_json::json!({}),
+        forced: false,
+    }
+}
