@@ -1,0 +1,62 @@
+"""RetentionAI: churn prediction you can trust, from Python.
+
+The same Rust core as the ``retention`` command and ``retention serve``: train a model, score
+customers with risk tiers, explain each score, check drift, and run the model registry, on
+polars or pandas frames. Results are polars frames (``.to_pandas()`` converts them).
+
+>>> import polars as pl, retention
+>>> df = retention.read_table("data/telco_customer_churn.csv")
+>>> model = retention.train(df, target="Churn", id="customerID")
+>>> model.score(df).head()
+>>> model.explain(df.head(3), top=3)
+>>> retention.drift(df, df, model=model).status
+'ok'
+"""
+
+from __future__ import annotations
+
+from . import errors
+from ._retention import ChurnModel, DriftReport, Store, __version__, drift, read_table, train
+from .errors import (
+    ColumnNotFoundError,
+    CorruptModelError,
+    DataFrameError,
+    FeatureSpecError,
+    InvalidDataError,
+    InvalidParameterError,
+    InvalidValueError,
+    MalformedFileError,
+    RegistryError,
+    RetentionError,
+    RetentionWarning,
+    SchemaMismatchError,
+    StoreError,
+    TrainingError,
+    UnsupportedFormatError,
+)
+
+__all__ = [
+    "ChurnModel",
+    "ColumnNotFoundError",
+    "CorruptModelError",
+    "DataFrameError",
+    "DriftReport",
+    "FeatureSpecError",
+    "InvalidDataError",
+    "InvalidParameterError",
+    "InvalidValueError",
+    "MalformedFileError",
+    "RegistryError",
+    "RetentionError",
+    "RetentionWarning",
+    "SchemaMismatchError",
+    "Store",
+    "StoreError",
+    "TrainingError",
+    "UnsupportedFormatError",
+    "__version__",
+    "drift",
+    "errors",
+    "read_table",
+    "train",
+]

@@ -1,0 +1,48 @@
+"""Frames on their way into the Rust core.
+
+The core reads polars frames of numbers, booleans and text. pandas frames (and LazyFrames, and
+dicts of columns) are converted here; other column types (categoricals, dates, decimals…) become
+text or floats, which is how the core reads them from a CSV file anyway.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import polars as pl
+
+_NATIVE = {
+    pl.Int8, pl.Int16, pl.Int32, pl.Int64,
+    pl.UInt8, pl.UInt16, pl.UInt32, pl.UInt64,
+    pl.Float32, pl.Float64, pl.Boolean, pl.String,
+}
+
+
+def to_polars(obj: Any) -> pl.DataFrame:
+    """``obj`` as a polars DataFrame of column types the core reads."""
+    if isinstance(obj, pl.LazyFrame):
+        obj = obj.collect()
+    if not isinstance(obj, pl.DataFrame):
+        module = type(obj).__module__ or ""
+        if module.startswith("pandas"):
+            if type(obj).__name__ == "Series":
+                obj = obj.to_frame()
+            obj = pl.from_pandas(obj)
+        elif isinstance(obj, dict):
+            obj = pl.DataFrame(obj)
+        else:
+            raise TypeError(
+                f"expected a polars or pandas DataFrame, got {type(obj).__module__}.{type(obj).__name__}"
+            )
+    casts = []
+    for name, dtype in obj.schema.items():
+        base = dtype.base_type()
+        if base in _NATIVE:
+            continue
+        if dtype.is_numeric():
+            casts.append(pl.col(name).cast(pl.Float64))
+        else:
+            casts.append(pl.col(name).cast(pl.String))
+    if casts:
+        obj = obj.with_columns(casts)
+    return obj

@@ -1,0 +1,64 @@
+//! Frames and values across the boundary: any frame the Python side accepts (polars, pandas,
+//! anything `polars.DataFrame` takes) arrives as a polars `DataFrame` through pyo3-polars;
+//! structured results leave as Python objects through JSON.
+
+use std::path::PathBuf;
+
+use polars::prelude::DataFrame;
+use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::PyAny;
+use pyo3_polars::PyDataFrame;
+use serde::Serialize;
+
+use crate::errors::IntoPyResult;
+
+static TO_POLARS: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+static JSON_LOADS: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+static WARNING: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+
+/// A frame argument: converted to polars by `retention._frames.to_polars` (pandas frames,
+/// dtypes the core does not read), then handed over column by column without copying.
+pub fn frame(py: Python<'_>, obj: &Bound<'_, PyAny>) -> PyResult<DataFrame> {
+    let to_polars = TO_POLARS.import(py, "retention._frames", "to_polars")?;
+    let converted = to_polars.call1((obj,))?;
+    Ok(converted.extract::<PyDataFrame>()?.0)
+}
+
+/// A frame result as a Python `polars.DataFrame`.
+pub fn to_frame(py: Python<'_>, df: DataFrame) -> PyResult<Py<PyAny>> {
+    Ok(PyDataFrame(df).into_pyobject(py)?.unbind())
+}
+
+/// Any serialisable value as plain Python objects (dicts, lists, floats…).
+pub fn to_python<T: Serialize>(py: Python<'_>, value: &T) -> PyResult<Py<PyAny>> {
+    let text = serde_json::to_string(value)
+        .map_err(retention_core::Error::from)
+        .py_err(py)?;
+    let loads = JSON_LOADS.import(py, "json", "loads")?;
+    Ok(loads.call1((text,))?.unbind())
+}
+
+/// Shows the core's warnings (duplicate ids, unseen levels…) as `RetentionWarning`s.
+pub fn warn(py: Python<'_>, messages: &[String]) -> PyResult<()> {
+    if messages.is_empty() {
+        return Ok(());
+    }
+    let category = WARNING.import(py, "retention.errors", "RetentionWarning")?;
+    for m in messages {
+        let text =
+            std::ffi::CString::new(m.replace('\0', " ")).unwrap_or_else(|_| c"warning".to_owned());
+        PyErr::warn(py, category, &text, 2)?;
+    }
+    Ok(())
+}
+
+/// Reads a CSV or Parquet file as the CLI does (CSV cells as text, blank = missing): the frame
+/// scores, explains and drifts exactly like `retention` on the same file.
+#[pyfunction]
+pub fn read_table(py: Python<'_>, path: PathBuf) -> PyResult<Py<PyAny>> {
+    let raw = py
+        .detach(|| retention_core::data::read_table(&path))
+        .py_err(py)?;
+    to_frame(py, raw.frame)
+}

@@ -1,0 +1,217 @@
+//! `retention.drift` and `retention.DriftReport`.
+
+use pyo3::prelude::*;
+use pyo3::types::PyDict;
+use retention_core::drift::{DriftOptions, DriftThresholds};
+
+use crate::convert::{frame, to_frame, to_python};
+use crate::errors::{IntoPyResult, param};
+use crate::model::ChurnModel;
+
+/// What changed between a reference table and a current one: per feature PSI, a test
+/// (Kolmogorov-Smirnov or chi-square), a distance (Wasserstein or Jensen-Shannon), missing
+/// rates and a status; with a model, the drift of its predictions and the expected
+/// performance. `status` is `ok`, `warn` or `alert`.
+///
+/// Example:
+///     >>> report = retention.drift(train_df, this_month, model=model)
+///     >>> report.status, report.summary
+///     >>> report.to_polars().filter(pl.col("status") != "ok")
+#[pyclass(module = "retention", frozen, name = "DriftReport")]
+pub struct DriftReport {
+    inner: retention_core::drift::DriftReport,
+}
+
+#[pymethods]
+impl DriftReport {
+    /// The verdict: `ok`, `warn` or `alert`.
+    #[getter]
+    fn status(&self) -> &'static str {
+        self.inner.verdict.status.as_str()
+    }
+
+    /// The verdict in one sentence.
+    #[getter]
+    fn summary(&self) -> String {
+        self.inner.verdict.summary.clone()
+    }
+
+    /// Columns whose status is warn or alert, most drifted first.
+    #[getter]
+    fn drifting(&self) -> Vec<String> {
+        self.inner.drifting().map(|f| f.column.clone()).collect()
+    }
+
+    /// The whole report as plain Python objects (the same fields as `retention drift --json`).
+    fn to_dict(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        to_python(py, &self.inner)
+    }
+
+    /// The report as JSON text.
+    fn to_json(&self, py: Python<'_>) -> PyResult<String> {
+        self.inner.to_json().py_err(py)
+    }
+
+    /// One row per compared feature, most drifted first: `column`, `kind`, `status`, `psi`,
+    /// `p_value`, `ks_statistic`, `wasserstein`, `chi_square`, `js_distance`,
+    /// `missing_reference`, `missing_current`, `change`, `note`.
+    fn to_polars(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        use polars::prelude::{Column, DataFrame};
+        let f = &self.inner.features;
+        let text = |pick: fn(&retention_core::drift::FeatureDrift) -> String| {
+            f.iter().map(pick).collect::<Vec<_>>()
+        };
+        let num = |pick: fn(&retention_core::drift::FeatureDrift) -> Option<f64>| {
+            f.iter().map(pick).collect::<Vec<_>>()
+        };
+        let columns = vec![
+            Column::new("column".into(), text(|d| d.column.clone())),
+            Column::new("kind".into(), text(|d| d.kind.as_str().to_string())),
+            Column::new("status".into(), text(|d| d.status.as_str().to_string())),
+            Column::new("psi".into(), num(|d| Some(d.psi))),
+            Column::new("p_value".into(), num(|d| Some(d.p_value))),
+            Column::new("ks_statistic".into(), num(|d| d.ks_statistic)),
+            Column::new("wasserstein".into(), num(|d| d.wasserstein)),
+            Column::new("chi_square".into(), num(|d| d.chi_square)),
+            Column::new("js_distance".into(), num(|d| d.js_distance)),
+            Column::new(
+                "missing_reference".into(),
+                num(|d| Some(d.missing_reference)),
+            ),
+            Column::new("missing_current".into(), num(|d| Some(d.missing_current))),
+            Column::new("change".into(), text(|d| d.change.clone())),
+            Column::new(
+                "note".into(),
+                f.iter().map(|d| d.note.clone()).collect::<Vec<_>>(),
+            ),
+        ];
+        let df = DataFrame::new(f.len(), columns)
+            .map_err(retention_core::Error::from)
+            .py_err(py)?;
+        to_frame(py, df)
+    }
+
+    /// The compared histogram of one column (`bin`, `reference`, `current` shares), for charts.
+    fn bins(&self, py: Python<'_>, column: &str) -> PyResult<Py<PyAny>> {
+        use polars::prelude::{Column, DataFrame};
+        let Some(f) = self.inner.features.iter().find(|f| f.column == column) else {
+            let names: Vec<&str> = self
+                .inner
+                .features
+                .iter()
+                .map(|f| f.column.as_str())
+                .collect();
+            return Err(crate::errors::to_py(
+                py,
+                retention_core::Error::column_not_found(column, " in this drift report", &names),
+            ));
+        };
+        let df = DataFrame::new(
+            f.bins.len(),
+            vec![
+                Column::new(
+                    "bin".into(),
+                    f.bins.iter().map(|b| b.label.as_str()).collect::<Vec<_>>(),
+                ),
+                Column::new(
+                    "reference".into(),
+                    f.bins.iter().map(|b| b.reference).collect::<Vec<_>>(),
+                ),
+                Column::new(
+                    "current".into(),
+                    f.bins.iter().map(|b| b.current).collect::<Vec<_>>(),
+                ),
+            ],
+        )
+        .map_err(retention_core::Error::from)
+        .py_err(py)?;
+        to_frame(py, df)
+    }
+
+    /// The model's side (prediction drift, estimated and realised performance), or None.
+    #[getter]
+    fn prediction(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        to_python(py, &self.inner.prediction)
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "DriftReport(status={:?}, features={}, drifting={}, reference_rows={}, current_rows={})",
+            self.inner.verdict.status.as_str(),
+            self.inner.verdict.features,
+            self.inner.verdict.drifting,
+            self.inner.reference_rows,
+            self.inner.current_rows
+        )
+    }
+}
+
+/// Compares `current` with `reference` (polars or pandas frames). With a model, the compared
+/// columns are its inputs and its predictions are compared too; without one, the roles are
+/// inferred from the reference (`target`, `id` as in `train`).
+///
+/// `bins`: quantile bins of numeric PSI (10). `thresholds`: any of `psi_warn` (0.1),
+/// `psi_alert` (0.25), `p_value` (0.05), `distance_warn` (0.1), `drift_share` (0.5).
+///
+/// Example:
+///     >>> report = retention.drift(reference, current, model=model)
+#[pyfunction]
+#[pyo3(signature = (reference, current, model = None, *, bins = 10, thresholds = None, target = None, id = None))]
+#[allow(clippy::too_many_arguments)]
+pub fn drift(
+    py: Python<'_>,
+    reference: &Bound<'_, PyAny>,
+    current: &Bound<'_, PyAny>,
+    model: Option<&Bound<'_, ChurnModel>>,
+    bins: usize,
+    thresholds: Option<&Bound<'_, PyDict>>,
+    target: Option<String>,
+    id: Option<String>,
+) -> PyResult<DriftReport> {
+    let reference = frame(py, reference)?;
+    let current = frame(py, current)?;
+    let mut options = DriftOptions {
+        bins,
+        ..DriftOptions::default()
+    };
+    options.schema.target = target;
+    options.schema.id = id;
+    if let Some(t) = thresholds {
+        options.thresholds = merge_thresholds(py, t)?;
+    }
+    let model = model.map(|m| m.get().inner.clone());
+    let inner = py
+        .detach(|| {
+            retention_core::drift::DriftReport::compute(
+                &reference,
+                &current,
+                model.as_deref(),
+                &options,
+            )
+        })
+        .py_err(py)?;
+    Ok(DriftReport { inner })
+}
+
+fn merge_thresholds(py: Python<'_>, given: &Bound<'_, PyDict>) -> PyResult<DriftThresholds> {
+    let mut t = DriftThresholds::default();
+    for (k, v) in given.iter() {
+        let key: String = k.extract()?;
+        let value: f64 = v.extract()?;
+        match key.as_str() {
+            "psi_warn" => t.psi_warn = value,
+            "psi_alert" => t.psi_alert = value,
+            "p_value" => t.p_value = value,
+            "distance_warn" => t.distance_warn = value,
+            "drift_share" => t.drift_share = value,
+            _ => {
+                return Err(param(
+                    py,
+                    &key,
+                    "unknown threshold; accepted: psi_warn, psi_alert, p_value, distance_warn, drift_share",
+                ));
+            }
+        }
+    }
+    Ok(t)
+}

@@ -1,0 +1,416 @@
+//! `retention.train` and `retention.ChurnModel`.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyDict};
+use retention_core::explain::{explanations_frame, what_if_frame};
+use retention_core::features::FeatureSpec;
+use retention_core::prelude::*;
+
+use crate::convert::{self, frame, to_frame, to_python};
+use crate::errors::{IntoPyResult, param};
+
+/// A trained churn model: scores customers with risk tiers, explains each score, evaluates
+/// itself on labelled data. Immutable and safe to share between threads.
+///
+/// Example:
+///     >>> model = retention.train(df, target="Churn", id="customerID")
+///     >>> model.score(df).head()
+///     >>> model.save("churn.model")
+#[pyclass(module = "retention", frozen, name = "ChurnModel")]
+pub struct ChurnModel {
+    pub inner: Arc<retention_core::model::ChurnModel>,
+}
+
+impl ChurnModel {
+    pub fn new(model: retention_core::model::ChurnModel) -> Self {
+        ChurnModel {
+            inner: Arc::new(model),
+        }
+    }
+}
+
+#[pymethods]
+impl ChurnModel {
+    /// Scores customers: one row per input row with the id (or `row`), `churn_probability`,
+    /// `churn_prediction` (0/1 at the model's threshold) and `risk_tier` (Low/Medium/High),
+    /// then the `keep` columns. Unseen categorical levels and duplicate ids are reported as
+    /// `RetentionWarning`s.
+    ///
+    /// Example:
+    ///     >>> scores = model.score(customers, keep=["MonthlyCharges"])
+    #[pyo3(signature = (df, keep = None))]
+    fn score(
+        &self,
+        py: Python<'_>,
+        df: &Bound<'_, PyAny>,
+        keep: Option<Vec<String>>,
+    ) -> PyResult<Py<PyAny>> {
+        let raw = frame(py, df)?;
+        let keep = keep.unwrap_or_default();
+        let model = &self.inner;
+        let (scored, unseen, mut warnings) =
+            py.detach(|| model.score_frame(&raw, 0, &keep)).py_err(py)?;
+        warnings.extend(unseen.messages());
+        convert::warn(py, &warnings)?;
+        to_frame(py, scored)
+    }
+
+    /// Each customer's probability and its `top` reasons: `id`, `churn_probability`, then
+    /// `reason_k` ("column = value") and `contribution_k` (log-odds; positive pushes towards
+    /// churn), largest first. Exact SHAP values for trees and boosting, linear attributions for
+    /// logistic regression.
+    ///
+    /// Example:
+    ///     >>> model.explain(customers.filter(pl.col("customerID") == "7590-VHVEG"), top=5)
+    #[pyo3(signature = (df, top = 3))]
+    fn explain(&self, py: Python<'_>, df: &Bound<'_, PyAny>, top: usize) -> PyResult<Py<PyAny>> {
+        let raw = frame(py, df)?;
+        let model = &self.inner;
+        let rows = py.detach(|| model.explain(&raw, top)).py_err(py)?;
+        to_frame(py, explanations_frame(&rows, top).py_err(py)?)
+    }
+
+    /// Rescores customers with some fields changed: `id`, `probability_before`,
+    /// `probability_after`, `change`, then the top reasons after the change.
+    ///
+    /// Example:
+    ///     >>> model.what_if(one_customer, {"Contract": "Two year", "tenure": 24})
+    #[pyo3(signature = (df, changes, top = 3))]
+    fn what_if(
+        &self,
+        py: Python<'_>,
+        df: &Bound<'_, PyAny>,
+        changes: &Bound<'_, PyDict>,
+        top: usize,
+    ) -> PyResult<Py<PyAny>> {
+        let raw = frame(py, df)?;
+        let mut set = BTreeMap::new();
+        for (k, v) in changes.iter() {
+            let key: String = k.extract()?;
+            let value = if v.is_none() {
+                String::new()
+            } else {
+                v.str()?.to_string()
+            };
+            set.insert(key, value);
+        }
+        let model = &self.inner;
+        let rows = py.detach(|| model.what_if(&raw, &set, top)).py_err(py)?;
+        to_frame(py, what_if_frame(&rows, top).py_err(py)?)
+    }
+
+    /// Measures the model on a labelled table at its threshold: ROC-AUC, PR-AUC, log-loss,
+    /// Brier, ECE, accuracy, precision, recall, F1 and the confusion counts, as a dict.
+    ///
+    /// Example:
+    ///     >>> model.evaluate(holdout)["roc_auc"]
+    fn evaluate(&self, py: Python<'_>, df: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        let raw = frame(py, df)?;
+        let model = &self.inner;
+        let (metrics, unseen) = py.detach(|| model.evaluate(&raw)).py_err(py)?;
+        convert::warn(py, &unseen.messages())?;
+        to_python(py, &metrics)
+    }
+
+    /// Global importance: the mean absolute contribution of each column over `df`, largest
+    /// first, as a frame (`feature`, `importance`).
+    fn importance(&self, py: Python<'_>, df: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        let raw = frame(py, df)?;
+        let model = &self.inner;
+        let ranked = py.detach(|| model.importance(&raw)).py_err(py)?;
+        let (names, values): (Vec<String>, Vec<f64>) = ranked.into_iter().unzip();
+        let df = polars::prelude::DataFrame::new(
+            names.len(),
+            vec![
+                polars::prelude::Column::new("feature".into(), names),
+                polars::prelude::Column::new("importance".into(), values),
+            ],
+        )
+        .map_err(retention_core::Error::from)
+        .py_err(py)?;
+        to_frame(py, df)
+    }
+
+    /// Writes the model file (checksummed JSON; written to a temporary name and renamed into
+    /// place). The CLI, `retention serve` and the registry read the same file.
+    fn save(&self, py: Python<'_>, path: PathBuf) -> PyResult<()> {
+        let model = &self.inner;
+        py.detach(|| model.save(&path)).py_err(py)
+    }
+
+    /// Reads a model file written by `save` or `retention train`.
+    ///
+    /// Example:
+    ///     >>> model = retention.ChurnModel.load("churn.model")
+    #[staticmethod]
+    fn load(py: Python<'_>, path: PathBuf) -> PyResult<Self> {
+        let model = py
+            .detach(|| retention_core::model::ChurnModel::load(&path))
+            .py_err(py)?;
+        Ok(ChurnModel::new(model))
+    }
+
+    /// The model file's bytes (what `save` writes).
+    fn to_bytes<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
+        let bytes = self.inner.to_bytes().py_err(py)?;
+        Ok(PyBytes::new(py, &bytes))
+    }
+
+    /// A model from the bytes of a model file (checksum verified).
+    #[staticmethod]
+    fn from_bytes(py: Python<'_>, data: &[u8]) -> PyResult<Self> {
+        let model =
+            retention_core::model::ChurnModel::from_bytes(data, std::path::Path::new("<bytes>"))
+                .py_err(py)?;
+        Ok(ChurnModel::new(model))
+    }
+
+    /// Pickling (multiprocessing, Spark, Streamlit's cache) goes through the model file's bytes.
+    fn __reduce__<'py>(
+        slf: &Bound<'py, Self>,
+        py: Python<'py>,
+    ) -> PyResult<(Bound<'py, PyAny>, (Bound<'py, PyBytes>,))> {
+        let from_bytes = slf.get_type().getattr("from_bytes")?;
+        Ok((from_bytes, (slf.get().to_bytes(py)?,)))
+    }
+
+    /// Training-time metrics: `cv` (mean and std per metric), `out_of_fold`, `holdout`,
+    /// `training`, and the `leaderboard`, as a dict.
+    #[getter]
+    fn metrics(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        to_python(py, &self.inner.metrics)
+    }
+
+    /// Column roles of the training table: `{column: "id" | "target" | "numeric" |
+    /// "categorical" | "ignored"}` in file order.
+    #[getter]
+    fn schema(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        let roles: serde_json::Map<String, serde_json::Value> = self
+            .inner
+            .schema
+            .columns
+            .iter()
+            .map(|c| (c.name.clone(), c.role.as_str().into()))
+            .collect();
+        to_python(py, &roles)
+    }
+
+    /// Every candidate's cross-validated figures, best first, as a frame: `name`, `selected`,
+    /// then mean and std of ROC-AUC, log-loss, PR-AUC, Brier and ECE.
+    #[getter]
+    fn leaderboard(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        use polars::prelude::Column;
+        let entries = &self.inner.metrics.leaderboard;
+        let mut columns = vec![
+            Column::new(
+                "name".into(),
+                entries.iter().map(|e| e.name.as_str()).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "selected".into(),
+                entries.iter().map(|e| e.selected).collect::<Vec<_>>(),
+            ),
+        ];
+        type Pick = fn(&retention_core::model::LeaderboardEntry) -> &MeanStd;
+        let metrics: [(&str, Pick); 5] = [
+            ("roc_auc", |e| &e.roc_auc),
+            ("log_loss", |e| &e.log_loss),
+            ("pr_auc", |e| &e.pr_auc),
+            ("brier", |e| &e.brier),
+            ("ece", |e| &e.ece),
+        ];
+        for (name, pick) in metrics {
+            columns.push(Column::new(
+                name.into(),
+                entries.iter().map(|e| pick(e).mean).collect::<Vec<_>>(),
+            ));
+            columns.push(Column::new(
+                format!("{name}_std").into(),
+                entries.iter().map(|e| pick(e).std).collect::<Vec<_>>(),
+            ));
+        }
+        let df = polars::prelude::DataFrame::new(entries.len(), columns)
+            .map_err(retention_core::Error::from)
+            .py_err(py)?;
+        to_frame(py, df)
+    }
+
+    /// The estimator: `logistic`, `tree`, `boosting` or `blend(…)`.
+    #[getter]
+    fn algorithm(&self) -> String {
+        self.inner.estimator.name()
+    }
+
+    /// Probability at or above which `churn_prediction` is 1.
+    #[getter]
+    fn threshold(&self) -> f64 {
+        self.inner.threshold
+    }
+
+    /// Risk tier boundaries: `{"medium": 0.3, "high": 0.7}` (Low below medium).
+    #[getter]
+    fn tiers(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        to_python(py, &self.inner.tiers)
+    }
+
+    /// Where the model came from: rows, seed, data checksum, version, creation time.
+    #[getter]
+    fn provenance(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        to_python(py, &self.inner.provenance)
+    }
+
+    /// Warnings and notes from training.
+    #[getter]
+    fn notes(&self) -> Vec<String> {
+        self.inner.notes.clone()
+    }
+
+    fn __repr__(&self) -> String {
+        let m = &self.inner;
+        format!(
+            "ChurnModel(algorithm={:?}, cv_roc_auc={:.4}, threshold={}, inputs={}, trained_rows={})",
+            m.estimator.name(),
+            m.headline_auc(),
+            m.threshold,
+            m.schema.feature_names().len(),
+            m.provenance.rows
+        )
+    }
+}
+
+/// Trains a churn model on a frame (polars or pandas).
+///
+/// `target` and `id` name the churn label and customer id columns (inferred when omitted:
+/// `Churn`, `Exited`…; a unique `…id` column). `algorithm` is `"auto"` (cross-validates
+/// logistic regression, a tree, gradient boosting and a blend, keeps the best), `"logistic"`,
+/// `"tree"` or `"boosting"`.
+///
+/// Options: `cv` (folds, default 5; 0 = none), `seed` (42), `test_size` (held-out share, 0),
+/// `calibration` (`"platt"`, `"isotonic"`, `"none"`), `selection` (`"log_loss"`, `"roc_auc"`),
+/// `threshold` (0.5), `threshold_objective` (`"fixed"`, `"f1"`, `"profit"`), `customer_value`,
+/// `offer_cost`, `offer_success_rate` (for the profit threshold), `tiers` (`(medium, high)`,
+/// default `(0.3, 0.7)`), `categorical`, `numeric`, `ignore` (column lists), `positive_label`,
+/// `features` (a derived-feature spec file, TOML), `progress` (a callable receiving one line of
+/// text per step).
+///
+/// Example:
+///     >>> model = retention.train(df, target="Churn", id="customerID", algorithm="boosting")
+///     >>> model.metrics["cv"]["summary"]["roc_auc"]
+#[pyfunction]
+#[pyo3(signature = (df, target = None, id = None, algorithm = "auto", **options))]
+pub fn train(
+    py: Python<'_>,
+    df: &Bound<'_, PyAny>,
+    target: Option<String>,
+    id: Option<String>,
+    algorithm: &str,
+    options: Option<&Bound<'_, PyDict>>,
+) -> PyResult<ChurnModel> {
+    let raw = frame(py, df)?;
+    let algorithm: Algorithm = algorithm
+        .parse()
+        .map_err(|e: retention_core::Error| crate::errors::to_py(py, e))?;
+    let mut params = TrainParams::new(algorithm);
+    let mut schema = SchemaOptions {
+        target,
+        id,
+        ..SchemaOptions::default()
+    };
+    let mut progress: Option<Py<PyAny>> = None;
+    if let Some(options) = options {
+        for (key, value) in options.iter() {
+            let key: String = key.extract()?;
+            apply_option(py, &key, &value, &mut params, &mut schema, &mut progress)?;
+        }
+    }
+    let report = |p: Progress| {
+        if let Some(cb) = &progress {
+            let line = match p {
+                Progress::Fold(done, k) => format!("cross-validation: {done}/{k} folds done"),
+                Progress::FinalFit(rows) => format!("fitting the final model on {rows} rows"),
+            };
+            // A failing callback must not abort training; Python shows the error as unraisable.
+            Python::attach(|py| {
+                if let Err(e) = cb.call1(py, (line,)) {
+                    e.write_unraisable(py, None);
+                }
+            });
+        }
+    };
+    let (model, warnings) = py
+        .detach(|| {
+            let ds = Dataset::infer(&raw, &schema)?;
+            let model = retention_core::training::train(&ds, &params, &report)?;
+            Ok::<_, retention_core::Error>((model, ds.warnings))
+        })
+        .py_err(py)?;
+    let mut notes = warnings;
+    notes.extend(model.estimator.fit_notes());
+    convert::warn(py, &notes)?;
+    Ok(ChurnModel::new(model))
+}
+
+fn apply_option(
+    py: Python<'_>,
+    key: &str,
+    value: &Bound<'_, PyAny>,
+    params: &mut TrainParams,
+    schema: &mut SchemaOptions,
+    progress: &mut Option<Py<PyAny>>,
+) -> PyResult<()> {
+    fn named<T: serde::de::DeserializeOwned>(
+        py: Python<'_>,
+        key: &str,
+        value: &Bound<'_, PyAny>,
+    ) -> PyResult<T> {
+        let text: String = value.extract()?;
+        serde_json::from_value(serde_json::Value::String(text.clone()))
+            .map_err(|e| param(py, key, format!("{text:?}: {e}")))
+    }
+    match key {
+        "cv" => params.cv_folds = value.extract()?,
+        "seed" => params.seed = value.extract()?,
+        "test_size" => params.test_size = value.extract()?,
+        "threshold" => params.threshold = value.extract()?,
+        "calibration" => params.calibration = named(py, key, value)?,
+        "selection" => params.selection = named(py, key, value)?,
+        "threshold_objective" => params.threshold_objective = named(py, key, value)?,
+        "customer_value" => params.business.customer_value = value.extract()?,
+        "offer_cost" => params.business.offer_cost = value.extract()?,
+        "offer_success_rate" => params.business.offer_success_rate = value.extract()?,
+        "tiers" => {
+            let (medium, high): (f64, f64) = value.extract()?;
+            params.tiers = RiskTiers { medium, high };
+        }
+        "categorical" => schema.categorical = value.extract()?,
+        "numeric" => schema.numeric = value.extract()?,
+        "ignore" => schema.ignore = value.extract()?,
+        "positive_label" => schema.positive_label = Some(value.extract()?),
+        "features" => {
+            let path: PathBuf = value.extract()?;
+            params.features = py.detach(|| FeatureSpec::load(&path)).py_err(py)?;
+        }
+        "progress" => {
+            if !value.is_none() {
+                if !value.is_callable() {
+                    return Err(param(py, key, "must be a callable taking one string"));
+                }
+                *progress = Some(value.clone().unbind());
+            }
+        }
+        _ => {
+            return Err(param(
+                py,
+                key,
+                "unknown option; accepted: cv, seed, test_size, calibration, selection, threshold, \
+                 threshold_objective, customer_value, offer_cost, offer_success_rate, tiers, \
+                 categorical, numeric, ignore, positive_label, features, progress",
+            ));
+        }
+    }
+    Ok(())
+}

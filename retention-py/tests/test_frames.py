@@ -1,0 +1,62 @@
+"""Frames crossing into the core: version pairing, dtypes, pandas input."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import polars as pl
+import pytest
+
+import retention
+
+
+def test_python_polars_is_the_pinned_series():
+    # The Rust side is polars 0.55 / pyo3-polars 0.28, whose frames are those of Python polars 2.1.
+    assert pl.__version__.startswith("2.1."), pl.__version__
+    assert retention.__version__ == "0.1.0"
+
+
+def test_read_table_reads_like_the_cli(telco: pl.DataFrame):
+    assert telco.shape == (7043, 21)
+    assert all(dtype == pl.String for dtype in telco.dtypes)
+    # Cells are kept as written (the 11 blank TotalCharges are a space); typing happens in the core.
+    assert (telco["TotalCharges"].str.strip_chars() == "").sum() == 11
+
+
+def test_typed_polars_frame_scores_like_the_text_frame(model, telco, telco_path):
+    typed = pl.read_csv(telco_path)  # tenure as Int64, MonthlyCharges as Float64
+    assert typed["tenure"].dtype == pl.Int64
+    a = model.score(telco)
+    b = model.score(typed)
+    assert a["customerID"].to_list() == b["customerID"].to_list()
+    diff = (a["churn_probability"] - b["churn_probability"]).abs().max()
+    assert diff < 1e-12
+
+
+def test_pandas_frames_are_accepted_and_results_are_polars(model, telco):
+    pd = pytest.importorskip("pandas")
+    frame = telco.head(200).to_pandas()
+    assert isinstance(frame, pd.DataFrame)
+    scores = model.score(frame)
+    assert isinstance(scores, pl.DataFrame)
+    expected = model.score(telco.head(200))
+    assert scores["churn_probability"].to_list() == expected["churn_probability"].to_list()
+    # pandas categoricals and a LazyFrame are read too.
+    frame["Contract"] = frame["Contract"].astype("category")
+    assert model.score(frame)["churn_probability"].to_list() == expected["churn_probability"].to_list()
+    assert model.score(telco.head(200).lazy()).equals(expected)
+
+
+def test_other_dtypes_are_read_as_text(model, telco):
+    frame = telco.head(50).with_columns(
+        pl.col("Contract").cast(pl.Categorical),
+        pl.lit(dt.date(2026, 11, 1)).alias("snapshot"),
+    )
+    scores = model.score(frame, keep=["snapshot"])
+    assert scores["snapshot"].dtype == pl.String
+    assert scores["churn_probability"].to_list() == model.score(telco.head(50))["churn_probability"].to_list()
+
+
+def test_something_that_is_not_a_frame_is_a_type_error(model):
+    with pytest.raises(TypeError, match="expected a polars or pandas DataFrame"):
+        model.score([1, 2, 3])
