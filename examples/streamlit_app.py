@@ -1,0 +1,295 @@
+"""RetentionAI web app: the runbook's pages over the same Rust core as the CLI.
+
+Run it (after `scripts/python_setup.sh`, see the README):
+
+    retention-py/.venv/bin/streamlit run examples/streamlit_app.py
+
+Settings (environment variables):
+    RETENTION_DATA   customer table shown and scored (default: the bundled Telco table)
+    RETENTION_MODEL  a model file (default: the registry's champion, else a model trained here)
+    RETENTION_DB     the operations database for the Models page (default: data/retentionai.db)
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from pathlib import Path
+
+import polars as pl
+import streamlit as st
+
+import retention
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = Path(os.environ.get("RETENTION_DATA", ROOT / "data" / "telco_customer_churn.csv"))
+MODEL = os.environ.get("RETENTION_MODEL")
+DB = Path(os.environ.get("RETENTION_DB", ROOT / "data" / "retentionai.db"))
+PAGES = ["Overview", "Customer inspector", "Batch scoring", "Models", "Drift"]
+TIER_ORDER = ["Low", "Medium", "High"]
+
+
+# ---------------------------------------------------------------------------------------------
+# Data and model, loaded once per process.
+
+
+@st.cache_data(show_spinner="Reading customers…")
+def load_customers(path: str) -> pl.DataFrame:
+    return retention.read_table(path)
+
+
+@st.cache_resource(show_spinner="Loading the model…")
+def load_model(model_path: str | None, db: str, data: str) -> tuple[retention.ChurnModel, str]:
+    """The model file named, else the registry's champion, else one trained on the data."""
+    if model_path:
+        return retention.ChurnModel.load(model_path), f"model file {model_path}"
+    if Path(db).exists():
+        store = retention.Store(db)
+        champion = store.aliases().get("champion")
+        if champion is not None:
+            return store.load_model(champion), f"champion (version {champion}) of {db}"
+    model = retention.train(retention.read_table(data), algorithm="auto", cv=5)
+    return model, f"trained here on {Path(data).name} (5-fold cross-validated)"
+
+
+@st.cache_data(show_spinner="Scoring customers…")
+def score_all(_model: retention.ChurnModel, model_key: str, data: str) -> pl.DataFrame:
+    customers = load_customers(data)
+    return _model.score(customers)
+
+
+def id_column(model: retention.ChurnModel) -> str | None:
+    return next((c for c, role in model.schema.items() if role == "id"), None)
+
+
+def target_column(model: retention.ChurnModel) -> str | None:
+    return next((c for c, role in model.schema.items() if role == "target"), None)
+
+
+# ---------------------------------------------------------------------------------------------
+# Pages.
+
+
+def overview(model: retention.ChurnModel, customers: pl.DataFrame, scores: pl.DataFrame) -> None:
+    st.header("Overview")
+    high = scores.filter(pl.col("risk_tier") == "High").height
+    target = target_column(model)
+    a, b, c, d = st.columns(4)
+    a.metric("Customers scored", f"{scores.height:,}")
+    if target and target in customers.columns:
+        observed = customers[target].str.strip_chars().str.to_lowercase().is_in(["yes", "1", "true"]).mean()
+        b.metric("Churn rate (observed)", f"{observed:.1%}")
+    else:
+        b.metric("Churn rate (expected)", f"{scores['churn_probability'].mean():.1%}")
+    c.metric("High-risk customers", f"{high:,}")
+    d.metric("Predicted to churn", f"{int(scores['churn_prediction'].sum()):,}")
+    st.subheader("Risk tier mix")
+    mix = (
+        scores.group_by("risk_tier").len()
+        .join(pl.DataFrame({"risk_tier": TIER_ORDER, "order": [0, 1, 2]}), on="risk_tier", how="right")
+        .fill_null(0).sort("order").select("risk_tier", pl.col("len").alias("customers"))
+    )
+    st.bar_chart(mix.to_pandas(), x="risk_tier", y="customers", sort=False)
+    st.subheader("Highest risk")
+    st.dataframe(scores.sort("churn_probability", descending=True).head(10))
+
+
+def reasons_long(explained: pl.DataFrame) -> pl.DataFrame:
+    """The wide explain frame (reason_k, contribution_k) as one row per reason."""
+    k = sum(1 for c in explained.columns if c.startswith("reason_"))
+    rows = []
+    for i in range(1, k + 1):
+        reason = explained[f"reason_{i}"][0]
+        if reason is not None:
+            rows.append({"reason": reason, "contribution (log-odds)": explained[f"contribution_{i}"][0]})
+    return pl.DataFrame(rows)
+
+
+def inspector(model: retention.ChurnModel, customers: pl.DataFrame, scores: pl.DataFrame) -> None:
+    st.header("Customer inspector")
+    ids = id_column(model)
+    if ids is None:
+        st.info("This model has no customer id column: the inspector needs one.")
+        return
+    default = scores.sort("churn_probability", descending=True)[ids][0]
+    customer = st.text_input("Customer id", value=default, key="customer_id").strip()
+    row = customers.filter(pl.col(ids) == customer)
+    if row.height == 0:
+        st.warning(f"No customer {customer!r} in {DATA.name}.")
+        return
+    explained = model.explain(row, top=5)
+    p = explained["churn_probability"][0]
+    tier = model.score(row)["risk_tier"][0]
+    a, b = st.columns(2)
+    a.metric("Churn probability", f"{p:.1%}")
+    b.metric("Risk tier", tier)
+    st.subheader("Top reasons")
+    st.caption("Positive contributions push towards churn, negative ones away from it.")
+    st.dataframe(reasons_long(explained), key="reasons")
+
+    st.subheader("What if…")
+    inputs = [c for c, role in model.schema.items() if role in ("numeric", "categorical")]
+    chosen = st.multiselect("Change fields", inputs, key="what_if_fields")
+    changes: dict[str, object] = {}
+    for column in chosen:
+        current = row[column][0]
+        if model.schema[column] == "categorical":
+            levels = sorted(v for v in customers[column].drop_nulls().unique().to_list())
+            index = levels.index(current) if current in levels else 0
+            changes[column] = st.selectbox(column, levels, index=index, key=f"set_{column}")
+        else:
+            try:
+                value = float(current) if current not in (None, "") else 0.0
+            except ValueError:
+                value = 0.0
+            changes[column] = st.number_input(column, value=value, key=f"set_{column}")
+    if changes:
+        result = model.what_if(row, changes, top=3).row(0, named=True)
+        st.metric(
+            "Churn probability with the changes",
+            f"{result['probability_after']:.1%}",
+            delta=f"{result['change'] * 100:+.1f} points",
+            delta_color="inverse",
+        )
+
+
+def read_upload(upload) -> pl.DataFrame:
+    data = upload.getvalue()
+    if upload.name.lower().endswith(".parquet"):
+        return pl.read_parquet(io.BytesIO(data))
+    # Every cell as text, as the CLI reads a CSV: the core types and checks the cells.
+    return pl.read_csv(io.BytesIO(data), infer_schema=False)
+
+
+def batch(model: retention.ChurnModel) -> None:
+    st.header("Batch scoring")
+    st.write("Upload a customer table (CSV or Parquet) with the model's columns; download it scored.")
+    upload = st.file_uploader("Customer table", type=["csv", "parquet"], key="batch_upload")
+    if upload is None:
+        return
+    frame = read_upload(upload)
+    keep = st.multiselect("Columns to keep in the output", frame.columns, key="batch_keep")
+    scored = model.score(frame, keep=keep)
+    buffer = io.BytesIO()
+    scored.write_csv(buffer)
+    st.session_state["scored_csv"] = buffer.getvalue()
+    tiers = scored["risk_tier"].value_counts().sort("risk_tier")
+    st.success(
+        f"Scored {scored.height:,} customers: {int(scored['churn_prediction'].sum()):,} predicted to churn."
+    )
+    st.dataframe(tiers)
+    st.download_button(
+        "Download the scored file",
+        data=st.session_state["scored_csv"],
+        file_name=f"{Path(upload.name).stem}_scored.csv",
+        mime="text/csv",
+        key="batch_download",
+    )
+    st.dataframe(scored.head(20))
+
+
+def models(model: retention.ChurnModel, source: str) -> None:
+    st.header("Models")
+    st.write(f"Serving: **{model.algorithm}** — {source}.")
+    st.subheader("Cross-validated candidates")
+    if model.leaderboard.height:
+        st.dataframe(model.leaderboard)
+    else:
+        st.caption("This model was trained without cross-validation.")
+    st.json(model.metrics.get("out_of_fold") or model.metrics.get("training"), expanded=False)
+
+    st.subheader("Registry")
+    if not DB.exists():
+        st.info(f"No operations database at {DB}: register a model with `retention model register` "
+                "or set RETENTION_DB.")
+        return
+    store = retention.Store(DB)
+    aliases = store.aliases()
+    versions = store.versions()
+    a, b = st.columns(2)
+    a.metric("Champion", f"v{aliases['champion']}" if aliases["champion"] else "none")
+    b.metric(
+        "Challenger",
+        f"v{aliases['challenger']} ({aliases['split']:.0%})" if aliases["challenger"] else "none",
+    )
+    st.dataframe(versions.drop("sha256"))
+    if versions.height == 0:
+        return
+
+    st.subheader("Promote")
+    candidates = [v for v in versions["version"].to_list() if v != aliases["champion"]]
+    if candidates:
+        version = st.selectbox("Version", candidates, key="promote_version")
+        force = st.checkbox("Override a failing gate", key="promote_force")
+        reason = st.text_input("Reason (recorded)", key="promote_reason") if force else None
+        confirm = st.checkbox(f"I confirm: make version {version} the champion", key="promote_confirm")
+        if st.button("Promote", disabled=not confirm, key="promote"):
+            outcome = store.promote(version, force=force, reason=reason)
+            st.success(f"Version {outcome['version']} is the champion"
+                       + (f" (was {outcome['previous']})." if outcome["previous"] else "."))
+    st.subheader("Roll back")
+    if aliases["champion"]:
+        confirm = st.checkbox("I confirm: restore the previous champion", key="rollback_confirm")
+        if st.button("Roll back", disabled=not confirm, key="rollback"):
+            restored = store.rollback("rolled back from the web app")
+            st.success(f"Version {restored} is the champion again.")
+
+
+def drift_page(model: retention.ChurnModel, customers: pl.DataFrame) -> None:
+    st.header("Drift")
+    st.write(f"Reference: {DATA.name} ({customers.height:,} rows). Current: a table you upload, or a "
+             "demonstration copy with bills 30 % higher.")
+    upload = st.file_uploader("Current table", type=["csv", "parquet"], key="drift_upload")
+    if upload is not None:
+        current = read_upload(upload)
+    elif "MonthlyCharges" in customers.columns:
+        current = customers.with_columns(
+            (pl.col("MonthlyCharges").cast(pl.Float64, strict=False) * 1.3).cast(pl.String)
+        )
+    else:
+        st.info("Upload a current table to compare.")
+        return
+    report = retention.drift(customers, current, model=model)
+    show = {"ok": st.success, "warn": st.warning, "alert": st.error}[report.status]
+    show(f"{report.status.upper()}: {report.summary}")
+    table = report.to_polars()
+    st.dataframe(table.select("column", "status", "psi", "p_value", "missing_current", "change"))
+    feature = st.selectbox("Feature", table["column"].to_list(), key="drift_feature")
+    bins = report.bins(feature)
+    st.bar_chart(bins.to_pandas(), x="bin", y=["reference", "current"], stack=False, sort=False)
+    if report.prediction:
+        p = report.prediction
+        a, b, c = st.columns(3)
+        a.metric("Mean probability", f"{p['mean_current']:.1%}",
+                 delta=f"{(p['mean_current'] - p['mean_reference']) * 100:+.1f} points", delta_color="inverse")
+        b.metric("Prediction PSI", f"{p['psi']:.3f}")
+        c.metric("Expected ROC-AUC", f"{p['estimated_current']['roc_auc']:.3f}")
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+def main() -> None:
+    st.set_page_config(page_title="RetentionAI", layout="wide")
+    st.sidebar.title("RetentionAI")
+    page = st.sidebar.radio("Page", PAGES, key="page")
+    try:
+        customers = load_customers(str(DATA))
+        model, source = load_model(MODEL, str(DB), str(DATA))
+        st.sidebar.caption(f"Model: {model.algorithm}, {source}")
+        if page == "Overview":
+            overview(model, customers, score_all(model, source, str(DATA)))
+        elif page == "Customer inspector":
+            inspector(model, customers, score_all(model, source, str(DATA)))
+        elif page == "Batch scoring":
+            batch(model)
+        elif page == "Models":
+            models(model, source)
+        else:
+            drift_page(model, customers)
+    except (retention.RetentionError, OSError, pl.exceptions.PolarsError, ValueError) as e:
+        # Users see what went wrong in words, never a traceback.
+        st.error(f"{type(e).__name__}: {e}")
+
+
+main()

@@ -1,0 +1,128 @@
+"""The Streamlit app, headless (streamlit.testing.v1.AppTest): every page renders without an
+exception, the inspector explains a known customer, batch scoring returns a file, the Models page
+promotes and rolls back only after confirmation, and errors are messages."""
+
+from __future__ import annotations
+
+import io
+
+import polars as pl
+import pytest
+
+import retention
+
+AppTest = pytest.importorskip("streamlit.testing.v1").AppTest
+
+from conftest import ROOT  # noqa: E402
+
+APP = str(ROOT / "examples" / "streamlit_app.py")
+TIMEOUT = 120
+
+
+@pytest.fixture()
+def app_env(monkeypatch, tmp_path, model, boosting, telco):
+    """A model file and a registry with two versions (v1 champion, v2 validated)."""
+    path = tmp_path / "churn.model"
+    model.save(path)
+    store = retention.Store(tmp_path / "ops.db")
+    v1 = store.register(model, notes="first")
+    store.validate(v1, telco)
+    store.promote(v1)
+    v2 = store.register(boosting, notes="second")
+    store.validate(v2, telco)
+    monkeypatch.setenv("RETENTION_MODEL", str(path))
+    monkeypatch.setenv("RETENTION_DB", str(tmp_path / "ops.db"))
+    return store
+
+
+def open_page(page: str) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.run()
+    at.sidebar.radio(key="page").set_value(page).run()
+    assert not at.exception, at.exception
+    # The Drift page shows an ALERT verdict as an error box; anything else is a failure.
+    assert not [e.value for e in at.error if not e.value.startswith("ALERT")]
+    return at
+
+
+def test_every_page_renders(app_env):
+    for page in ["Overview", "Customer inspector", "Batch scoring", "Models", "Drift"]:
+        at = open_page(page)
+        assert at.header[0].value == page
+
+
+def test_overview_figures(app_env):
+    at = open_page("Overview")
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Customers scored"] == "7,043"
+    assert metrics["Churn rate (observed)"] == "26.5%"
+    assert int(metrics["High-risk customers"].replace(",", "")) > 0
+
+
+def test_inspector_shows_reasons_and_what_if(app_env):
+    at = open_page("Customer inspector")
+    at.text_input(key="customer_id").set_value("7590-VHVEG").run()
+    assert not at.exception
+    frame = at.dataframe[0].value
+    assert len(frame) == 5
+    assert any(" = " in r for r in frame["reason"])
+    assert {m.label for m in at.metric} >= {"Churn probability", "Risk tier"}
+    at.multiselect(key="what_if_fields").set_value(["Contract"]).run()
+    at.selectbox(key="set_Contract").set_value("Two year").run()
+    assert not at.exception
+    labels = {m.label: m for m in at.metric}
+    assert "Churn probability with the changes" in labels
+    assert labels["Churn probability with the changes"].delta.startswith("-")
+
+
+def test_inspector_unknown_customer_is_a_message(app_env):
+    at = open_page("Customer inspector")
+    at.text_input(key="customer_id").set_value("NOPE").run()
+    assert not at.exception
+    assert "No customer 'NOPE'" in at.warning[0].value
+
+
+def test_batch_scoring_returns_a_file(app_env, telco):
+    at = open_page("Batch scoring")
+    data = io.BytesIO()
+    telco.head(300).write_csv(data)
+    at.file_uploader(key="batch_upload").upload("customers.csv", data.getvalue(), "text/csv").run()
+    assert not at.exception and not at.error
+    scored = pl.read_csv(io.BytesIO(at.session_state["scored_csv"]))
+    assert scored.height == 300
+    assert scored.columns == ["customerID", "churn_probability", "churn_prediction", "risk_tier"]
+    assert len(at.get("download_button")) == 1
+
+
+def test_batch_scoring_bad_file_is_a_message(app_env, telco):
+    at = open_page("Batch scoring")
+    data = io.BytesIO()
+    telco.head(10).drop("tenure").write_csv(data)
+    at.file_uploader(key="batch_upload").upload("bad.csv", data.getvalue(), "text/csv").run()
+    assert not at.exception
+    assert "ColumnNotFoundError" in at.error[0].value and "tenure" in at.error[0].value
+
+
+def test_models_promote_and_rollback_need_confirmation(app_env):
+    at = open_page("Models")
+    assert at.metric[0].value == "v1"
+    assert at.button(key="promote").disabled
+    at.selectbox(key="promote_version").set_value(2).run()
+    at.checkbox(key="promote_confirm").check().run()
+    at.button(key="promote").click().run()
+    assert not at.exception
+    # v2 (boosting) beats v1 on the same validation table, so the gate passes.
+    assert "Version 2 is the champion" in at.success[0].value
+    assert app_env.aliases()["champion"] == 2
+    at.checkbox(key="rollback_confirm").check().run()
+    at.button(key="rollback").click().run()
+    assert "Version 1 is the champion again" in at.success[-1].value
+    assert app_env.aliases()["champion"] == 1
+
+
+def test_drift_page_reports_the_shift(app_env):
+    at = open_page("Drift")
+    assert "MonthlyCharges" in at.dataframe[0].value["column"].to_list()
+    assert at.error[0].value.startswith("ALERT")  # the demonstration copy drifts
+    at.selectbox(key="drift_feature").set_value("MonthlyCharges").run()
+    assert not at.exception
