@@ -25,16 +25,17 @@
 //! counted once per side.
 
 pub mod stats;
+pub mod summary;
+
+pub use summary::{ColumnSummary, LevelSummary, NumericSummary, PredictionSummary, TableSummary};
 
 use std::collections::BTreeMap;
 
 use polars::prelude::*;
-use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::data::{self, Dataset, Role, SchemaOptions};
+use crate::data::{self, Role, SchemaOptions};
 use crate::error::{Error, Result};
-use crate::metrics::Metrics;
 use crate::model::{ChurnModel, Tier};
 
 /// How bad a change is. Ordered: `Ok < Warn < Alert`.
@@ -187,6 +188,10 @@ pub struct FeatureDrift {
     /// Two-sample Kolmogorov-Smirnov statistic (numeric).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ks_statistic: Option<f64>,
+    /// How far `ks_statistic` can be from the exact statistic when the values were summarised
+    /// with a bounded sketch (absent when exact).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ks_error_bound: Option<f64>,
     /// Wasserstein distance divided by the reference's standard deviation (numeric).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub wasserstein: Option<f64>,
@@ -236,6 +241,9 @@ pub struct PredictionDrift {
     pub psi: f64,
     /// Kolmogorov-Smirnov statistic of the probabilities.
     pub ks_statistic: f64,
+    /// Its error bound when the probabilities were summarised with a bounded sketch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ks_error_bound: Option<f64>,
     /// Its p-value.
     pub p_value: f64,
     /// Mean probability on the reference.
@@ -297,6 +305,66 @@ pub struct DriftReport {
     pub prediction: Option<PredictionDrift>,
 }
 
+/// Which columns a comparison looks at: the schema's inputs present in both tables, those the
+/// current table lacks, and the current table's extra columns. Decided from column names alone,
+/// so a cluster's driver can make it before any data is read.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DriftPlan {
+    /// Compared columns and their roles, in schema order.
+    pub compared: Vec<(String, Role)>,
+    /// Reference inputs the current table lacks (only without a model).
+    pub missing_columns: Vec<String>,
+    /// Current columns the reference does not have.
+    pub new_columns: Vec<String>,
+}
+
+impl DriftPlan {
+    /// The plan for tables with these column names under `schema`.
+    ///
+    /// # Errors
+    /// [`Error::ColumnNotFound`] when an input is missing from the reference, or (with a model)
+    /// from the current table.
+    pub fn new(
+        schema: &data::Schema,
+        reference_names: &[String],
+        current_names: &[String],
+        with_model: bool,
+    ) -> Result<Self> {
+        let mut compared = Vec::new();
+        let mut missing_columns = Vec::new();
+        for c in schema.columns.iter().filter(|c| c.role.is_feature()) {
+            if !reference_names.contains(&c.name) {
+                return Err(Error::column_not_found(
+                    c.name.clone(),
+                    " in the reference table (the model needs it)",
+                    reference_names,
+                ));
+            }
+            if current_names.contains(&c.name) {
+                compared.push((c.name.clone(), c.role));
+            } else if with_model {
+                return Err(Error::column_not_found(
+                    c.name.clone(),
+                    " in the current table (the model needs it)",
+                    current_names,
+                ));
+            } else {
+                missing_columns.push(c.name.clone());
+            }
+        }
+        let new_columns = current_names
+            .iter()
+            .filter(|n| !reference_names.contains(n))
+            .cloned()
+            .collect();
+        Ok(DriftPlan {
+            compared,
+            missing_columns,
+            new_columns,
+        })
+    }
+}
+
 impl DriftReport {
     /// Compares `current` with `reference` (raw tables as read from files). With a model the
     /// compared columns are the model's inputs and its predictions are compared too; without one,
@@ -328,58 +396,78 @@ impl DriftReport {
             Some(m) => m.schema.clone(),
             None => data::infer_schema(reference, &options.schema)?,
         };
-        let reference_names = data::column_names(reference);
-        let current_names = data::column_names(current);
-        let mut compared = Vec::new();
-        let mut missing_columns = Vec::new();
-        for c in schema.columns.iter().filter(|c| c.role.is_feature()) {
-            if !reference_names.contains(&c.name) {
-                return Err(Error::column_not_found(
-                    c.name.clone(),
-                    " in the reference table (the model needs it)",
-                    &reference_names,
-                ));
-            }
-            if current_names.contains(&c.name) {
-                compared.push((c.name.as_str(), c.role));
-            } else if model.is_some() {
-                return Err(Error::column_not_found(
-                    c.name.clone(),
-                    " in the current table (the model needs it)",
-                    &current_names,
-                ));
-            } else {
-                missing_columns.push(c.name.clone());
+        let plan = DriftPlan::new(
+            &schema,
+            &data::column_names(reference),
+            &data::column_names(current),
+            model.is_some(),
+        )?;
+        let summarise = |table: &DataFrame| {
+            TableSummary::of(
+                table,
+                &plan.compared,
+                model,
+                Some(0),
+                summary::DEFAULT_CAPACITY,
+            )
+        };
+        let (r, c) = rayon::join(|| summarise(reference), || summarise(current));
+        DriftReport::from_summaries(&plan, &r?, &c?, model, options)
+    }
+
+    /// Compares two [`TableSummary`]s made under `plan` (whole tables, or merged partitions).
+    /// [`DriftReport::compute`] is this on summaries of whole tables.
+    ///
+    /// # Errors
+    /// [`Error::InvalidData`] for an empty side, [`Error::InvalidParameter`] for bad thresholds
+    /// or bins, [`Error::InvalidData`] when a summary lacks a planned column or the model's side.
+    pub fn from_summaries(
+        plan: &DriftPlan,
+        reference: &TableSummary,
+        current: &TableSummary,
+        model: Option<&ChurnModel>,
+        options: &DriftOptions,
+    ) -> Result<Self> {
+        options.thresholds.check()?;
+        if !(2..=1000).contains(&options.bins) {
+            return Err(Error::param(
+                "--bins",
+                format!("{} must be between 2 and 1000", options.bins),
+            ));
+        }
+        for (side, summary) in [("reference", reference), ("current", current)] {
+            if summary.rows == 0 {
+                return Err(Error::InvalidData(format!("the {side} table has no rows")));
             }
         }
-        let new_columns: Vec<String> = current_names
-            .iter()
-            .filter(|n| !reference_names.contains(n))
-            .cloned()
-            .collect();
-
         let thresholds = options.thresholds;
-        let (features, prediction) = rayon::join(
-            || {
-                compared
-                    .par_iter()
-                    .map(|&(name, role)| {
-                        let (r, c) = (reference.column(name)?, current.column(name)?);
-                        match role {
-                            Role::Numeric => numeric_drift(name, r, c, options.bins, &thresholds),
-                            _ => categorical_drift(name, r, c, &thresholds),
-                        }
-                    })
-                    .collect::<Result<Vec<_>>>()
-            },
-            || {
-                model
-                    .map(|m| prediction_drift(m, reference, current, options.bins, &thresholds))
-                    .transpose()
-            },
-        );
-        let mut features = features?;
-        let prediction = prediction?;
+        let lacking = |name: &str| {
+            Error::InvalidData(format!(
+                "the drift summaries lack column '{name}': summarise both tables with the same plan"
+            ))
+        };
+        let mut features = plan
+            .compared
+            .iter()
+            .map(
+                |(name, _)| match (reference.columns.get(name), current.columns.get(name)) {
+                    (Some(ColumnSummary::Numeric(r)), Some(ColumnSummary::Numeric(c))) => {
+                        Ok(numeric_drift(name, r, c, options.bins, &thresholds))
+                    }
+                    (Some(ColumnSummary::Categorical(r)), Some(ColumnSummary::Categorical(c))) => {
+                        Ok(categorical_drift(name, r, c, &thresholds))
+                    }
+                    _ => Err(lacking(name)),
+                },
+            )
+            .collect::<Result<Vec<_>>>()?;
+        let prediction = match (model, &reference.prediction, &current.prediction) {
+            (Some(m), Some(r), Some(c)) => {
+                Some(prediction_drift(m, r, c, options.bins, &thresholds))
+            }
+            (Some(_), _, _) => return Err(lacking("(the model's probabilities)")),
+            _ => None,
+        };
         features.sort_by(|a, b| {
             b.status
                 .cmp(&a.status)
@@ -388,18 +476,18 @@ impl DriftReport {
         });
         let verdict = verdict(
             &features,
-            &missing_columns,
+            &plan.missing_columns,
             prediction.as_ref(),
             &thresholds,
         );
         Ok(DriftReport {
-            reference_rows: reference.height(),
-            current_rows: current.height(),
+            reference_rows: reference.rows as usize,
+            current_rows: current.rows as usize,
             thresholds,
             verdict,
             features,
-            missing_columns,
-            new_columns,
+            missing_columns: plan.missing_columns.clone(),
+            new_columns: plan.new_columns.clone(),
             prediction,
         })
     }
@@ -477,73 +565,6 @@ fn verdict(
     }
 }
 
-/// A numeric column's non-blank numbers, sorted, with the counts of blank and non-numeric cells.
-struct NumericSample {
-    values: Vec<f64>,
-    missing: u64,
-    invalid: u64,
-    first_invalid: Option<(usize, String)>,
-}
-
-impl NumericSample {
-    fn of(column: &Column) -> Result<Self> {
-        let (mut missing, mut invalid, mut first_invalid) = (0u64, 0u64, None);
-        let mut values = Vec::with_capacity(column.len());
-        if column.dtype().is_primitive_numeric() || column.dtype() == &DataType::Boolean {
-            let numbers = column.cast(&DataType::Float64)?;
-            for (i, v) in numbers.f64()?.iter().enumerate() {
-                match v {
-                    Some(v) if v.is_finite() => values.push(v),
-                    Some(v) => {
-                        invalid += 1;
-                        first_invalid.get_or_insert((i + 1, format!("{v}")));
-                    }
-                    None => missing += 1,
-                }
-            }
-        } else {
-            let cast;
-            let text = match column.dtype() {
-                DataType::String => column.str()?,
-                _ => {
-                    cast = column.cast(&DataType::String)?;
-                    cast.str()?
-                }
-            };
-            // One pass: trim, blank = missing, parse.
-            for (i, cell) in text.iter().enumerate() {
-                match cell.map(data::clean::trim) {
-                    None | Some("") => missing += 1,
-                    Some(s) => match data::clean::parse_number(s) {
-                        Some(v) => values.push(v),
-                        None => {
-                            invalid += 1;
-                            first_invalid.get_or_insert_with(|| (i + 1, s.to_string()));
-                        }
-                    },
-                }
-            }
-        }
-        values.sort_unstable_by(f64::total_cmp);
-        Ok(NumericSample {
-            values,
-            missing,
-            invalid,
-            first_invalid,
-        })
-    }
-
-    fn rows(&self) -> u64 {
-        self.values.len() as u64 + self.missing + self.invalid
-    }
-}
-
-/// Population standard deviation (numpy's `std`, ddof 0).
-fn std(values: &[f64]) -> f64 {
-    let m = mean(values);
-    mean(&values.iter().map(|v| (v - m).powi(2)).collect::<Vec<_>>()).sqrt()
-}
-
 fn share(count: u64, total: u64) -> f64 {
     if total == 0 {
         0.0
@@ -554,24 +575,19 @@ fn share(count: u64, total: u64) -> f64 {
 
 fn numeric_drift(
     name: &str,
-    reference: &Column,
-    current: &Column,
+    r: &NumericSummary,
+    c: &NumericSummary,
     bins: usize,
     thresholds: &DriftThresholds,
-) -> Result<FeatureDrift> {
-    let (r, c) = rayon::join(
-        || NumericSample::of(reference),
-        || NumericSample::of(current),
-    );
-    let (r, c) = (r?, c?);
+) -> FeatureDrift {
     let edges = if r.values.is_empty() {
         Vec::new()
     } else {
-        stats::quantile_edges(&r.values, bins)
+        stats::quantile_edges_weighted(&r.values, bins)
     };
     let mut labels = range_labels(&edges);
-    let mut rc = stats::bin_counts(&r.values, &edges);
-    let mut cc = stats::bin_counts(&c.values, &edges);
+    let mut rc = stats::bin_counts_weighted(&r.values, &edges);
+    let mut cc = stats::bin_counts_weighted(&c.values, &edges);
     if r.missing + c.missing > 0 {
         labels.push("missing".into());
         rc.push(r.missing);
@@ -583,25 +599,26 @@ fn numeric_drift(
         cc.push(c.invalid);
     }
     let psi = stats::psi(&rc, &cc);
-    let (ks, wasserstein, ks_p) = if r.values.is_empty() || c.values.is_empty() {
+    let (nr, nc) = (r.count(), c.count());
+    let (mean_r, spread) = stats::mean_std_weighted(&r.values);
+    let (mean_c, _) = stats::mean_std_weighted(&c.values);
+    let (ks, wasserstein, ks_p) = if nr == 0 || nc == 0 {
         (0.0, 0.0, 1.0)
     } else {
-        let (d, w) = stats::ks_and_wasserstein(&r.values, &c.values);
-        let spread = std(&r.values);
+        let (d, w) = stats::ks_and_wasserstein_weighted(&r.values, &c.values);
         let w = if spread > 0.0 { w / spread } else { w };
-        (d, w, stats::ks_p_value(d, r.values.len(), c.values.len()))
+        (d, w, stats::ks_p_value(d, nr as usize, nc as usize))
     };
     // The KS test sees numbers only; blank and non-numeric cells are tested apart.
-    let (_, _, blank_p) = stats::chi_square(
-        &[r.values.len() as u64, r.missing + r.invalid],
-        &[c.values.len() as u64, c.missing + c.invalid],
-    );
+    let (_, _, blank_p) =
+        stats::chi_square(&[nr, r.missing + r.invalid], &[nc, c.missing + c.invalid]);
     let p_value = ks_p.min(blank_p);
     let mut status = thresholds.status(p_value, psi, wasserstein);
     let note = c.first_invalid.as_ref().map(|(row, value)| {
         status = Status::Alert;
+        let at = row.map(|r| format!("row {r}, ")).unwrap_or_default();
         format!(
-            "{} current cells are not numbers (first: row {row}, {value:?}): the column's type changed",
+            "{} current cells are not numbers (first: {at}{value:?}): the column's type changed",
             c.invalid
         )
     });
@@ -614,19 +631,16 @@ fn numeric_drift(
             percent(missing_current)
         )
     } else {
-        format!(
-            "mean {} -> {}",
-            short(mean(&r.values)),
-            short(mean(&c.values))
-        )
+        format!("mean {} -> {}", short(mean_r), short(mean_c))
     };
-    Ok(FeatureDrift {
+    FeatureDrift {
         column: name.to_string(),
         kind: Role::Numeric,
         status,
         psi,
         p_value,
         ks_statistic: Some(ks),
+        ks_error_bound: ks_error_bound(r.rank_error, nr, c.rank_error, nc),
         wasserstein: Some(wasserstein),
         chi_square: None,
         js_distance: None,
@@ -635,7 +649,12 @@ fn numeric_drift(
         change,
         bins: histogram(labels, &rc, &cc),
         note,
-    })
+    }
+}
+
+/// How far a KS statistic from compacted summaries can be from the exact one (None: exact).
+fn ks_error_bound(rank_error_r: u64, nr: u64, rank_error_c: u64, nc: u64) -> Option<f64> {
+    (rank_error_r + rank_error_c > 0).then(|| share(rank_error_r, nr) + share(rank_error_c, nc))
 }
 
 /// Labels of the bins `(−∞, e₁], (e₁, e₂], …, (e_last, ∞)`.
@@ -686,67 +705,15 @@ fn percent(v: f64) -> String {
     format!("{:.1}%", v * 100.0)
 }
 
-/// Level counts of a text column, with blank cells counted apart. Cells are counted as they are
-/// and trimmed afterwards, once per distinct value rather than once per row.
-fn level_counts(column: &Column) -> Result<(PlHashMap<String, u64>, u64)> {
-    let cast;
-    let text = match column.dtype() {
-        DataType::String => column.str()?,
-        _ => {
-            cast = data::clean::to_text(column)?.into_column();
-            cast.str()?
-        }
-    };
-    let counts = count_distinct(text);
-    let mut missing = text.null_count() as u64;
-    let mut levels: PlHashMap<String, u64> = PlHashMap::default();
-    for (k, v) in counts {
-        match k.trim() {
-            "" => missing += v,
-            level => *levels.entry(level.to_string()).or_default() += v,
-        }
-    }
-    Ok((levels, missing))
-}
-
-/// Counts of each distinct non-null cell. Customer tables' categorical columns have a handful of
-/// levels, for which comparing with the levels met so far beats hashing every cell; past
-/// [`FEW_LEVELS`] levels the counts move to a hash map.
-fn count_distinct(text: &StringChunked) -> Vec<(&str, u64)> {
-    const FEW_LEVELS: usize = 8;
-    let mut few: Vec<(&str, u64)> = Vec::with_capacity(FEW_LEVELS);
-    let mut many: Option<PlHashMap<&str, u64>> = None;
-    for v in text.iter().flatten() {
-        if let Some(map) = many.as_mut() {
-            *map.entry(v).or_default() += 1;
-            continue;
-        }
-        match few.iter().position(|(k, _)| *k == v) {
-            Some(i) => few[i].1 += 1,
-            None if few.len() < FEW_LEVELS => few.push((v, 1)),
-            None => {
-                let mut map: PlHashMap<&str, u64> = few.drain(..).collect();
-                map.insert(v, 1);
-                many = Some(map);
-            }
-        }
-    }
-    match many {
-        Some(map) => map.into_iter().collect(),
-        None => few,
-    }
-}
-
 const UNSEEN: &str = "(unseen levels)";
 
 fn categorical_drift(
     name: &str,
-    reference: &Column,
-    current: &Column,
+    r: &LevelSummary,
+    c: &LevelSummary,
     thresholds: &DriftThresholds,
-) -> Result<FeatureDrift> {
-    let (r, c) = rayon::join(|| level_counts(reference), || level_counts(current));
-    let ((r_levels, r_missing), (c_levels, c_missing)) = (r?, c?);
+) -> FeatureDrift {
+    let (r_levels, r_missing, c_levels, c_missing) = (&r.levels, r.missing, &c.levels, c.missing);
     // Reference levels, most frequent first; then unseen levels in one bin; then missing.
     let mut levels: Vec<(&String, u64)> = r_levels.iter().map(|(k, v)| (k, *v)).collect();
     levels.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
@@ -805,14 +772,15 @@ fn categorical_drift(
             if unseen.len() > 3 { ", …" } else { "" }
         )
     });
-    let (nr, nc) = (reference.len() as u64, current.len() as u64);
-    Ok(FeatureDrift {
+    let (nr, nc) = (r.rows(), c.rows());
+    FeatureDrift {
         column: name.to_string(),
         kind: Role::Categorical,
         status,
         psi,
         p_value,
         ks_statistic: None,
+        ks_error_bound: None,
         wasserstein: None,
         chi_square: Some(chi_square),
         js_distance: Some(js),
@@ -821,83 +789,79 @@ fn categorical_drift(
         change,
         bins,
         note,
-    })
+    }
 }
 
 fn prediction_drift(
     model: &ChurnModel,
-    reference: &DataFrame,
-    current: &DataFrame,
+    r: &PredictionSummary,
+    c: &PredictionSummary,
     bins: usize,
     thresholds: &DriftThresholds,
-) -> Result<PredictionDrift> {
-    let score = |raw: &DataFrame| -> Result<(Vec<f64>, Option<Vec<bool>>)> {
-        let ds = Dataset::with_schema(raw, &model.schema, 0, false)?;
-        let (p, _) = model.predict_proba(&ds)?;
-        Ok((p, ds.target))
-    };
-    let (r, c) = rayon::join(|| score(reference), || score(current));
-    let ((pr, yr), (pc, yc)) = (r?, c?);
-    let mut sr = pr.clone();
-    let mut sc = pc.clone();
-    sr.sort_unstable_by(f64::total_cmp);
-    sc.sort_unstable_by(f64::total_cmp);
-    let edges = stats::quantile_edges(&sr, bins);
+) -> PredictionDrift {
+    let (dr, dc) = (r.distribution(), c.distribution());
+    let (nr, nc) = (dr.count(), dc.count());
+    let edges = stats::quantile_edges_weighted(&dr.values, bins);
     let psi = stats::psi(
-        &stats::bin_counts(&sr, &edges),
-        &stats::bin_counts(&sc, &edges),
+        &stats::bin_counts_weighted(&dr.values, &edges),
+        &stats::bin_counts_weighted(&dc.values, &edges),
     );
-    let (ks, w) = stats::ks_and_wasserstein(&sr, &sc);
-    let spread = std(&sr);
+    let (ks, w) = stats::ks_and_wasserstein_weighted(&dr.values, &dc.values);
+    let (mean_reference, spread) = stats::mean_std_weighted(&dr.values);
+    let (mean_current, _) = stats::mean_std_weighted(&dc.values);
     let w = if spread > 0.0 { w / spread } else { w };
-    let p_value = stats::ks_p_value(ks, pr.len(), pc.len());
-    let tier_counts = |p: &[f64]| -> Vec<u64> {
+    let p_value = stats::ks_p_value(ks, nr as usize, nc as usize);
+    let tier_counts = |d: &NumericSummary| -> Vec<u64> {
         let mut counts: BTreeMap<Tier, u64> = Tier::ALL.iter().map(|t| (*t, 0)).collect();
-        for &q in p {
-            *counts.entry(model.tiers.tier(q)).or_default() += 1;
+        for &(q, n) in &d.values {
+            *counts.entry(model.tiers.tier(q)).or_default() += n;
         }
         counts.into_values().collect()
     };
-    let (tr, tc) = (tier_counts(&pr), tier_counts(&pc));
+    let (tr, tc) = (tier_counts(&dr), tier_counts(&dc));
     let tier_labels: Vec<String> = {
         let mut tiers = Tier::ALL.to_vec();
         tiers.sort();
         tiers.iter().map(|t| t.as_str().to_string()).collect()
     };
-    let realised = |y: Option<Vec<bool>>, p: &[f64]| -> Result<Option<Performance>> {
-        match y {
-            Some(y) if y.iter().any(|v| *v) && y.iter().any(|v| !*v) => {
-                let m = Metrics::compute(&y, p, model.threshold)?;
-                Ok(Some(Performance {
-                    roc_auc: m.roc_auc,
-                    accuracy: m.accuracy,
-                    churn_rate: m.churn_rate,
-                }))
-            }
-            _ => Ok(None),
-        }
-    };
-    Ok(PredictionDrift {
+    PredictionDrift {
         status: thresholds.status(p_value, psi, w),
         psi,
         ks_statistic: ks,
+        ks_error_bound: ks_error_bound(r.rank_error, nr, c.rank_error, nc),
         p_value,
-        mean_reference: mean(&pr),
-        mean_current: mean(&pc),
+        mean_reference,
+        mean_current,
         tier_psi: stats::psi(&tr, &tc),
         tiers: histogram(tier_labels, &tr, &tc),
-        estimated_reference: estimate_performance(&pr, model.threshold),
-        estimated_current: estimate_performance(&pc, model.threshold),
-        realised_reference: realised(yr, &pr)?,
-        realised_current: realised(yc, &pc)?,
-    })
+        estimated_reference: estimate_performance_weighted(&dr.values, model.threshold),
+        estimated_current: estimate_performance_weighted(&dc.values, model.threshold),
+        realised_reference: realised(r, model.threshold),
+        realised_current: realised(c, model.threshold),
+    }
 }
 
-fn mean(v: &[f64]) -> f64 {
-    if v.is_empty() {
-        return f64::NAN;
+/// Measured ROC-AUC (ties count half), accuracy at `threshold` and churn rate of a labelled
+/// summary with both classes; None otherwise.
+fn realised(s: &PredictionSummary, threshold: f64) -> Option<Performance> {
+    let n: u64 = s.rows();
+    let churners: u64 = s.probabilities.iter().map(|(_, (_, c))| c).sum();
+    if !s.labelled || churners == 0 || churners == n {
+        return None;
     }
-    v.iter().sum::<f64>() / v.len() as f64
+    let stayers = n - churners;
+    let (mut stayers_below, mut ranked_right, mut correct) = (0u64, 0.0f64, 0u64);
+    for &(p, (rows, churned)) in &s.probabilities {
+        let stayed = rows - churned;
+        ranked_right += churned as f64 * (stayers_below as f64 + 0.5 * stayed as f64);
+        stayers_below += stayed;
+        correct += if p >= threshold { churned } else { stayed };
+    }
+    Some(Performance {
+        roc_auc: ranked_right / (churners as f64 * stayers as f64),
+        accuracy: correct as f64 / n as f64,
+        churn_rate: churners as f64 / n as f64,
+    })
 }
 
 /// Confidence-based performance estimation: if the probabilities are calibrated, row `i` churns
@@ -906,38 +870,42 @@ fn mean(v: &[f64]) -> f64 {
 /// stayer) pairs ranked right, each pair `(i, j)` weighted by `pᵢ (1 − pⱼ)` (ties count half;
 /// a row is never paired with itself).
 pub fn estimate_performance(p: &[f64], threshold: f64) -> Performance {
-    if p.is_empty() {
+    let mut counts: Vec<(f64, u64)> = Vec::with_capacity(p.len());
+    let mut sorted = p.to_vec();
+    sorted.sort_unstable_by(f64::total_cmp);
+    for v in sorted {
+        match counts.last_mut() {
+            Some((last, c)) if *last == v => *c += 1,
+            _ => counts.push((v, 1)),
+        }
+    }
+    estimate_performance_weighted(&counts, threshold)
+}
+
+/// [`estimate_performance`] of distinct ascending probabilities with their row counts.
+pub fn estimate_performance_weighted(p: &[(f64, u64)], threshold: f64) -> Performance {
+    let n = stats::weight(p) as f64;
+    if n == 0.0 {
         return Performance {
             roc_auc: f64::NAN,
             accuracy: f64::NAN,
             churn_rate: f64::NAN,
         };
     }
-    let n = p.len() as f64;
     let accuracy = p
         .iter()
-        .map(|&q| if q >= threshold { q } else { 1.0 - q })
+        .map(|&(q, c)| c as f64 * if q >= threshold { q } else { 1.0 - q })
         .sum::<f64>()
         / n;
-    let mut sorted = p.to_vec();
-    sorted.sort_unstable_by(f64::total_cmp);
     let (mut stayers_below, mut ranked_right, mut self_pairs) = (0.0f64, 0.0f64, 0.0f64);
-    let mut i = 0;
-    while i < sorted.len() {
-        let mut j = i;
-        let (mut gp, mut gn, mut group_self) = (0.0, 0.0, 0.0);
-        while j < sorted.len() && sorted[j] == sorted[i] {
-            gp += sorted[j];
-            gn += 1.0 - sorted[j];
-            group_self += sorted[j] * (1.0 - sorted[j]);
-            j += 1;
-        }
+    for &(q, c) in p {
+        let c = c as f64;
+        let (gp, gn, group_self) = (q * c, (1.0 - q) * c, q * (1.0 - q) * c);
         self_pairs += group_self;
         ranked_right += gp * stayers_below + 0.5 * (gp * gn - group_self);
         stayers_below += gn;
-        i = j;
     }
-    let churners: f64 = p.iter().sum();
+    let churners: f64 = p.iter().map(|&(q, c)| q * c as f64).sum();
     let pairs = churners * (n - churners) - self_pairs;
     Performance {
         roc_auc: if pairs > 0.0 {
@@ -988,7 +956,8 @@ mod tests {
             "plan".into(),
             ["a", "a", "b", "b", "b", "b", "d", ""].as_slice(),
         );
-        let f = categorical_drift("plan", &r, &c, &DriftThresholds::default()).unwrap();
+        let (r, c) = (LevelSummary::of(&r).unwrap(), LevelSummary::of(&c).unwrap());
+        let f = categorical_drift("plan", &r, &c, &DriftThresholds::default());
         let labels: Vec<&str> = f.bins.iter().map(|b| b.label.as_str()).collect();
         assert_eq!(labels, ["a", "b", "c", UNSEEN, "missing"]);
         // Bins: r = (4, 2, 1, 0, 1)/8, c = (2, 4, 0, 1, 1)/8; empty bins floored at 1e-4.
@@ -1015,14 +984,16 @@ mod tests {
                 i => Some(if i % 2 == 0 { "50" } else { "51" }),
             })
             .collect();
+        let summary = |column: Column| {
+            NumericSummary::of(&column, Some(0), summary::DEFAULT_CAPACITY).unwrap()
+        };
         let f = numeric_drift(
             "x",
-            &Column::new("x".into(), r),
-            &Column::new("x".into(), c),
+            &summary(Column::new("x".into(), r)),
+            &summary(Column::new("x".into(), c)),
             10,
             &DriftThresholds::default(),
-        )
-        .unwrap();
+        );
         assert_eq!(f.status, Status::Alert);
         assert!(
             f.note.as_deref().unwrap_or("").contains("row 1, \"abc\""),

@@ -159,6 +159,120 @@ pub fn ks_and_wasserstein(reference: &[f64], current: &[f64]) -> (f64, f64) {
     (ks, wasserstein)
 }
 
+/// Distinct ascending values with their counts: the form in which [`super::summary`] keeps a
+/// numeric column. The functions below on `Weighted` give exactly what their counterparts on
+/// the expanded sorted values give.
+pub type Weighted = [(f64, u64)];
+
+/// Total count of weighted values.
+pub fn weight(values: &Weighted) -> u64 {
+    values.iter().map(|(_, c)| c).sum()
+}
+
+/// The `k`-th (0-based) value in ascending order of weighted values.
+fn order_statistic(values: &Weighted, k: u64) -> f64 {
+    let mut seen = 0u64;
+    for &(v, c) in values {
+        seen += c;
+        if k < seen {
+            return v;
+        }
+    }
+    values.last().map_or(f64::NAN, |(v, _)| *v)
+}
+
+/// [`quantile`] of weighted values.
+pub fn quantile_weighted(values: &Weighted, q: f64) -> f64 {
+    let n = weight(values);
+    if n == 0 {
+        return f64::NAN;
+    }
+    let position = q * (n - 1) as f64;
+    let below = position.floor() as u64;
+    if below + 1 >= n {
+        return order_statistic(values, n - 1);
+    }
+    let t = position - below as f64;
+    let (lo, hi) = (
+        order_statistic(values, below),
+        order_statistic(values, below + 1),
+    );
+    if t >= 0.5 {
+        hi - (hi - lo) * (1.0 - t)
+    } else {
+        lo + (hi - lo) * t
+    }
+}
+
+/// [`quantile_edges`] of weighted values (non-empty).
+pub fn quantile_edges_weighted(values: &Weighted, bins: usize) -> Vec<f64> {
+    let mut edges: Vec<f64> = (1..bins)
+        .map(|i| quantile_weighted(values, i as f64 / bins as f64))
+        .collect();
+    edges.dedup();
+    edges
+}
+
+/// [`bin_counts`] of weighted values.
+pub fn bin_counts_weighted(values: &Weighted, edges: &[f64]) -> Vec<u64> {
+    let mut counts = vec![0u64; edges.len() + 1];
+    let mut bin = 0usize;
+    for &(v, c) in values {
+        while bin < edges.len() && v > edges[bin] {
+            bin += 1;
+        }
+        counts[bin] += c;
+    }
+    counts
+}
+
+/// [`ks_and_wasserstein`] of weighted values (both non-empty).
+pub fn ks_and_wasserstein_weighted(reference: &Weighted, current: &Weighted) -> (f64, f64) {
+    let (nr, nc) = (weight(reference) as f64, weight(current) as f64);
+    let (mut i, mut j) = (0usize, 0usize);
+    let (mut below_r, mut below_c) = (0u64, 0u64);
+    let (mut ks, mut wasserstein) = (0.0f64, 0.0f64);
+    let mut previous: Option<f64> = None;
+    while i < reference.len() || j < current.len() {
+        let x = match (reference.get(i), current.get(j)) {
+            (Some(a), Some(b)) => a.0.min(b.0),
+            (Some(a), None) => a.0,
+            (None, Some(b)) => b.0,
+            (None, None) => break,
+        };
+        if let Some(p) = previous {
+            // Between the previous value and x, both CDFs are flat.
+            wasserstein += (below_r as f64 / nr - below_c as f64 / nc).abs() * (x - p);
+        }
+        while i < reference.len() && reference[i].0 <= x {
+            below_r += reference[i].1;
+            i += 1;
+        }
+        while j < current.len() && current[j].0 <= x {
+            below_c += current[j].1;
+            j += 1;
+        }
+        ks = ks.max((below_r as f64 / nr - below_c as f64 / nc).abs());
+        previous = Some(x);
+    }
+    (ks, wasserstein)
+}
+
+/// Mean and population standard deviation (numpy's `std`, ddof 0) of weighted values.
+pub fn mean_std_weighted(values: &Weighted) -> (f64, f64) {
+    let n = weight(values) as f64;
+    if n == 0.0 {
+        return (f64::NAN, f64::NAN);
+    }
+    let mean = values.iter().map(|(v, c)| v * *c as f64).sum::<f64>() / n;
+    let var = values
+        .iter()
+        .map(|(v, c)| (v - mean).powi(2) * *c as f64)
+        .sum::<f64>()
+        / n;
+    (mean, var.sqrt())
+}
+
 /// The p-value of a two-sample KS statistic `d` for samples of sizes `n1`, `n2`, from the
 /// distribution of the one-sample statistic at `n = round(n1·n2 / (n1 + n2))`, as scipy's
 /// `ks_2samp(method="asymp")`: exact Smirnov tail when small, Pelz-Good otherwise.

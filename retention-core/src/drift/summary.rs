@@ -1,0 +1,655 @@
+//! Mergeable summaries: everything a drift comparison needs of a table, computable on any part
+//! of it (a batch, a Spark partition) and merged. [`super::DriftReport::compute`] summarises
+//! whole tables and compares the summaries; a cluster summarises partitions, merges, and
+//! compares the same way, so both give the same report.
+//!
+//! Counts (levels, bins, blanks, tiers, labels) are exact. Numeric values are kept as distinct
+//! values with counts — exact, so quantile bins, KS and Wasserstein are exact too — until a
+//! column has more than `capacity` distinct values; then neighbouring values are merged into
+//! buckets and the summary carries `rank_error`, an upper bound (in rows) of how far any value's
+//! rank moved. The Kolmogorov-Smirnov statistic is then within
+//! `rank_error_ref / n_ref + rank_error_cur / n_cur` of the exact one (reported as
+//! `ks_error_bound`).
+
+use std::collections::BTreeMap;
+
+use polars::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::data::{self, Role};
+use crate::error::{Error, Result};
+use crate::model::ChurnModel;
+
+/// Distinct numeric values kept per column before neighbours are merged. At 16 bytes a value,
+/// 1 MiB values is 16 MiB per column; customer tables' numeric columns (tenure, charges) have
+/// far fewer distinct values.
+pub const DEFAULT_CAPACITY: usize = 1 << 20;
+
+/// A numeric column: its distinct finite values with counts, blanks and non-numeric cells.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NumericSummary {
+    /// Distinct finite values, ascending, with their counts.
+    pub values: Vec<(f64, u64)>,
+    /// Blank cells.
+    pub missing: u64,
+    /// Cells that are not numbers.
+    pub invalid: u64,
+    /// The first non-numeric cell: its 1-based row when known, and the cell.
+    pub first_invalid: Option<(Option<usize>, String)>,
+    /// Upper bound of the rank error of `values`, in rows (0: exact).
+    pub rank_error: u64,
+}
+
+impl NumericSummary {
+    /// Summarises a column; `first_row` is the 0-based row of its first cell in the table, when
+    /// known (for the note naming the first non-numeric cell).
+    ///
+    /// # Errors
+    /// [`Error::Polars`] only if the column cannot be cast.
+    pub fn of(column: &Column, first_row: Option<usize>, capacity: usize) -> Result<Self> {
+        let (mut missing, mut invalid, mut first_invalid) = (0u64, 0u64, None);
+        let mut values = Vec::with_capacity(column.len());
+        let row = |i: usize| first_row.map(|f| f + i + 1);
+        if column.dtype().is_primitive_numeric() || column.dtype() == &DataType::Boolean {
+            let numbers = column.cast(&DataType::Float64)?;
+            for (i, v) in numbers.f64()?.iter().enumerate() {
+                match v {
+                    Some(v) if v.is_finite() => values.push(v),
+                    Some(v) => {
+                        invalid += 1;
+                        first_invalid.get_or_insert((row(i), format!("{v}")));
+                    }
+                    None => missing += 1,
+                }
+            }
+        } else {
+            let cast;
+            let text = match column.dtype() {
+                DataType::String => column.str()?,
+                _ => {
+                    cast = column.cast(&DataType::String)?;
+                    cast.str()?
+                }
+            };
+            // One pass: trim, blank = missing, parse.
+            for (i, cell) in text.iter().enumerate() {
+                match cell.map(data::clean::trim) {
+                    None | Some("") => missing += 1,
+                    Some(s) => match data::clean::parse_number(s) {
+                        Some(v) => values.push(v),
+                        None => {
+                            invalid += 1;
+                            first_invalid.get_or_insert_with(|| (row(i), s.to_string()));
+                        }
+                    },
+                }
+            }
+        }
+        let mut summary = NumericSummary {
+            values: distinct_counts(values),
+            missing,
+            invalid,
+            first_invalid,
+            rank_error: 0,
+        };
+        summary.compact(capacity);
+        Ok(summary)
+    }
+
+    /// Summarises values already known (e.g. predicted probabilities).
+    pub fn of_values(values: Vec<f64>, capacity: usize) -> Self {
+        let mut summary = NumericSummary {
+            values: distinct_counts(values),
+            missing: 0,
+            invalid: 0,
+            first_invalid: None,
+            rank_error: 0,
+        };
+        summary.compact(capacity);
+        summary
+    }
+
+    /// Adds another part's summary.
+    pub fn merge(&mut self, other: &NumericSummary, capacity: usize) {
+        self.values = merge_sorted(&self.values, &other.values, |a, b| a + b);
+        self.missing += other.missing;
+        self.invalid += other.invalid;
+        if self.first_invalid.is_none() {
+            self.first_invalid.clone_from(&other.first_invalid);
+        }
+        self.rank_error += other.rank_error;
+        self.compact(capacity);
+    }
+
+    /// Numbers summarised (blank and non-numeric cells excluded).
+    pub fn count(&self) -> u64 {
+        self.values.iter().map(|(_, c)| c).sum()
+    }
+
+    /// Every cell.
+    pub fn rows(&self) -> u64 {
+        self.count() + self.missing + self.invalid
+    }
+
+    /// Merges neighbouring values into buckets of at most `⌈2n / capacity⌉` rows (each bucket
+    /// becomes its weighted mean, so the mean stays exact) until at most `capacity` remain.
+    fn compact(&mut self, capacity: usize) {
+        let capacity = capacity.max(2);
+        if self.values.len() <= capacity {
+            return;
+        }
+        let n = self.count();
+        let width = n.div_ceil(capacity as u64 / 2).max(1);
+        let mut out: Vec<(f64, u64)> = Vec::with_capacity(capacity);
+        let mut widest = 0u64;
+        let (mut sum, mut weight) = (0.0f64, 0u64);
+        for &(v, c) in &self.values {
+            if weight > 0 && weight + c > width {
+                out.push((sum / weight as f64, weight));
+                widest = widest.max(weight);
+                (sum, weight) = (0.0, 0);
+            }
+            sum += v * c as f64;
+            weight += c;
+        }
+        if weight > 0 {
+            out.push((sum / weight as f64, weight));
+            widest = widest.max(weight);
+        }
+        self.values = out;
+        self.rank_error += widest;
+    }
+}
+
+/// A categorical column: rows per level (trimmed), and blank cells.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct LevelSummary {
+    /// Rows per level.
+    pub levels: BTreeMap<String, u64>,
+    /// Blank cells.
+    pub missing: u64,
+}
+
+impl LevelSummary {
+    /// Summarises a column.
+    ///
+    /// # Errors
+    /// [`Error::Polars`] only if the column cannot be read as text.
+    pub fn of(column: &Column) -> Result<Self> {
+        let cast;
+        let text = match column.dtype() {
+            DataType::String => column.str()?,
+            _ => {
+                cast = data::clean::to_text(column)?.into_column();
+                cast.str()?
+            }
+        };
+        let mut missing = text.null_count() as u64;
+        let mut levels: BTreeMap<String, u64> = BTreeMap::new();
+        for (k, v) in count_distinct(text) {
+            match k.trim() {
+                "" => missing += v,
+                level => *levels.entry(level.to_string()).or_default() += v,
+            }
+        }
+        Ok(LevelSummary { levels, missing })
+    }
+
+    /// Adds another part's summary.
+    pub fn merge(&mut self, other: &LevelSummary) {
+        for (k, v) in &other.levels {
+            *self.levels.entry(k.clone()).or_default() += v;
+        }
+        self.missing += other.missing;
+    }
+
+    /// Every cell.
+    pub fn rows(&self) -> u64 {
+        self.levels.values().sum::<u64>() + self.missing
+    }
+}
+
+/// One compared column.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum ColumnSummary {
+    /// A numeric input.
+    Numeric(NumericSummary),
+    /// A categorical input.
+    Categorical(LevelSummary),
+}
+
+/// A model's probabilities on a table: distinct probabilities with rows and churners (when
+/// every row is labelled).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PredictionSummary {
+    /// Distinct probabilities, ascending, with (rows, churned rows).
+    pub probabilities: Vec<(f64, (u64, u64))>,
+    /// Whether every summarised row had a label.
+    pub labelled: bool,
+    /// Upper bound of the rank error of `probabilities`, in rows (0: exact).
+    pub rank_error: u64,
+}
+
+impl PredictionSummary {
+    /// Rows.
+    pub fn rows(&self) -> u64 {
+        self.probabilities.iter().map(|(_, (n, _))| n).sum()
+    }
+
+    /// The probabilities as a [`NumericSummary`] (rows per distinct value).
+    pub fn distribution(&self) -> NumericSummary {
+        NumericSummary {
+            values: self
+                .probabilities
+                .iter()
+                .map(|(p, (n, _))| (*p, *n))
+                .collect(),
+            missing: 0,
+            invalid: 0,
+            first_invalid: None,
+            rank_error: self.rank_error,
+        }
+    }
+
+    fn merge(&mut self, other: &PredictionSummary, capacity: usize) {
+        self.probabilities = merge_sorted(&self.probabilities, &other.probabilities, |a, b| {
+            (a.0 + b.0, a.1 + b.1)
+        });
+        self.labelled &= other.labelled;
+        self.rank_error += other.rank_error;
+        self.compact(capacity);
+    }
+
+    fn compact(&mut self, capacity: usize) {
+        let capacity = capacity.max(2);
+        if self.probabilities.len() <= capacity {
+            return;
+        }
+        let n = self.rows();
+        let width = n.div_ceil(capacity as u64 / 2).max(1);
+        let mut out = Vec::with_capacity(capacity);
+        let mut widest = 0u64;
+        let (mut sum, mut rows, mut churned) = (0.0f64, 0u64, 0u64);
+        for &(p, (r, c)) in &self.probabilities {
+            if rows > 0 && rows + r > width {
+                out.push((sum / rows as f64, (rows, churned)));
+                widest = widest.max(rows);
+                (sum, rows, churned) = (0.0, 0, 0);
+            }
+            sum += p * r as f64;
+            rows += r;
+            churned += c;
+        }
+        if rows > 0 {
+            out.push((sum / rows as f64, (rows, churned)));
+            widest = widest.max(rows);
+        }
+        self.probabilities = out;
+        self.rank_error += widest;
+    }
+}
+
+/// What a drift comparison needs of one table.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TableSummary {
+    /// Rows.
+    pub rows: u64,
+    /// The compared columns, by name.
+    pub columns: BTreeMap<String, ColumnSummary>,
+    /// The model's probabilities, when a model is compared.
+    pub prediction: Option<PredictionSummary>,
+    /// Distinct values kept per numeric column (and for the probabilities) before compaction.
+    pub capacity: usize,
+}
+
+impl TableSummary {
+    /// Summarises `frame`'s `columns` (name and role) and, with a model, its probabilities.
+    /// `first_row` is the 0-based row of the frame's first row in its table, when known.
+    ///
+    /// # Errors
+    /// [`Error::ColumnNotFound`] for a column the frame lacks; what scoring refuses.
+    pub fn of(
+        frame: &DataFrame,
+        columns: &[(String, Role)],
+        model: Option<&ChurnModel>,
+        first_row: Option<usize>,
+        capacity: usize,
+    ) -> Result<Self> {
+        use rayon::prelude::*;
+        let (summaries, prediction) = rayon::join(
+            || {
+                columns
+                    .par_iter()
+                    .map(|(name, role)| {
+                        let column = frame.column(name).map_err(|_| {
+                            Error::column_not_found(
+                                name.clone(),
+                                " in this table",
+                                &data::column_names(frame),
+                            )
+                        })?;
+                        let summary = match role {
+                            Role::Numeric => ColumnSummary::Numeric(NumericSummary::of(
+                                column, first_row, capacity,
+                            )?),
+                            _ => ColumnSummary::Categorical(LevelSummary::of(column)?),
+                        };
+                        Ok((name.clone(), summary))
+                    })
+                    .collect::<Result<BTreeMap<_, _>>>()
+            },
+            || {
+                model
+                    .map(|m| prediction_summary(m, frame, first_row.unwrap_or(0), capacity))
+                    .transpose()
+            },
+        );
+        Ok(TableSummary {
+            rows: frame.height() as u64,
+            columns: summaries?,
+            prediction: prediction?,
+            capacity,
+        })
+    }
+
+    /// Adds another part's summary (the same columns, model and capacity).
+    ///
+    /// # Errors
+    /// [`Error::InvalidData`] when the parts summarise different columns or kinds.
+    pub fn merge(&mut self, other: &TableSummary) -> Result<()> {
+        let differ = || {
+            Error::InvalidData(
+                "drift summaries of different columns, kinds or models cannot be merged".into(),
+            )
+        };
+        if self.columns.len() != other.columns.len()
+            || self.prediction.is_some() != other.prediction.is_some()
+        {
+            return Err(differ());
+        }
+        for (name, summary) in &mut self.columns {
+            match (summary, other.columns.get(name)) {
+                (ColumnSummary::Numeric(a), Some(ColumnSummary::Numeric(b))) => {
+                    a.merge(b, self.capacity)
+                }
+                (ColumnSummary::Categorical(a), Some(ColumnSummary::Categorical(b))) => a.merge(b),
+                _ => return Err(differ()),
+            }
+        }
+        if let (Some(a), Some(b)) = (&mut self.prediction, &other.prediction) {
+            a.merge(b, self.capacity);
+        }
+        self.rows += other.rows;
+        Ok(())
+    }
+
+    /// The summary as JSON bytes (to ship between processes).
+    ///
+    /// # Errors
+    /// [`Error::Json`] only if serialisation fails.
+    pub fn to_bytes(&self) -> Result<Vec<u8>> {
+        Ok(serde_json::to_vec(self)?)
+    }
+
+    /// A summary from [`TableSummary::to_bytes`].
+    ///
+    /// # Errors
+    /// [`Error::Json`] for bytes that are not a summary.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
+        Ok(serde_json::from_slice(bytes)?)
+    }
+}
+
+fn prediction_summary(
+    model: &ChurnModel,
+    frame: &DataFrame,
+    first_row: usize,
+    capacity: usize,
+) -> Result<PredictionSummary> {
+    let ds = crate::data::Dataset::with_schema(frame, &model.schema, first_row, false)?;
+    let (p, _) = model.predict_proba(&ds)?;
+    let labelled = ds.target.is_some();
+    let y = ds.target.unwrap_or_default();
+    let mut pairs: Vec<(f64, bool)> = p
+        .iter()
+        .enumerate()
+        .map(|(i, &q)| (q, y.get(i).copied().unwrap_or(false)))
+        .collect();
+    pairs.sort_unstable_by(|a, b| a.0.total_cmp(&b.0));
+    let mut probabilities: Vec<(f64, (u64, u64))> = Vec::new();
+    for (q, churned) in pairs {
+        match probabilities.last_mut() {
+            Some((last, (n, c))) if *last == q => {
+                *n += 1;
+                *c += u64::from(churned);
+            }
+            _ => probabilities.push((q, (1, u64::from(churned)))),
+        }
+    }
+    let mut summary = PredictionSummary {
+        probabilities,
+        labelled,
+        rank_error: 0,
+    };
+    summary.compact(capacity);
+    Ok(summary)
+}
+
+/// Sorted distinct values with counts.
+fn distinct_counts(mut values: Vec<f64>) -> Vec<(f64, u64)> {
+    values.sort_unstable_by(f64::total_cmp);
+    let mut out: Vec<(f64, u64)> = Vec::new();
+    for v in values {
+        match out.last_mut() {
+            Some((last, c)) if *last == v => *c += 1,
+            _ => out.push((v, 1)),
+        }
+    }
+    out
+}
+
+/// Merges two ascending distinct-value lists, combining the weights of equal values.
+fn merge_sorted<W: Copy>(a: &[(f64, W)], b: &[(f64, W)], add: impl Fn(W, W) -> W) -> Vec<(f64, W)> {
+    let mut out = Vec::with_capacity(a.len() + b.len());
+    let (mut i, mut j) = (0, 0);
+    while i < a.len() && j < b.len() {
+        match a[i].0.total_cmp(&b[j].0) {
+            std::cmp::Ordering::Less => {
+                out.push(a[i]);
+                i += 1;
+            }
+            std::cmp::Ordering::Greater => {
+                out.push(b[j]);
+                j += 1;
+            }
+            std::cmp::Ordering::Equal => {
+                out.push((a[i].0, add(a[i].1, b[j].1)));
+                i += 1;
+                j += 1;
+            }
+        }
+    }
+    out.extend_from_slice(&a[i..]);
+    out.extend_from_slice(&b[j..]);
+    out
+}
+
+/// Counts of each distinct non-null cell. Customer tables' categorical columns have a handful of
+/// levels, for which comparing with the levels met so far beats hashing every cell; past
+/// `FEW_LEVELS` levels the counts move to a hash map.
+fn count_distinct(text: &StringChunked) -> Vec<(&str, u64)> {
+    const FEW_LEVELS: usize = 8;
+    let mut few: Vec<(&str, u64)> = Vec::with_capacity(FEW_LEVELS);
+    let mut many: Option<PlHashMap<&str, u64>> = None;
+    for v in text.iter().flatten() {
+        if let Some(map) = many.as_mut() {
+            *map.entry(v).or_default() += 1;
+            continue;
+        }
+        match few.iter().position(|(k, _)| *k == v) {
+            Some(i) => few[i].1 += 1,
+            None if few.len() < FEW_LEVELS => few.push((v, 1)),
+            None => {
+                let mut map: PlHashMap<&str, u64> = few.drain(..).collect();
+                map.insert(v, 1);
+                many = Some(map);
+            }
+        }
+    }
+    match many {
+        Some(map) => map.into_iter().collect(),
+        None => few,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::drift::{DriftOptions, DriftPlan, DriftReport, stats};
+    use crate::training::SplitMix64;
+
+    fn table(n: usize, seed: u64, shift: f64) -> DataFrame {
+        let mut rng = SplitMix64::new(seed);
+        let tenure: Vec<Option<String>> = (0..n)
+            .map(|i| (i % 17 != 0).then(|| format!("{}", (rng.next_f64() * 72.0 + shift).floor())))
+            .collect();
+        let charges: Vec<f64> = (0..n)
+            .map(|_| (rng.next_f64() * 100.0 + shift).round() / 4.0)
+            .collect();
+        let plan: Vec<&str> = (0..n)
+            .map(|_| match (rng.next_f64() + shift / 100.0) * 3.0 {
+                x if x < 1.0 => "basic",
+                x if x < 2.0 => "plus",
+                _ => "max",
+            })
+            .collect();
+        df!("tenure" => tenure, "charges" => charges, "plan" => plan).unwrap()
+    }
+
+    fn roles() -> Vec<(String, Role)> {
+        vec![
+            ("tenure".into(), Role::Numeric),
+            ("charges".into(), Role::Numeric),
+            ("plan".into(), Role::Categorical),
+        ]
+    }
+
+    fn merged(frame: &DataFrame, parts: usize, capacity: usize) -> TableSummary {
+        let n = frame.height();
+        let size = n.div_ceil(parts);
+        let mut out: Option<TableSummary> = None;
+        for k in 0..parts {
+            let part = frame.slice((k * size) as i64, size);
+            let s = TableSummary::of(&part, &roles(), None, None, capacity).unwrap();
+            match out.as_mut() {
+                Some(acc) => acc.merge(&s).unwrap(),
+                None => out = Some(s),
+            }
+        }
+        out.unwrap()
+    }
+
+    #[test]
+    fn merged_parts_give_the_whole_tables_report() {
+        let (r, c) = (table(5000, 1, 0.0), table(4000, 2, 6.0));
+        let plan = DriftPlan {
+            compared: roles(),
+            missing_columns: vec![],
+            new_columns: vec![],
+        };
+        let options = DriftOptions::default();
+        let whole = DriftReport::from_summaries(
+            &plan,
+            &TableSummary::of(&r, &roles(), None, None, DEFAULT_CAPACITY).unwrap(),
+            &TableSummary::of(&c, &roles(), None, None, DEFAULT_CAPACITY).unwrap(),
+            None,
+            &options,
+        )
+        .unwrap();
+        let parts = DriftReport::from_summaries(
+            &plan,
+            &merged(&r, 7, DEFAULT_CAPACITY),
+            &merged(&c, 3, DEFAULT_CAPACITY),
+            None,
+            &options,
+        )
+        .unwrap();
+        assert_eq!(whole, parts);
+        assert!(whole.features.iter().all(|f| f.ks_error_bound.is_none()));
+        // And both equal the report computed from the frames directly.
+        let direct = DriftReport::compute(&r, &c, None, &DriftOptions::default());
+        assert_eq!(direct.unwrap().features, whole.features);
+        // Summaries survive the trip through bytes.
+        let s = merged(&r, 4, DEFAULT_CAPACITY);
+        assert_eq!(TableSummary::from_bytes(&s.to_bytes().unwrap()).unwrap(), s);
+    }
+
+    #[test]
+    fn weighted_statistics_equal_the_expanded_ones() {
+        let mut rng = SplitMix64::new(9);
+        let mut a: Vec<f64> = (0..3000).map(|_| (rng.next_f64() * 50.0).floor()).collect();
+        let mut b: Vec<f64> = (0..2000).map(|_| (rng.next_f64() * 60.0).floor()).collect();
+        a.sort_unstable_by(f64::total_cmp);
+        b.sort_unstable_by(f64::total_cmp);
+        let (wa, wb) = (distinct_counts(a.clone()), distinct_counts(b.clone()));
+        for bins in [2, 10, 37] {
+            let edges = stats::quantile_edges(&a, bins);
+            assert_eq!(stats::quantile_edges_weighted(&wa, bins), edges);
+            assert_eq!(
+                stats::bin_counts_weighted(&wb, &edges),
+                stats::bin_counts(&b, &edges)
+            );
+        }
+        assert_eq!(
+            stats::ks_and_wasserstein_weighted(&wa, &wb),
+            stats::ks_and_wasserstein(&a, &b)
+        );
+    }
+
+    #[test]
+    fn compaction_bounds_the_ks_error() {
+        let (r, c) = (table(20_000, 3, 0.0), table(20_000, 4, 3.0));
+        let continuous = |t: &DataFrame| -> Vec<f64> {
+            let mut rng = SplitMix64::new(t.height() as u64);
+            (0..t.height()).map(|_| rng.next_f64() * 10.0).collect()
+        };
+        let exact_r = NumericSummary::of_values(continuous(&r), DEFAULT_CAPACITY);
+        let mut c_values = continuous(&c);
+        c_values.iter_mut().for_each(|v| *v += 0.3);
+        let exact_c = NumericSummary::of_values(c_values.clone(), DEFAULT_CAPACITY);
+        let (exact_ks, _) = stats::ks_and_wasserstein_weighted(&exact_r.values, &exact_c.values);
+        // Merge 8 parts each compacted to 256 values.
+        let mut small_r: Option<NumericSummary> = None;
+        for chunk in continuous(&r).chunks(2500) {
+            let s = NumericSummary::of_values(chunk.to_vec(), 256);
+            match small_r.as_mut() {
+                Some(acc) => acc.merge(&s, 256),
+                None => small_r = Some(s),
+            }
+        }
+        let small_r = small_r.unwrap();
+        let small_c = NumericSummary::of_values(c_values, 256);
+        assert!(small_r.values.len() <= 256 && small_r.rank_error > 0);
+        assert_eq!(small_r.count(), 20_000);
+        let (ks, _) = stats::ks_and_wasserstein_weighted(&small_r.values, &small_c.values);
+        let bound = small_r.rank_error as f64 / 20_000.0 + small_c.rank_error as f64 / 20_000.0;
+        assert!(bound < 0.05, "bound {bound}");
+        assert!(
+            (ks - exact_ks).abs() <= bound,
+            "ks {ks} exact {exact_ks} bound {bound}"
+        );
+        // The mean survives compaction exactly (buckets keep their weighted mean).
+        let (m_small, _) = stats::mean_std_weighted(&small_c.values);
+        let (m_exact, _) = stats::mean_std_weighted(&exact_c.values);
+        assert!((m_small - m_exact).abs() < 1e-9);
+    }
+
+    #[test]
+    fn merging_different_plans_is_refused() {
+        let t = table(100, 5, 0.0);
+        let mut a = TableSummary::of(&t, &roles(), None, None, 64).unwrap();
+        let b = TableSummary::of(&t, &roles()[..2], None, None, 64).unwrap();
+        assert!(matches!(a.merge(&b), Err(Error::InvalidData(_))));
+    }
+}
