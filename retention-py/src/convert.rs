@@ -9,6 +9,7 @@ use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::PyAny;
 use pyo3_polars::PyDataFrame;
+use retention_core::data::ColumnKind;
 use serde::Serialize;
 
 use crate::errors::IntoPyResult;
@@ -20,9 +21,44 @@ static WARNING: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 /// A frame argument: converted to polars by `retention._frames.to_polars` (pandas frames,
 /// dtypes the core does not read), then handed over column by column without copying.
 pub fn frame(py: Python<'_>, obj: &Bound<'_, PyAny>) -> PyResult<DataFrame> {
+    Ok(frame_and_kinds(py, obj)?.0)
+}
+
+/// A frame argument for a model: its columns and their types as given are checked against the
+/// model's schema first (the check Spark's driver runs too), then it is converted.
+pub fn model_frame(
+    py: Python<'_>,
+    obj: &Bound<'_, PyAny>,
+    model: &retention_core::model::ChurnModel,
+    need_id: bool,
+) -> PyResult<DataFrame> {
+    let (df, kinds) = frame_and_kinds(py, obj)?;
+    check_columns(py, model, &kinds, need_id)?;
+    Ok(df)
+}
+
+/// [`retention_core::data::Schema::check_columns`] on (name, kind) pairs.
+pub fn check_columns(
+    py: Python<'_>,
+    model: &retention_core::model::ChurnModel,
+    kinds: &[(String, String)],
+    need_id: bool,
+) -> PyResult<()> {
+    let kinds: Vec<(String, ColumnKind)> = kinds
+        .iter()
+        .map(|(n, k)| (n.clone(), ColumnKind::parse(k)))
+        .collect();
+    model.schema.check_columns(&kinds, need_id).py_err(py)
+}
+
+fn frame_and_kinds(
+    py: Python<'_>,
+    obj: &Bound<'_, PyAny>,
+) -> PyResult<(DataFrame, Vec<(String, String)>)> {
     let to_polars = TO_POLARS.import(py, "retention._frames", "to_polars")?;
-    let converted = to_polars.call1((obj,))?;
-    Ok(converted.extract::<PyDataFrame>()?.0)
+    let (converted, kinds): (Bound<'_, PyAny>, Vec<(String, String)>) =
+        to_polars.call1((obj,))?.extract()?;
+    Ok((converted.extract::<PyDataFrame>()?.0, kinds))
 }
 
 /// A frame result as a Python `polars.DataFrame`.

@@ -1,8 +1,9 @@
 //! `retention.drift` and `retention.DriftReport`.
 
 use pyo3::prelude::*;
+use pyo3::types::PyBytes;
 use pyo3::types::PyDict;
-use retention_core::drift::{DriftOptions, DriftThresholds};
+use retention_core::drift::{DriftOptions, DriftPlan, DriftThresholds, TableSummary, summary};
 
 use crate::convert::{frame, to_frame, to_python};
 use crate::errors::{IntoPyResult, param};
@@ -185,6 +186,132 @@ pub fn drift(
             retention_core::drift::DriftReport::compute(
                 &reference,
                 &current,
+                model.as_deref(),
+                &options,
+            )
+        })
+        .py_err(py)?;
+    Ok(DriftReport { inner })
+}
+
+/// The comparison's columns from column names alone (what `retention.spark.drift` does on the
+/// driver before reading a row): the model's inputs, or roles inferred from `sample` (the
+/// reference's first rows). Returns the plan as JSON.
+#[pyfunction]
+#[pyo3(signature = (reference_columns, current_columns, model = None, sample = None, target = None, id = None))]
+pub fn drift_plan(
+    py: Python<'_>,
+    reference_columns: Vec<String>,
+    current_columns: Vec<String>,
+    model: Option<&Bound<'_, ChurnModel>>,
+    sample: Option<&Bound<'_, PyAny>>,
+    target: Option<String>,
+    id: Option<String>,
+) -> PyResult<String> {
+    let schema = match (model, sample) {
+        (Some(m), _) => m.get().inner.schema.clone(),
+        (None, Some(sample)) => {
+            let sample = frame(py, sample)?;
+            let options = retention_core::data::SchemaOptions {
+                target,
+                id,
+                ..Default::default()
+            };
+            py.detach(|| retention_core::data::infer_schema(&sample, &options))
+                .py_err(py)?
+        }
+        (None, None) => return Err(param(py, "sample", "needed when no model is given")),
+    };
+    let plan = DriftPlan::new(
+        &schema,
+        &reference_columns,
+        &current_columns,
+        model.is_some(),
+    )
+    .py_err(py)?;
+    serde_json::to_string(&plan)
+        .map_err(retention_core::Error::from)
+        .py_err(py)
+}
+
+fn parse_plan(py: Python<'_>, plan: &str) -> PyResult<DriftPlan> {
+    serde_json::from_str(plan)
+        .map_err(retention_core::Error::from)
+        .py_err(py)
+}
+
+/// A mergeable drift summary of one part of a table (a Spark partition's batch) under `plan`,
+/// as bytes.
+#[pyfunction]
+#[pyo3(signature = (df, plan, model = None, capacity = summary::DEFAULT_CAPACITY))]
+pub fn drift_summary<'py>(
+    py: Python<'py>,
+    df: &Bound<'py, PyAny>,
+    plan: &str,
+    model: Option<&Bound<'py, ChurnModel>>,
+    capacity: usize,
+) -> PyResult<Bound<'py, PyBytes>> {
+    let plan = parse_plan(py, plan)?;
+    let part = frame(py, df)?;
+    let model = model.map(|m| m.get().inner.clone());
+    let bytes = py
+        .detach(|| {
+            TableSummary::of(&part, &plan.compared, model.as_deref(), None, capacity)?.to_bytes()
+        })
+        .py_err(py)?;
+    Ok(PyBytes::new(py, &bytes))
+}
+
+/// Merges drift summaries (bytes from `drift_summary`) into one.
+#[pyfunction]
+pub fn drift_merge<'py>(py: Python<'py>, parts: Vec<Vec<u8>>) -> PyResult<Bound<'py, PyBytes>> {
+    let bytes = py
+        .detach(|| {
+            let mut merged: Option<TableSummary> = None;
+            for part in &parts {
+                let s = TableSummary::from_bytes(part)?;
+                match merged.as_mut() {
+                    Some(m) => m.merge(&s)?,
+                    None => merged = Some(s),
+                }
+            }
+            merged
+                .ok_or_else(|| retention_core::Error::InvalidData("the table has no rows".into()))?
+                .to_bytes()
+        })
+        .py_err(py)?;
+    Ok(PyBytes::new(py, &bytes))
+}
+
+/// The drift report of two merged summaries under `plan`.
+#[pyfunction]
+#[pyo3(signature = (plan, reference, current, model = None, *, bins = 10, thresholds = None))]
+pub fn drift_from_summaries(
+    py: Python<'_>,
+    plan: &str,
+    reference: &[u8],
+    current: &[u8],
+    model: Option<&Bound<'_, ChurnModel>>,
+    bins: usize,
+    thresholds: Option<&Bound<'_, PyDict>>,
+) -> PyResult<DriftReport> {
+    let plan = parse_plan(py, plan)?;
+    let mut options = DriftOptions {
+        bins,
+        ..DriftOptions::default()
+    };
+    if let Some(t) = thresholds {
+        options.thresholds = merge_thresholds(py, t)?;
+    }
+    let model = model.map(|m| m.get().inner.clone());
+    let inner = py
+        .detach(|| {
+            let r = TableSummary::from_bytes(reference)?;
+            let c = TableSummary::from_bytes(current)?;
+            retention_core::drift::DriftReport::from_summaries(
+                &plan,
+                &r,
+                &c,
                 model.as_deref(),
                 &options,
             )

@@ -19,6 +19,10 @@ fn _retention(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<store::Store>()?;
     m.add_function(wrap_pyfunction!(model::train, m)?)?;
     m.add_function(wrap_pyfunction!(drift::drift, m)?)?;
+    m.add_function(wrap_pyfunction!(drift::drift_plan, m)?)?;
+    m.add_function(wrap_pyfunction!(drift::drift_summary, m)?)?;
+    m.add_function(wrap_pyfunction!(drift::drift_merge, m)?)?;
+    m.add_function(wrap_pyfunction!(drift::drift_from_summaries, m)?)?;
     m.add_function(wrap_pyfunction!(convert::read_table, m)?)?;
     Ok(())
 }

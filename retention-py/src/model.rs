@@ -10,7 +10,7 @@ use retention_core::explain::{explanations_frame, what_if_frame};
 use retention_core::features::FeatureSpec;
 use retention_core::prelude::*;
 
-use crate::convert::{self, frame, to_frame, to_python};
+use crate::convert::{self, frame, model_frame, to_frame, to_python};
 use crate::errors::{IntoPyResult, param};
 
 /// A trained churn model: scores customers with risk tiers, explains each score, evaluates
@@ -49,7 +49,7 @@ impl ChurnModel {
         df: &Bound<'_, PyAny>,
         keep: Option<Vec<String>>,
     ) -> PyResult<Py<PyAny>> {
-        let raw = frame(py, df)?;
+        let raw = model_frame(py, df, &self.inner, true)?;
         let keep = keep.unwrap_or_default();
         let model = &self.inner;
         let (scored, unseen, mut warnings) =
@@ -68,7 +68,7 @@ impl ChurnModel {
     ///     >>> model.explain(customers.filter(pl.col("customerID") == "7590-VHVEG"), top=5)
     #[pyo3(signature = (df, top = 3))]
     fn explain(&self, py: Python<'_>, df: &Bound<'_, PyAny>, top: usize) -> PyResult<Py<PyAny>> {
-        let raw = frame(py, df)?;
+        let raw = model_frame(py, df, &self.inner, false)?;
         let model = &self.inner;
         let rows = py.detach(|| model.explain(&raw, top)).py_err(py)?;
         to_frame(py, explanations_frame(&rows, top).py_err(py)?)
@@ -87,7 +87,7 @@ impl ChurnModel {
         changes: &Bound<'_, PyDict>,
         top: usize,
     ) -> PyResult<Py<PyAny>> {
-        let raw = frame(py, df)?;
+        let raw = model_frame(py, df, &self.inner, false)?;
         let mut set = BTreeMap::new();
         for (k, v) in changes.iter() {
             let key: String = k.extract()?;
@@ -109,7 +109,7 @@ impl ChurnModel {
     /// Example:
     ///     >>> model.evaluate(holdout)["roc_auc"]
     fn evaluate(&self, py: Python<'_>, df: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-        let raw = frame(py, df)?;
+        let raw = model_frame(py, df, &self.inner, false)?;
         let model = &self.inner;
         let (metrics, unseen) = py.detach(|| model.evaluate(&raw)).py_err(py)?;
         convert::warn(py, &unseen.messages())?;
@@ -119,7 +119,7 @@ impl ChurnModel {
     /// Global importance: the mean absolute contribution of each column over `df`, largest
     /// first, as a frame (`feature`, `importance`).
     fn importance(&self, py: Python<'_>, df: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-        let raw = frame(py, df)?;
+        let raw = model_frame(py, df, &self.inner, false)?;
         let model = &self.inner;
         let ranked = py.detach(|| model.importance(&raw)).py_err(py)?;
         let (names, values): (Vec<String>, Vec<f64>) = ranked.into_iter().unzip();
@@ -176,6 +176,20 @@ impl ChurnModel {
     ) -> PyResult<(Bound<'py, PyAny>, (Bound<'py, PyBytes>,))> {
         let from_bytes = slf.get_type().getattr("from_bytes")?;
         Ok((from_bytes, (slf.get().to_bytes(py)?,)))
+    }
+
+    /// Checks columns given as (name, kind) pairs — kind `number`, `text`, `boolean` or a type
+    /// name — against the model's inputs, as scoring does before reading a row (used by
+    /// `retention.spark` on a Spark schema). Raises `ColumnNotFoundError` or
+    /// `SchemaMismatchError`.
+    #[pyo3(signature = (columns, need_id = true))]
+    fn check_columns(
+        &self,
+        py: Python<'_>,
+        columns: Vec<(String, String)>,
+        need_id: bool,
+    ) -> PyResult<()> {
+        convert::check_columns(py, &self.inner, &columns, need_id)
     }
 
     /// Training-time metrics: `cv` (mean and std per metric), `out_of_fold`, `holdout`,

@@ -15,7 +15,7 @@ use polars::prelude::*;
 use rayon::prelude::*;
 
 pub use io::{Format, RawTable, TableBatches, TableSink, read_table, write_table};
-pub use schema::{ColumnRole, Role, Schema, SchemaOptions};
+pub use schema::{ColumnKind, ColumnRole, Role, Schema, SchemaOptions};
 
 use crate::error::{Error, Result};
 

@@ -105,6 +105,70 @@ impl Schema {
             .map(|c| c.name.as_str())
             .collect()
     }
+
+    /// Checks a table's columns and their types, before any row is read: every feature (and,
+    /// with `need_id`, the id) is present, and numeric inputs hold numbers or text. The check a
+    /// cluster's driver runs on a table's declared schema, and the Python module on a frame's,
+    /// so both refuse the same tables with the same message.
+    ///
+    /// # Errors
+    /// [`Error::ColumnNotFound`] for the first missing column (in schema order) and
+    /// [`Error::SchemaMismatch`] for a numeric input of another type (dates, lists…).
+    pub fn check_columns(&self, columns: &[(String, ColumnKind)], need_id: bool) -> Result<()> {
+        let available: Vec<&str> = columns.iter().map(|(n, _)| n.as_str()).collect();
+        for c in &self.columns {
+            let kind = columns.iter().find(|(n, _)| *n == c.name).map(|(_, k)| k);
+            match (c.role, kind) {
+                (Role::Numeric | Role::Categorical, None) => {
+                    return Err(Error::column_not_found(
+                        c.name.clone(),
+                        " in this table",
+                        &available,
+                    ));
+                }
+                (Role::Id, None) if need_id => {
+                    return Err(Error::column_not_found(
+                        c.name.clone(),
+                        " (the model's id column) in this table",
+                        &available,
+                    ));
+                }
+                (Role::Numeric, Some(ColumnKind::Other(type_name))) => {
+                    return Err(Error::SchemaMismatch(format!(
+                        "column '{}' is a numeric input of the model, but the table's column holds {type_name} values; numbers (or text of numbers) are needed",
+                        c.name
+                    )));
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+}
+
+/// What a column holds, as far as its declared type tells (a frame's dtype, a Spark type).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ColumnKind {
+    /// Integers, floats, decimals.
+    Number,
+    /// Text (cells are typed by their content).
+    Text,
+    /// True/false.
+    Boolean,
+    /// Anything else, by its type name (`date`, `list[i64]`…).
+    Other(String),
+}
+
+impl ColumnKind {
+    /// `number`, `text`, `boolean`, or any other type name.
+    pub fn parse(name: &str) -> ColumnKind {
+        match name {
+            "number" => ColumnKind::Number,
+            "text" => ColumnKind::Text,
+            "boolean" => ColumnKind::Boolean,
+            other => ColumnKind::Other(other.to_string()),
+        }
+    }
 }
 
 /// What the user says about the columns; everything left unsaid is inferred.
@@ -326,5 +390,58 @@ mod tests {
             err.contains("'zzz' not found") && err.contains("a, b"),
             "{err}"
         );
+    }
+
+    fn telco_like_schema() -> Schema {
+        let role = |name: &str, role: Role| ColumnRole {
+            name: name.into(),
+            role,
+            note: None,
+        };
+        Schema {
+            columns: vec![
+                role("id", Role::Id),
+                role("tenure", Role::Numeric),
+                role("plan", Role::Categorical),
+                role("Churn", Role::Target),
+            ],
+            positive_label: Some("Yes".into()),
+            negative_label: Some("No".into()),
+        }
+    }
+
+    #[test]
+    fn column_check_names_the_first_missing_column_and_wrong_numeric_types() {
+        let cols = |kinds: &[(&str, ColumnKind)]| -> Vec<(String, ColumnKind)> {
+            kinds
+                .iter()
+                .map(|(n, k)| (n.to_string(), k.clone()))
+                .collect()
+        };
+        let s = telco_like_schema();
+        let ok = cols(&[
+            ("id", ColumnKind::Number),
+            ("tenure", ColumnKind::Text),
+            ("plan", ColumnKind::Other("date".into())),
+        ]);
+        assert!(s.check_columns(&ok, true).is_ok());
+        let no_id = cols(&[("tenure", ColumnKind::Number), ("plan", ColumnKind::Text)]);
+        assert!(s.check_columns(&no_id, false).is_ok());
+        let e = s.check_columns(&no_id, true).unwrap_err().to_string();
+        assert!(e.contains("'id'") && e.contains("id column"), "{e}");
+        let e = s
+            .check_columns(&cols(&[("id", ColumnKind::Text)]), true)
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("column 'tenure' not found"), "{e}");
+        let dated = cols(&[
+            ("id", ColumnKind::Text),
+            ("tenure", ColumnKind::parse("date")),
+            ("plan", ColumnKind::Text),
+        ]);
+        let e = s.check_columns(&dated, true).unwrap_err();
+        assert!(matches!(e, Error::SchemaMismatch(_)), "{e}");
+        assert!(e.to_string().contains("'tenure'") && e.to_string().contains("date"));
+        assert_eq!(ColumnKind::parse("number"), ColumnKind::Number);
     }
 }

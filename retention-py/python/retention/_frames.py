@@ -18,8 +18,20 @@ _NATIVE = {
 }
 
 
-def to_polars(obj: Any) -> pl.DataFrame:
-    """``obj`` as a polars DataFrame of column types the core reads."""
+def kind(dtype: pl.DataType) -> str:
+    """What the core's column check calls a dtype: number, text, boolean or the type's name."""
+    if dtype == pl.Boolean:
+        return "boolean"
+    if dtype.is_numeric():
+        return "number"
+    if dtype in (pl.String, pl.Categorical, pl.Enum) or dtype.base_type() in (pl.Categorical, pl.Enum):
+        return "text"
+    return str(dtype).lower()
+
+
+def to_polars(obj: Any) -> tuple[pl.DataFrame, list[tuple[str, str]]]:
+    """``obj`` as a polars DataFrame of column types the core reads, and each column's kind as
+    it was given (for the core's column check)."""
     if isinstance(obj, pl.LazyFrame):
         obj = obj.collect()
     if not isinstance(obj, pl.DataFrame):
@@ -34,6 +46,7 @@ def to_polars(obj: Any) -> pl.DataFrame:
             raise TypeError(
                 f"expected a polars or pandas DataFrame, got {type(obj).__module__}.{type(obj).__name__}"
             )
+    kinds = [(name, kind(dtype)) for name, dtype in obj.schema.items()]
     casts = []
     for name, dtype in obj.schema.items():
         base = dtype.base_type()
@@ -45,4 +58,4 @@ def to_polars(obj: Any) -> pl.DataFrame:
             casts.append(pl.col(name).cast(pl.String))
     if casts:
         obj = obj.with_columns(casts)
-    return obj
+    return obj, kinds
