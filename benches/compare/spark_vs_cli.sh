@@ -4,7 +4,8 @@
 # Generates ROWS customers (default 1,000,000), trains a logistic model on the bundled Telco
 # table, then times (best of 3, wall clock) the CLI scoring the CSV into a CSV, and Spark
 # reading the same CSV, scoring it with retention.spark.score (mapInArrow, the release module)
-# and writing a CSV folder. Prints rows/s of both and the ratio.
+# and writing a CSV folder; then, to show where Spark's time goes, Spark reading and writing
+# without Python, and with an Arrow round trip to Python but no scoring. Prints rows/s and ratios.
 #
 # Usage: benches/compare/spark_vs_cli.sh      (ROWS=... to change the size)
 set -euo pipefail
