@@ -159,6 +159,33 @@ impl Default for DriftOptions {
     }
 }
 
+impl DriftOptions {
+    /// Checks the thresholds and the number of bins.
+    ///
+    /// # Errors
+    /// [`Error::InvalidParameter`] naming the setting.
+    pub fn check(&self) -> Result<()> {
+        self.thresholds.check()?;
+        if !(2..=1000).contains(&self.bins) {
+            return Err(Error::param(
+                "--bins",
+                format!("{} must be between 2 and 1000", self.bins),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Refuses a comparison with an empty side.
+fn non_empty(reference_rows: usize, current_rows: usize) -> Result<()> {
+    for (side, rows) in [("reference", reference_rows), ("current", current_rows)] {
+        if rows == 0 {
+            return Err(Error::InvalidData(format!("the {side} table has no rows")));
+        }
+    }
+    Ok(())
+}
+
 /// One bin of a compared histogram: a quantile range, a level, "missing", "unseen" or
 /// "not a number", with its share of rows on each side.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -380,18 +407,8 @@ impl DriftReport {
         model: Option<&ChurnModel>,
         options: &DriftOptions,
     ) -> Result<Self> {
-        options.thresholds.check()?;
-        if !(2..=1000).contains(&options.bins) {
-            return Err(Error::param(
-                "--bins",
-                format!("{} must be between 2 and 1000", options.bins),
-            ));
-        }
-        for (side, table) in [("reference", reference), ("current", current)] {
-            if table.height() == 0 {
-                return Err(Error::InvalidData(format!("the {side} table has no rows")));
-            }
-        }
+        options.check()?;
+        non_empty(reference.height(), current.height())?;
         let schema = match model {
             Some(m) => m.schema.clone(),
             None => data::infer_schema(reference, &options.schema)?,
@@ -428,18 +445,8 @@ impl DriftReport {
         model: Option<&ChurnModel>,
         options: &DriftOptions,
     ) -> Result<Self> {
-        options.thresholds.check()?;
-        if !(2..=1000).contains(&options.bins) {
-            return Err(Error::param(
-                "--bins",
-                format!("{} must be between 2 and 1000", options.bins),
-            ));
-        }
-        for (side, summary) in [("reference", reference), ("current", current)] {
-            if summary.rows == 0 {
-                return Err(Error::InvalidData(format!("the {side} table has no rows")));
-            }
-        }
+        options.check()?;
+        non_empty(reference.rows as usize, current.rows as usize)?;
         let thresholds = options.thresholds;
         let lacking = |name: &str| {
             Error::InvalidData(format!(

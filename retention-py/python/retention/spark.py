@@ -102,6 +102,22 @@ def _arrow_schema(schema: StructType) -> pa.Schema:
     return to_arrow_schema(schema)
 
 
+def _through_model(
+    shipped: tuple[Any, str], arrow_schema: pa.Schema, apply: Any
+) -> Any:
+    """The function mapInArrow runs in the executors: each Arrow batch as a polars frame (no
+    copy) through `apply(model, frame)`, the result back as Arrow of the declared schema."""
+
+    def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        model = _model(shipped)
+        for batch in batches:
+            if batch.num_rows:
+                frame, _ = to_polars(pl.from_arrow(batch))
+                yield from apply(model, frame).to_arrow().cast(arrow_schema).to_batches()
+
+    return run
+
+
 def score(
     df: SparkFrame,
     model: ChurnModel,
@@ -139,24 +155,11 @@ def score(
     fields += [df.schema[name] for name in kept]
     out_schema = T.StructType(fields)
     arrow_schema = _arrow_schema(out_schema)
-    shipped = _ship(df, model)
     keep_list = list(kept)
-
-    def score_batches(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        import pyarrow as pa
-
-        m = _model(shipped)
-        for batch in batches:
-            if batch.num_rows == 0:
-                continue
-            frame, _ = to_polars(pl.from_arrow(batch))
-            scored = m.score(frame, keep=keep_list).with_columns(
-                pl.col("churn_prediction").cast(pl.Int32)
-            )
-            table = scored.to_arrow().cast(arrow_schema)
-            yield from table.to_batches()
-
-    return df.mapInArrow(score_batches, out_schema)
+    run = _through_model(
+        _ship(df, model), arrow_schema, lambda m, frame: m.score(frame, keep=keep_list)
+    )
+    return df.mapInArrow(run, out_schema)
 
 
 def explain(df: SparkFrame, model: ChurnModel, top: int = 3) -> SparkFrame:
@@ -174,18 +177,8 @@ def explain(df: SparkFrame, model: ChurnModel, top: int = 3) -> SparkFrame:
         ]
     out_schema = T.StructType(fields)
     arrow_schema = _arrow_schema(out_schema)
-    shipped = _ship(df, model)
-
-    def explain_batches(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        m = _model(shipped)
-        for batch in batches:
-            if batch.num_rows == 0:
-                continue
-            frame, _ = to_polars(pl.from_arrow(batch))
-            table = m.explain(frame, top=top).to_arrow().cast(arrow_schema)
-            yield from table.to_batches()
-
-    return df.mapInArrow(explain_batches, out_schema)
+    run = _through_model(_ship(df, model), arrow_schema, lambda m, frame: m.explain(frame, top=top))
+    return df.mapInArrow(run, out_schema)
 
 
 def _summaries(df: SparkFrame, plan: str, model: ChurnModel | None, capacity: int) -> bytes:
