@@ -222,6 +222,10 @@ pub struct FeatureDrift {
     /// Wasserstein distance divided by the reference's standard deviation (numeric).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub wasserstein: Option<f64>,
+    /// How far `wasserstein` can be from the exact distance when the values were summarised
+    /// with a bounded sketch (absent when exact).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wasserstein_error_bound: Option<f64>,
     /// Chi-square statistic over the levels (categorical).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub chi_square: Option<f64>,
@@ -616,6 +620,11 @@ fn numeric_drift(
         let w = if spread > 0.0 { w / spread } else { w };
         (d, w, stats::ks_p_value(d, nr as usize, nc as usize))
     };
+    // Each side's kept values are within moved / n (1-Wasserstein) of its exact values.
+    let wasserstein_error_bound = (r.moved + c.moved > 0.0).then(|| {
+        let bound = r.moved / nr.max(1) as f64 + c.moved / nc.max(1) as f64;
+        if spread > 0.0 { bound / spread } else { bound }
+    });
     // The KS test sees numbers only; blank and non-numeric cells are tested apart.
     let (_, _, blank_p) =
         stats::chi_square(&[nr, r.missing + r.invalid], &[nc, c.missing + c.invalid]);
@@ -649,6 +658,7 @@ fn numeric_drift(
         ks_statistic: Some(ks),
         ks_error_bound: ks_error_bound(r.rank_error, nr, c.rank_error, nc),
         wasserstein: Some(wasserstein),
+        wasserstein_error_bound,
         chi_square: None,
         js_distance: None,
         missing_reference,
@@ -788,6 +798,7 @@ fn categorical_drift(
         p_value,
         ks_statistic: None,
         ks_error_bound: None,
+        wasserstein_error_bound: None,
         wasserstein: None,
         chi_square: Some(chi_square),
         js_distance: Some(js),

@@ -7,9 +7,11 @@
 //! values with counts — exact, so quantile bins, KS and Wasserstein are exact too — until a
 //! column has more than `capacity` distinct values; then neighbouring values are merged into
 //! buckets and the summary carries `rank_error`, an upper bound (in rows) of how far any value's
-//! rank moved. The Kolmogorov-Smirnov statistic is then within
-//! `rank_error_ref / n_ref + rank_error_cur / n_cur` of the exact one (reported as
-//! `ks_error_bound`).
+//! rank moved, and `moved`, the total distance values moved (Σ count × |value − bucket mean|).
+//! The Kolmogorov-Smirnov statistic is then within `rank_error_ref / n_ref + rank_error_cur /
+//! n_cur` of the exact one (reported as `ks_error_bound`), and the Wasserstein distance within
+//! `moved_ref / n_ref + moved_cur / n_cur` before normalising (reported, normalised by the
+//! reference's standard deviation, as `wasserstein_error_bound`).
 
 use std::collections::BTreeMap;
 
@@ -38,6 +40,11 @@ pub struct NumericSummary {
     pub first_invalid: Option<(Option<usize>, String)>,
     /// Upper bound of the rank error of `values`, in rows (0: exact).
     pub rank_error: u64,
+    /// Total distance values moved when merged into buckets: Σ count × |value − bucket mean|
+    /// (0: exact). Bounds the 1-Wasserstein distance between the exact and the kept values,
+    /// times the row count.
+    #[serde(default)]
+    pub moved: f64,
 }
 
 impl NumericSummary {
@@ -91,6 +98,7 @@ impl NumericSummary {
             invalid,
             first_invalid,
             rank_error: 0,
+            moved: 0.0,
         };
         summary.compact(capacity);
         Ok(summary)
@@ -104,6 +112,7 @@ impl NumericSummary {
             invalid: 0,
             first_invalid: None,
             rank_error: 0,
+            moved: 0.0,
         };
         summary.compact(capacity);
         summary
@@ -118,6 +127,7 @@ impl NumericSummary {
             self.first_invalid.clone_from(&other.first_invalid);
         }
         self.rank_error += other.rank_error;
+        self.moved += other.moved;
         self.compact(capacity);
     }
 
@@ -138,26 +148,14 @@ impl NumericSummary {
         if self.values.len() <= capacity {
             return;
         }
-        let n = self.count();
-        let width = n.div_ceil(capacity as u64 / 2).max(1);
-        let mut out: Vec<(f64, u64)> = Vec::with_capacity(capacity);
-        let mut widest = 0u64;
-        let (mut sum, mut weight) = (0.0f64, 0u64);
-        for &(v, c) in &self.values {
-            if weight > 0 && weight + c > width {
-                out.push((sum / weight as f64, weight));
-                widest = widest.max(weight);
-                (sum, weight) = (0.0, 0);
-            }
-            sum += v * c as f64;
-            weight += c;
+        let buckets = compact_weighted(&self.values, |&c| c, capacity);
+        let mut out: Vec<(f64, u64)> = Vec::with_capacity(buckets.len());
+        for b in &buckets {
+            out.push((b.mean, b.rows));
         }
-        if weight > 0 {
-            out.push((sum / weight as f64, weight));
-            widest = widest.max(weight);
-        }
+        self.rank_error += buckets.iter().map(|b| b.rows).max().unwrap_or(0);
+        self.moved += buckets.iter().map(|b| b.moved).sum::<f64>();
         self.values = out;
-        self.rank_error += widest;
     }
 }
 
@@ -229,6 +227,9 @@ pub struct PredictionSummary {
     pub labelled: bool,
     /// Upper bound of the rank error of `probabilities`, in rows (0: exact).
     pub rank_error: u64,
+    /// Total distance probabilities moved in compaction (see [`NumericSummary::moved`]).
+    #[serde(default)]
+    pub moved: f64,
 }
 
 impl PredictionSummary {
@@ -249,6 +250,7 @@ impl PredictionSummary {
             invalid: 0,
             first_invalid: None,
             rank_error: self.rank_error,
+            moved: self.moved,
         }
     }
 
@@ -258,36 +260,75 @@ impl PredictionSummary {
         });
         self.labelled &= other.labelled;
         self.rank_error += other.rank_error;
+        self.moved += other.moved;
         self.compact(capacity);
     }
 
     fn compact(&mut self, capacity: usize) {
-        let capacity = capacity.max(2);
-        if self.probabilities.len() <= capacity {
+        if self.probabilities.len() <= capacity.max(2) {
             return;
         }
-        let n = self.rows();
-        let width = n.div_ceil(capacity as u64 / 2).max(1);
-        let mut out = Vec::with_capacity(capacity);
-        let mut widest = 0u64;
-        let (mut sum, mut rows, mut churned) = (0.0f64, 0u64, 0u64);
-        for &(p, (r, c)) in &self.probabilities {
-            if rows > 0 && rows + r > width {
-                out.push((sum / rows as f64, (rows, churned)));
-                widest = widest.max(rows);
-                (sum, rows, churned) = (0.0, 0, 0);
-            }
-            sum += p * r as f64;
-            rows += r;
-            churned += c;
+        let buckets = compact_weighted(&self.probabilities, |&(rows, _)| rows, capacity);
+        let mut out = Vec::with_capacity(buckets.len());
+        for b in &buckets {
+            let churned = self.probabilities[b.range.clone()]
+                .iter()
+                .map(|(_, (_, c))| c)
+                .sum();
+            out.push((b.mean, (b.rows, churned)));
         }
-        if rows > 0 {
-            out.push((sum / rows as f64, (rows, churned)));
-            widest = widest.max(rows);
-        }
+        self.rank_error += buckets.iter().map(|b| b.rows).max().unwrap_or(0);
+        self.moved += buckets.iter().map(|b| b.moved).sum::<f64>();
         self.probabilities = out;
-        self.rank_error += widest;
     }
+}
+
+/// Neighbouring values merged into one: their rows, weighted mean, the distance they moved
+/// (Σ rows × |value − mean|) and where they were in the input.
+struct Bucket {
+    rows: u64,
+    mean: f64,
+    moved: f64,
+    range: std::ops::Range<usize>,
+}
+
+/// Groups ascending weighted values into buckets of at most `⌈2n / capacity⌉` rows (a value
+/// heavier than that is a bucket of its own), so that at most `capacity` remain.
+fn compact_weighted<W>(
+    values: &[(f64, W)],
+    rows: impl Fn(&W) -> u64,
+    capacity: usize,
+) -> Vec<Bucket> {
+    let capacity = capacity.max(2) as u64;
+    let n: u64 = values.iter().map(|(_, w)| rows(w)).sum();
+    let width = n.div_ceil(capacity / 2).max(1);
+    let mut buckets = Vec::new();
+    let mut start = 0usize;
+    while start < values.len() {
+        let (mut end, mut weight, mut sum) = (start, 0u64, 0.0f64);
+        while end < values.len() {
+            let c = rows(&values[end].1);
+            if weight > 0 && weight + c > width {
+                break;
+            }
+            weight += c;
+            sum += values[end].0 * c as f64;
+            end += 1;
+        }
+        let mean = sum / weight.max(1) as f64;
+        let moved = values[start..end]
+            .iter()
+            .map(|(v, w)| rows(w) as f64 * (v - mean).abs())
+            .sum();
+        buckets.push(Bucket {
+            rows: weight,
+            mean,
+            moved,
+            range: start..end,
+        });
+        start = end;
+    }
+    buckets
 }
 
 /// What a drift comparison needs of one table.
@@ -431,6 +472,7 @@ fn prediction_summary(
         probabilities,
         labelled,
         rank_error: 0,
+        moved: 0.0,
     };
     summary.compact(capacity);
     Ok(summary)
@@ -632,12 +674,22 @@ mod tests {
         let small_c = NumericSummary::of_values(c_values, 256);
         assert!(small_r.values.len() <= 256 && small_r.rank_error > 0);
         assert_eq!(small_r.count(), 20_000);
-        let (ks, _) = stats::ks_and_wasserstein_weighted(&small_r.values, &small_c.values);
+        let (ks, w) = stats::ks_and_wasserstein_weighted(&small_r.values, &small_c.values);
         let bound = small_r.rank_error as f64 / 20_000.0 + small_c.rank_error as f64 / 20_000.0;
         assert!(bound < 0.05, "bound {bound}");
         assert!(
             (ks - exact_ks).abs() <= bound,
             "ks {ks} exact {exact_ks} bound {bound}"
+        );
+        let (_, exact_w) = stats::ks_and_wasserstein_weighted(&exact_r.values, &exact_c.values);
+        let w_bound = small_r.moved / 20_000.0 + small_c.moved / 20_000.0;
+        assert!(
+            w_bound > 0.0 && w_bound < 0.1,
+            "Wasserstein bound {w_bound}"
+        );
+        assert!(
+            (w - exact_w).abs() <= w_bound,
+            "w {w} exact {exact_w} bound {w_bound}"
         );
         // The mean survives compaction exactly (buckets keep their weighted mean).
         let (m_small, _) = stats::mean_std_weighted(&small_c.values);
