@@ -2,7 +2,8 @@
 the same core and the same model file as the CLI.
 
 Scoring and explanations run in the executors through ``DataFrame.mapInArrow``: each Arrow
-batch becomes a polars frame without copying, the core scores it, and Arrow goes back. The
+batch becomes a polars frame (numeric buffers shared, text as polars' string views), the core
+scores it, and Arrow goes back. The
 model travels once per executor as a broadcast of its file's bytes and is kept by each Python
 worker, never re-read per batch. Drift is computed from mergeable summaries: each partition
 summarises its rows (level counts, bin-ready distinct values, blanks, the model's
@@ -105,8 +106,8 @@ def _arrow_schema(schema: StructType) -> pa.Schema:
 def _through_model(
     shipped: tuple[Any, str], arrow_schema: pa.Schema, apply: Any
 ) -> Any:
-    """The function mapInArrow runs in the executors: each Arrow batch as a polars frame (no
-    copy) through `apply(model, frame)`, the result back as Arrow of the declared schema."""
+    """The function mapInArrow runs in the executors: each Arrow batch as a polars frame through
+    `apply(model, frame)`, the result back as Arrow of the declared schema."""
 
     def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         model = _model(shipped)
