@@ -3,9 +3,8 @@ the same core and the same model file as the CLI.
 
 Scoring and explanations run in the executors through ``DataFrame.mapInArrow``: each Arrow
 batch becomes a polars frame (numeric buffers shared, text as polars' string views), the core
-scores it, and Arrow goes back. The
-model travels once per executor as a broadcast of its file's bytes and is kept by each Python
-worker, never re-read per batch. Drift is computed from mergeable summaries: each partition
+scores it, and Arrow goes back. The model travels once per executor as a broadcast of its
+file's bytes and is kept by each Python worker, never re-read per batch. Drift is computed from mergeable summaries: each partition
 summarises its rows (level counts, bin-ready distinct values, blanks, the model's
 probabilities), the driver merges them and builds the same ``DriftReport`` as
 ``retention.drift``.
