@@ -69,6 +69,29 @@ fn gate(min_auc: f64, min_accuracy: f64, margin: f64) -> Gate {
     }
 }
 
+/// A batch id from what was scored: the customers' ids in order and the models that scored
+/// them (as `retention score --log` derives one from the file and the models), so logging the
+/// same frame twice logs it once.
+fn content_batch_id(
+    scored: &polars::prelude::DataFrame,
+    router: &retention_core::lifecycle::Router,
+) -> retention_core::Result<String> {
+    use polars::prelude::DataType;
+    let identity = match &router.challenger {
+        Some((c, split)) => format!("v{}+v{}@{split}", router.champion.version, c.version),
+        None => format!("v{}", router.champion.version),
+    };
+    let mut text = identity.into_bytes();
+    if let Some(first) = scored.columns().first() {
+        let ids = first.cast(&DataType::String)?;
+        for id in ids.str()?.iter() {
+            text.push(b'\n');
+            text.extend_from_slice(id.unwrap_or_default().as_bytes());
+        }
+    }
+    Ok(retention_core::sha256_hex(&text)[..16].to_string())
+}
+
 #[pymethods]
 impl Store {
     /// Opens (or creates) the database at `path`. `actor` names who acts in the audit log
@@ -313,7 +336,8 @@ impl Store {
 
     /// Scores a frame with the champion (and the challenger for its share of customers while
     /// an A/B test runs), adding `model_version` and `variant`, and logs every row unless
-    /// `log=False`. Re-logging the same `batch_id` skips rows already logged.
+    /// `log=False`. Re-logging the same `batch_id` skips rows already logged; without one, the
+    /// id is derived from the customers scored and the models, so the same frame logs once.
     #[pyo3(signature = (df, *, keep = None, log = true, batch_id = None))]
     fn score(
         &self,
@@ -332,15 +356,7 @@ impl Store {
             if log {
                 let batch = match batch_id {
                     Some(b) => b,
-                    None => retention_core::sha256_hex(
-                        format!(
-                            "{}:{}",
-                            retention_core::store::now_millis(),
-                            scored.height()
-                        )
-                        .as_bytes(),
-                    )[..16]
-                        .to_string(),
+                    None => content_batch_id(&scored, &router)?,
                 };
                 s.log_scored(&batch, router.champion.version, 0, &scored)?;
             }

@@ -56,6 +56,9 @@ def test_prediction_log_gdpr_and_audit(store, model, telco):
     assert store.prediction_count() == 100
     store.score(telco.head(100), batch_id="b1")
     assert store.prediction_count() == 100  # the same batch is not logged twice
+    store.score(telco.slice(100, 50))
+    store.score(telco.slice(100, 50))
+    assert store.prediction_count() == 150  # without a batch id: the same customers log once
     logged = store.predictions("7590-VHVEG")
     assert len(logged) == 1 and logged[0]["model_version"] == v
     export = store.gdpr_export("7590-VHVEG")
