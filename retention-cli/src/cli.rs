@@ -699,6 +699,22 @@ pub struct ServeArgs {
     /// Worker threads (default: one per core).
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
+    /// Requests scored at once (parsing, scoring and explaining run on their own threads, never
+    /// on the workers that answer /live, /ready and /metrics); default: one per core.
+    #[arg(long, value_name = "N")]
+    pub scoring_threads: Option<usize>,
+    /// Client connections open at once. Past it, a few more are answered on /live, /ready,
+    /// /health and /metrics only (503 `overloaded` elsewhere), and the rest are closed at once.
+    #[arg(long, value_name = "N", default_value_t = 512)]
+    pub max_connections: usize,
+    /// A connection that does not send a complete request head within this time, new or
+    /// between keep-alive requests, is closed, in seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 10)]
+    pub idle_timeout: u64,
+    /// Bytes the prediction log's queue may hold; beyond this entries are dropped (and
+    /// counted), in MiB.
+    #[arg(long, value_name = "MIB", default_value_t = 64)]
+    pub log_queue_mib: usize,
 }
 
 #[derive(Debug, Subcommand)]

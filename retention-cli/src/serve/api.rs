@@ -2,7 +2,7 @@
 //! `{"error": {"code": "...", "message": "..."}}` with a stable `code` per kind of failure.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Instant;
 
 use axum::Json;
@@ -22,6 +22,7 @@ use serde_json::{Value, json};
 use super::health;
 use super::logger::Entry;
 use super::metrics::method_label;
+use super::records::{self, Limits};
 use super::state::{AppState, Live, Served};
 
 type Shared = State<Arc<AppState>>;
@@ -29,13 +30,13 @@ type Shared = State<Arc<AppState>>;
 /// An error answer.
 #[derive(Debug)]
 pub struct ApiError {
-    status: StatusCode,
-    code: &'static str,
-    message: String,
+    pub(super) status: StatusCode,
+    pub(super) code: &'static str,
+    pub(super) message: String,
 }
 
 impl ApiError {
-    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+    pub(super) fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
         ApiError {
             status,
             code,
@@ -43,8 +44,19 @@ impl ApiError {
         }
     }
 
-    fn unprocessable(code: &'static str, message: impl Into<String>) -> Self {
+    pub(super) fn unprocessable(code: &'static str, message: impl Into<String>) -> Self {
         Self::new(StatusCode::UNPROCESSABLE_ENTITY, code, message)
+    }
+
+    /// A failure of the server's own: the detail goes to the server's log, the client is told
+    /// only that it happened.
+    pub(super) fn internal(detail: impl std::fmt::Display) -> Self {
+        eprintln!("error: answering a request: {detail}");
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "the server failed to answer this request; the detail is in its log",
+        )
     }
 
     fn not_ready() -> Self {
@@ -52,6 +64,14 @@ impl ApiError {
             StatusCode::SERVICE_UNAVAILABLE,
             "not_ready",
             "no champion model is loaded: promote a version with `retention model promote`",
+        )
+    }
+
+    fn cancelled() -> Self {
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "timeout",
+            "the request ran out of time",
         )
     }
 }
@@ -80,11 +100,7 @@ fn record_error(e: CoreError, row: Option<usize>) -> ApiError {
             "invalid_value",
             format!("{at}field '{column}': {reason} (value {value:?})"),
         ),
-        other => ApiError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
-            format!("{at}{other}"),
-        ),
+        other => ApiError::internal(format!("{at}{other}")),
     }
 }
 
@@ -104,47 +120,6 @@ fn query_error(e: QueryRejection) -> ApiError {
     ApiError::new(StatusCode::BAD_REQUEST, "invalid_query", e.body_text())
 }
 
-fn parse_json(body: &[u8]) -> Result<Value, ApiError> {
-    serde_json::from_slice(body).map_err(|e| {
-        ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_json",
-            format!("the body is not valid JSON: {e}"),
-        )
-    })
-}
-
-/// One customer's fields as text (`None` = missing), from a JSON object. Strings are taken as
-/// they are, numbers as written, booleans as `true`/`false`, `null` as missing.
-type Record = Vec<(String, Option<String>)>;
-
-fn record_from_json(value: &Value, row: Option<usize>) -> Result<Record, ApiError> {
-    let at = row.map_or(String::new(), |r| format!("row {r}: "));
-    let Value::Object(map) = value else {
-        return Err(ApiError::unprocessable(
-            "invalid_record",
-            format!("{at}a customer must be a JSON object of field names to values"),
-        ));
-    };
-    map.iter()
-        .map(|(k, v)| {
-            let text = match v {
-                Value::Null => None,
-                Value::String(s) => Some(s.clone()),
-                Value::Number(n) => Some(n.to_string()),
-                Value::Bool(b) => Some(b.to_string()),
-                Value::Array(_) | Value::Object(_) => {
-                    return Err(ApiError::unprocessable(
-                        "invalid_value",
-                        format!("{at}field '{k}' must be a string, a number, a boolean or null"),
-                    ));
-                }
-            };
-            Ok((k.clone(), text))
-        })
-        .collect()
-}
-
 /// A scored customer, as answered.
 #[derive(Debug, serde::Serialize)]
 pub struct Prediction {
@@ -158,26 +133,30 @@ pub struct Prediction {
     reasons: Option<Vec<retention_core::explain::Reason>>,
 }
 
-/// The id field of a record, when the model has an id column.
-fn customer_id<'r>(served: &Served, record: &'r Record) -> Option<&'r str> {
-    let id = served.scorer.model().schema.id()?;
-    record
-        .iter()
-        .find(|(k, _)| k == id)
-        .and_then(|(_, v)| v.as_deref())
+impl Prediction {
+    /// The prediction log's entry for this answer.
+    fn entry(&self) -> Entry {
+        Entry::Prediction {
+            customer_id: self.customer_id.clone().unwrap_or_default(),
+            model_version: self.model_version,
+            variant: self.variant,
+            probability: self.churn_probability,
+            tier: self.risk_tier,
+        }
+    }
 }
 
-/// Scores one record with the model its customer routes to, and queues it for the log.
+/// Scores one customer with the model its id routes to.
 fn score(
-    state: &AppState,
     live: &Live,
-    record: &Record,
+    fields: &[(&str, Option<&str>)],
     row: Option<usize>,
     reasons: usize,
 ) -> Result<Prediction, ApiError> {
     let champion = live.champion.as_ref().ok_or_else(ApiError::not_ready)?;
-    let id = customer_id(champion, record);
-    if let (None, Some(id_column)) = (id, champion.scorer.model().schema.id()) {
+    let id_column = champion.scorer.model().schema.id();
+    let id = id_column.and_then(|c| fields.iter().find(|(k, _)| *k == c).and_then(|(_, v)| *v));
+    if let (None, Some(id_column)) = (id, id_column) {
         let at = row.map_or(String::new(), |r| format!("row {r}: "));
         return Err(ApiError::unprocessable(
             "missing_field",
@@ -187,16 +166,12 @@ fn score(
         ));
     }
     let (served, variant) = live.route(id).ok_or_else(ApiError::not_ready)?;
-    let fields: Vec<(&str, Option<&str>)> = record
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.as_deref()))
-        .collect();
     let (s, _unseen) = served
         .scorer
-        .score_record(&fields)
+        .score_record(fields)
         .map_err(|e| record_error(e, row))?;
     let reasons = if reasons > 0 {
-        let frame = one_row_frame(record).map_err(|e| record_error(e, row))?;
+        let frame = one_row_frame(fields).map_err(|e| record_error(e, row))?;
         let explained = served
             .scorer
             .model()
@@ -206,7 +181,7 @@ fn score(
     } else {
         None
     };
-    let prediction = Prediction {
+    Ok(Prediction {
         customer_id: id.map(str::to_string),
         churn_probability: s.probability,
         churn_prediction: s.prediction,
@@ -214,22 +189,13 @@ fn score(
         model_version: served.version,
         variant: variant.as_str(),
         reasons,
-    };
-    if let Some(logger) = state.logger.as_ref().filter(|_| state.log_predictions) {
-        logger.log(Entry::Prediction {
-            customer_id: prediction.customer_id.clone().unwrap_or_default(),
-            model_version: served.version,
-            variant: variant.as_str(),
-            probability: s.probability,
-            tier: s.tier.as_str(),
-        });
-    }
-    Ok(prediction)
+    })
 }
 
-/// Counts one request's predictions by model version and variant, with the time they took.
-fn count(state: &AppState, predictions: &[Prediction], started: Instant) {
-    let seconds = started.elapsed().as_secs_f64();
+/// Counts one request's predictions by model version and variant, with the time they took, and
+/// queues them for the prediction log. Called only for an answer about to be sent: a request
+/// refused or timed out logs nothing.
+fn answered(state: &AppState, predictions: &[Prediction], seconds: f64) {
     let mut by_model: std::collections::BTreeMap<(i64, &'static str), (u64, u64)> =
         Default::default();
     for p in predictions {
@@ -241,15 +207,57 @@ fn count(state: &AppState, predictions: &[Prediction], started: Instant) {
         state.metrics.predictions(version, variant, n, high);
     }
     state.metrics.prediction_time(seconds);
+    if let Some(logger) = state.logger.as_ref().filter(|_| state.log_predictions) {
+        for p in predictions {
+            logger.log(p.entry());
+        }
+    }
 }
 
 /// A one-row table of text cells, as a CSV file would be read.
-fn one_row_frame(record: &Record) -> retention_core::Result<DataFrame> {
-    let columns: Vec<Column> = record
+fn one_row_frame(fields: &[(&str, Option<&str>)]) -> retention_core::Result<DataFrame> {
+    let columns: Vec<Column> = fields
         .iter()
-        .map(|(k, v)| Column::new(k.as_str().into(), [v.as_deref()]))
+        .map(|(k, v)| Column::new((*k).into(), [*v]))
         .collect();
     Ok(DataFrame::new(1, columns)?)
+}
+
+/// Sets a flag when dropped: the request's future was dropped (its deadline passed or the
+/// client went away), so the work done for it on the blocking pool stops at its next check.
+struct CancelOnDrop(Arc<AtomicBool>);
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+}
+
+/// Runs model work (parsing bodies, scoring, explaining) on the blocking pool, never on the
+/// runtime's workers, so `/live`, `/ready` and `/metrics` answer while scoring is saturated. At
+/// most `--scoring-threads` such jobs run at once; a request waits for a turn within its
+/// `--timeout`. The work is given a flag that is set when the request is abandoned, and should
+/// check it between rows.
+async fn off_runtime<T: Send + 'static>(
+    state: &Arc<AppState>,
+    work: impl FnOnce(&AtomicBool) -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    let permit = state
+        .scoring
+        .clone()
+        .acquire_owned()
+        .await
+        .map_err(|_| ApiError::cancelled())?;
+    let cancel = Arc::new(AtomicBool::new(false));
+    let _guard = CancelOnDrop(cancel.clone());
+    let handle = tokio::task::spawn_blocking(move || {
+        let _permit = permit;
+        work(&cancel)
+    });
+    match handle.await {
+        Ok(result) => result,
+        Err(e) => Err(ApiError::internal(format!("a scoring task failed: {e}"))),
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -269,16 +277,25 @@ pub async fn predict(
 ) -> Result<Json<Prediction>, ApiError> {
     let Query(query) = query.map_err(query_error)?;
     let body = body.map_err(body_error)?;
-    let record = record_from_json(&parse_json(&body)?, None)?;
+    let reasons = query.reasons.min(MAX_REASONS);
     let live = state.live();
     let started = Instant::now();
-    let p = score(&state, &live, &record, None, query.reasons.min(MAX_REASONS))?;
-    count(&state, std::slice::from_ref(&p), started);
+    let p = off_runtime(&state, move |_| {
+        let records = records::json_record(&body, &live.wanted, Limits::with_rows(1))?;
+        score(&live, &records.row(0), None, reasons)
+    })
+    .await?;
+    answered(
+        &state,
+        std::slice::from_ref(&p),
+        started.elapsed().as_secs_f64(),
+    );
     Ok(Json(p))
 }
 
 /// `POST /v1/predict/batch`: a JSON array of customers (or `{"customers": [...]}`), or CSV
-/// with a header row when the content type is `text/csv`.
+/// with a header row when the content type is `text/csv`. Answered whole or not at all: one
+/// refused customer refuses the batch, and nothing of a refused batch is logged.
 pub async fn predict_batch(
     State(state): Shared,
     headers: HeaderMap,
@@ -289,117 +306,30 @@ pub async fn predict_batch(
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("text/csv"));
-    let work = state.clone();
-    let answer = tokio::task::spawn_blocking(move || -> Result<Value, ApiError> {
+    let limits = Limits::with_rows(state.config.max_batch);
+    let live = state.live();
+    let started = Instant::now();
+    let predictions = off_runtime(&state, move |cancel| {
         let records = if is_csv {
-            records_from_csv(&body)?
+            records::csv_batch(&body, &live.wanted, limits)?
         } else {
-            records_from_json_batch(&body)?
+            records::json_batch(&body, &live.wanted, limits)?
         };
-        if records.len() > work.config.max_batch {
-            return Err(ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "batch_too_large",
-                format!(
-                    "{} customers in one request; at most {} (--max-batch)",
-                    records.len(),
-                    work.config.max_batch
-                ),
-            ));
-        }
-        let live = work.live();
-        let started = Instant::now();
-        let predictions = records
-            .iter()
-            .enumerate()
-            .map(|(i, r)| score(&work, &live, r, Some(i + 1), 0))
-            .collect::<Result<Vec<_>, _>>()?;
-        count(&work, &predictions, started);
-        Ok(json!({ "count": predictions.len(), "predictions": predictions }))
-    })
-    .await
-    .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))??;
-    Ok(Json(answer))
-}
-
-fn records_from_json_batch(body: &[u8]) -> Result<Vec<Record>, ApiError> {
-    let value = parse_json(body)?;
-    let items = match &value {
-        Value::Array(items) => items,
-        Value::Object(map) => match map.get("customers") {
-            Some(Value::Array(items)) => items,
-            _ => {
-                return Err(ApiError::unprocessable(
-                    "invalid_record",
-                    "send a JSON array of customers, or an object with a \"customers\" array",
-                ));
+        drop(body);
+        let mut predictions = Vec::with_capacity(records.len());
+        for i in 0..records.len() {
+            if cancel.load(Ordering::Relaxed) {
+                return Err(ApiError::cancelled());
             }
-        },
-        _ => {
-            return Err(ApiError::unprocessable(
-                "invalid_record",
-                "send a JSON array of customers, or an object with a \"customers\" array",
-            ));
+            predictions.push(score(&live, &records.row(i), Some(i + 1), 0)?);
         }
-    };
-    items
-        .iter()
-        .enumerate()
-        .map(|(i, v)| record_from_json(v, Some(i + 1)))
-        .collect()
-}
-
-fn records_from_csv(body: &[u8]) -> Result<Vec<Record>, ApiError> {
-    let text = std::str::from_utf8(body).map_err(|e| {
-        ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_csv",
-            format!("the CSV body is not UTF-8 text (byte {})", e.valid_up_to()),
-        )
-    })?;
-    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    let mut records = retention_core::data::csv::Records::new(text);
-    let mut fields = Vec::new();
-    let csv_error = |row: usize, reason: &str| {
-        ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_csv",
-            format!("CSV row {row}: {reason}"),
-        )
-    };
-    let header: Vec<String> = match records.next_into(&mut fields) {
-        None => {
-            return Err(csv_error(
-                0,
-                "the body is empty; send a header row and customers",
-            ));
-        }
-        Some(Err(e)) => return Err(csv_error(0, e)),
-        Some(Ok(())) => fields.iter().map(|f| f.trim().to_string()).collect(),
-    };
-    let mut out = Vec::new();
-    while let Some(read) = records.next_into(&mut fields) {
-        let row = out.len() + 1;
-        read.map_err(|e| csv_error(row, e))?;
-        if fields.len() != header.len() {
-            return Err(csv_error(
-                row,
-                &format!(
-                    "{} fields but the header has {}",
-                    fields.len(),
-                    header.len()
-                ),
-            ));
-        }
-        out.push(
-            header
-                .iter()
-                .zip(&fields)
-                .map(|(k, v)| (k.clone(), Some(v.to_string())))
-                .collect(),
-        );
-    }
-    Ok(out)
+        Ok(predictions)
+    })
+    .await?;
+    answered(&state, &predictions, started.elapsed().as_secs_f64());
+    Ok(Json(
+        json!({ "count": predictions.len(), "predictions": predictions }),
+    ))
 }
 
 #[derive(Debug, Deserialize)]
@@ -416,18 +346,20 @@ pub async fn explain(
 ) -> Result<Json<Value>, ApiError> {
     let Query(query) = query.map_err(query_error)?;
     let body = body.map_err(body_error)?;
-    let record = record_from_json(&parse_json(&body)?, None)?;
     let top = query.top.unwrap_or(5).clamp(1, MAX_REASONS);
-    let work = state.clone();
-    tokio::task::spawn_blocking(move || {
-        let live = work.live();
-        let started = Instant::now();
-        let p = score(&work, &live, &record, None, top)?;
-        count(&work, std::slice::from_ref(&p), started);
-        Ok(Json(json!(p)))
+    let live = state.live();
+    let started = Instant::now();
+    let p = off_runtime(&state, move |_| {
+        let records = records::json_record(&body, &live.wanted, Limits::with_rows(1))?;
+        score(&live, &records.row(0), None, top)
     })
-    .await
-    .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?
+    .await?;
+    answered(
+        &state,
+        std::slice::from_ref(&p),
+        started.elapsed().as_secs_f64(),
+    );
+    Ok(Json(json!(p)))
 }
 
 fn served_json(s: &Served) -> Value {
@@ -494,8 +426,7 @@ pub async fn health(State(state): Shared) -> Response {
             };
             (status, Json(json!(report))).into_response()
         }
-        Err(e) => ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string())
-            .into_response(),
+        Err(e) => ApiError::internal(format!("the health check failed: {e}")).into_response(),
     }
 }
 
@@ -516,6 +447,15 @@ pub async fn not_found() -> ApiError {
         StatusCode::NOT_FOUND,
         "not_found",
         "no such endpoint: /v1/predict, /v1/predict/batch, /v1/explain, /v1/model, /health, /live, /ready, /metrics",
+    )
+}
+
+/// Any endpoint but health checks on a connection past `--max-connections`.
+pub async fn overloaded() -> ApiError {
+    ApiError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "overloaded",
+        "the server has as many connections open as it serves (--max-connections); retry later",
     )
 }
 
@@ -617,49 +557,4 @@ pub async fn require_key(State(state): Shared, req: Request, next: Next) -> Resp
         header::HeaderValue::from_static("Bearer"),
     );
     response
-}
-
-/// The record helpers, for the module's tests.
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn json_records_take_scalars_and_refuse_nesting() {
-        let v: Value =
-            serde_json::from_str(r#"{"a": "x", "b": 1.5, "c": null, "d": true}"#).unwrap();
-        let r = record_from_json(&v, None).unwrap();
-        assert_eq!(
-            r,
-            vec![
-                ("a".to_string(), Some("x".to_string())),
-                ("b".to_string(), Some("1.5".to_string())),
-                ("c".to_string(), None),
-                ("d".to_string(), Some("true".to_string())),
-            ]
-        );
-        let bad: Value = serde_json::from_str(r#"{"a": [1]}"#).unwrap();
-        let e = record_from_json(&bad, Some(3)).unwrap_err();
-        assert_eq!(e.code, "invalid_value");
-        assert!(e.message.contains("row 3: field 'a'"), "{}", e.message);
-        assert_eq!(
-            record_from_json(&json!([1]), None).unwrap_err().code,
-            "invalid_record"
-        );
-    }
-
-    #[test]
-    fn csv_records_name_the_bad_row() {
-        let r = records_from_csv(b"id,x\n1,2\n\"3\",4\n").unwrap();
-        assert_eq!(r.len(), 2);
-        assert_eq!(r[1][0], ("id".to_string(), Some("3".to_string())));
-        let e = records_from_csv(b"id,x\n1,2\n3\n").unwrap_err();
-        assert_eq!(e.code, "invalid_csv");
-        assert!(e.message.contains("row 2"), "{}", e.message);
-        assert_eq!(records_from_csv(b"").unwrap_err().code, "invalid_csv");
-        assert_eq!(
-            records_from_csv(b"\xff\xfe").unwrap_err().code,
-            "invalid_csv"
-        );
-    }
 }

@@ -28,7 +28,7 @@ pub fn check(state: &AppState) -> HealthReport {
     let database = match state.store().ping() {
         Ok(()) => Check {
             ok: true,
-            detail: format!("{} answers", state.config.db.display()),
+            detail: "the database answers".into(),
         },
         Err(e) => Check {
             ok: false,
@@ -37,12 +37,36 @@ pub fn check(state: &AppState) -> HealthReport {
     };
     checks.insert("database", database);
     let live = state.live();
+    let failures = state.load_failures();
+    let named: Vec<(&str, i64)> = [
+        ("champion", live.aliases.champion),
+        ("challenger", live.aliases.challenger),
+    ]
+    .into_iter()
+    .filter_map(|(alias, v)| v.map(|v| (alias, v)))
+    .collect();
+    let broken: Vec<String> = named
+        .iter()
+        .filter_map(|(alias, v)| {
+            failures
+                .get(v)
+                .map(|reason| format!("{alias} v{v} cannot be loaded: {reason}"))
+        })
+        .collect();
     checks.insert(
         "model",
         match &live.champion {
-            Some(c) => Check {
+            Some(c) if broken.is_empty() => Check {
                 ok: true,
                 detail: format!("champion v{} loaded", c.version),
+            },
+            Some(c) => Check {
+                ok: false,
+                detail: format!("serving v{}; {}", c.version, broken.join("; ")),
+            },
+            None if !broken.is_empty() => Check {
+                ok: false,
+                detail: broken.join("; "),
             },
             None => Check {
                 ok: false,
@@ -65,15 +89,14 @@ pub fn check(state: &AppState) -> HealthReport {
                 Check {
                     ok: mib >= state.config.min_free_disk_mib,
                     detail: format!(
-                        "{mib} MiB free at {} (minimum {} MiB)",
-                        dir.display(),
+                        "{mib} MiB free on the database's file system (minimum {} MiB)",
                         state.config.min_free_disk_mib
                     ),
                 }
             }
             None => Check {
                 ok: false,
-                detail: format!("cannot read the free space of {}", dir.display()),
+                detail: "cannot read the free space of the database's file system".into(),
             },
         },
     );

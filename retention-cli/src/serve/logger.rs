@@ -1,11 +1,13 @@
 //! The background writer: predictions and audit entries go through a bounded queue to one thread
 //! that owns a database connection and writes them in batches (one transaction each). Requests
-//! never wait for the database; when the queue is full the entry is dropped and counted. Stopping
-//! writes everything queued before it.
+//! never wait for the database; when the queue is full, in entries or in bytes, the entry is
+//! dropped and counted. Stopping writes everything queued before it. When the database file is
+//! replaced under the server (`retention restore`), the writer reopens it before its next batch,
+//! so nothing is written to the replaced file.
 
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -13,6 +15,7 @@ use std::time::Duration;
 use retention_core::store::{PredictionRow, Store, now_millis};
 
 use super::metrics::Metrics;
+use super::state::file_identity;
 
 /// Most entries written in one transaction.
 const BATCH: usize = 4096;
@@ -39,11 +42,27 @@ enum Message {
     Stop,
 }
 
+impl Entry {
+    /// Bytes this entry holds while queued (the struct and what it points to).
+    fn size(&self) -> usize {
+        std::mem::size_of::<Message>()
+            + match self {
+                Entry::Prediction { customer_id, .. } => customer_id.len(),
+                Entry::Audit {
+                    subject, details, ..
+                } => subject.len() + details.to_string().len(),
+            }
+    }
+}
+
 /// The sending side, shared by every request.
 #[derive(Debug, Clone)]
 pub struct Logger {
     tx: SyncSender<Message>,
     metrics: Arc<Metrics>,
+    /// Bytes held by queued entries, and the most allowed.
+    bytes: Arc<AtomicUsize>,
+    max_bytes: usize,
 }
 
 impl std::fmt::Debug for Message {
@@ -60,24 +79,51 @@ impl Logger {
     pub fn start(
         db: &Path,
         capacity: usize,
+        max_bytes: usize,
         metrics: Arc<Metrics>,
     ) -> anyhow::Result<(Logger, JoinHandle<()>)> {
         let store = Store::open(db)?;
         let (tx, rx) = sync_channel(capacity.max(1));
-        let thread_metrics = metrics.clone();
+        let bytes = Arc::new(AtomicUsize::new(0));
+        let writer = Writer {
+            db: db.to_path_buf(),
+            identity: file_identity(db),
+            store,
+            metrics: metrics.clone(),
+            bytes: bytes.clone(),
+        };
         let handle = std::thread::Builder::new()
             .name("prediction-log".into())
-            .spawn(move || write_loop(store, rx, &thread_metrics))?;
-        Ok((Logger { tx, metrics }, handle))
+            .spawn(move || writer.run(rx))?;
+        Ok((
+            Logger {
+                tx,
+                metrics,
+                bytes,
+                max_bytes,
+            },
+            handle,
+        ))
     }
 
-    /// Queues an entry without waiting; a full queue drops it (counted).
+    /// Queues an entry without waiting; a queue full in entries or in bytes drops it (counted).
     pub fn log(&self, entry: Entry) {
+        let size = entry.size();
+        let held = self.bytes.fetch_add(size, Ordering::Relaxed);
+        if held + size > self.max_bytes {
+            self.bytes.fetch_sub(size, Ordering::Relaxed);
+            self.metrics.log_dropped.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
         match self.tx.try_send(Message::Entry(entry)) {
             Ok(()) => {
                 self.metrics.log_queue_depth.fetch_add(1, Ordering::Relaxed);
+                self.metrics
+                    .log_queue_bytes
+                    .fetch_add(size as i64, Ordering::Relaxed);
             }
             Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
+                self.bytes.fetch_sub(size, Ordering::Relaxed);
                 self.metrics.log_dropped.fetch_add(1, Ordering::Relaxed);
             }
         }
@@ -90,34 +136,75 @@ impl Logger {
     }
 }
 
-fn write_loop(mut store: Store, rx: Receiver<Message>, metrics: &Metrics) {
-    // Unique per process start: (batch id, row index) identifies each logged row.
-    let run = format!("serve-{}-{}", now_millis(), std::process::id());
-    let mut seq = 0u64;
-    let mut batch: Vec<Entry> = Vec::with_capacity(BATCH);
-    let mut stopping = false;
-    while !stopping {
-        // Wait for one entry, then take whatever else is already queued.
-        match rx.recv() {
-            Ok(Message::Entry(e)) => batch.push(e),
-            Ok(Message::Stop) | Err(_) => stopping = true,
-        }
-        while !stopping && batch.len() < BATCH {
-            match rx.try_recv() {
+/// The writing side: one thread with its own connection.
+struct Writer {
+    db: std::path::PathBuf,
+    /// The database file's identity when it was opened.
+    identity: Option<(u64, u64)>,
+    store: Store,
+    metrics: Arc<Metrics>,
+    bytes: Arc<AtomicUsize>,
+}
+
+impl Writer {
+    fn run(mut self, rx: Receiver<Message>) {
+        // Unique per process start: (batch id, row index) identifies each logged row.
+        let run = format!("serve-{}-{}", now_millis(), std::process::id());
+        let mut seq = 0u64;
+        let mut batch: Vec<Entry> = Vec::with_capacity(BATCH);
+        let mut stopping = false;
+        while !stopping {
+            // Wait for one entry, then take whatever else is already queued.
+            match rx.recv() {
                 Ok(Message::Entry(e)) => batch.push(e),
-                Ok(Message::Stop) => stopping = true,
-                Err(_) => break,
+                Ok(Message::Stop) | Err(_) => stopping = true,
             }
+            while !stopping && batch.len() < BATCH {
+                match rx.try_recv() {
+                    Ok(Message::Entry(e)) => batch.push(e),
+                    Ok(Message::Stop) => stopping = true,
+                    Err(_) => break,
+                }
+            }
+            if batch.is_empty() {
+                continue;
+            }
+            let bytes: usize = batch.iter().map(Entry::size).sum();
+            self.bytes.fetch_sub(bytes, Ordering::Relaxed);
+            self.metrics
+                .log_queue_bytes
+                .fetch_sub(bytes as i64, Ordering::Relaxed);
+            self.metrics
+                .log_queue_depth
+                .fetch_sub(batch.len() as i64, Ordering::Relaxed);
+            self.reopen_if_replaced();
+            seq += 1;
+            write_batch(
+                &mut self.store,
+                &format!("{run}-{seq}"),
+                &batch,
+                &self.metrics,
+            );
+            batch.clear();
         }
-        if batch.is_empty() {
-            continue;
+    }
+
+    /// Reopens the database when its file was replaced since it was opened.
+    fn reopen_if_replaced(&mut self) {
+        let now = file_identity(&self.db);
+        if now.is_none() || now == self.identity {
+            return;
         }
-        metrics
-            .log_queue_depth
-            .fetch_sub(batch.len() as i64, Ordering::Relaxed);
-        seq += 1;
-        write_batch(&mut store, &format!("{run}-{seq}"), &batch, metrics);
-        batch.clear();
+        match Store::open(&self.db) {
+            Ok(store) => {
+                self.store = store;
+                self.identity = now;
+                eprintln!(
+                    "the database file was replaced: the prediction log writes to the new one"
+                );
+            }
+            Err(e) => eprintln!("error: reopening the replaced database: {e}"),
+        }
     }
 }
 

@@ -85,6 +85,16 @@ pub struct Metrics {
     high_risk: AtomicU64,
     deployments: AtomicU64,
     reload_errors: AtomicU64,
+    /// Registered versions that could not be loaded (each counted once).
+    pub model_load_failures: AtomicU64,
+    /// Connections open now (within the cap).
+    pub connections_open: AtomicI64,
+    /// Connections accepted past the cap and served health endpoints only.
+    pub connections_overflow: AtomicU64,
+    /// Connections closed at once because the cap and its overflow were full.
+    pub connections_refused: AtomicU64,
+    /// Bytes held by the entries waiting in the prediction log's queue.
+    pub log_queue_bytes: AtomicI64,
     /// Entries waiting in the prediction log's queue.
     pub log_queue_depth: AtomicI64,
     /// Entries dropped because the queue was full.
@@ -343,6 +353,35 @@ impl Metrics {
             self.reload_errors.load(Ordering::Relaxed),
         );
 
+        scalar(
+            &mut out,
+            "retentionai_model_load_failures_total",
+            "counter",
+            "Registered versions that could not be loaded (skipped; /health names them).",
+            self.model_load_failures.load(Ordering::Relaxed),
+        );
+        scalar(
+            &mut out,
+            "retentionai_connections_open",
+            "gauge",
+            "Client connections open within --max-connections.",
+            self.connections_open.load(Ordering::Relaxed).max(0),
+        );
+        scalar(
+            &mut out,
+            "retentionai_connections_overflow_total",
+            "counter",
+            "Connections past --max-connections, answered on health endpoints only.",
+            self.connections_overflow.load(Ordering::Relaxed),
+        );
+        scalar(
+            &mut out,
+            "retentionai_connections_refused_total",
+            "counter",
+            "Connections closed unanswered because every slot was taken.",
+            self.connections_refused.load(Ordering::Relaxed),
+        );
+
         head(
             &mut out,
             "retentionai_auth_failures_total",
@@ -362,6 +401,13 @@ impl Metrics {
             "gauge",
             "Log entries waiting for the background writer.",
             self.log_queue_depth.load(Ordering::Relaxed).max(0),
+        );
+        scalar(
+            &mut out,
+            "retentionai_prediction_log_queue_bytes",
+            "gauge",
+            "Bytes held by the log entries waiting for the background writer.",
+            self.log_queue_bytes.load(Ordering::Relaxed).max(0),
         );
         scalar(
             &mut out,

@@ -1,19 +1,25 @@
 //! `retention serve`: the registry's champion (and challenger) over HTTP.
 //!
 //! - [`api`]: endpoints, middleware (metrics, timeout, API keys) and the JSON error format.
+//! - [`records`]: request bodies to customers, every limit enforced while parsing.
 //! - [`state`]: the served models, swapped whole when the registry changes ([`state::AppState::reload`]).
 //! - [`logger`]: the background writer of the prediction and audit logs.
 //! - [`metrics`]: Prometheus metrics. [`health`]: the `/health` checks.
+//!
+//! Signals: SIGTERM and SIGINT stop the server gracefully (no new connections, requests in
+//! flight finish within their timeout, every queued log entry is written); SIGHUP reloads the
+//! registry at once (as the reload interval would), and stops nothing.
 
 mod api;
 mod health;
 mod logger;
 mod metrics;
+mod records;
 mod state;
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
@@ -23,6 +29,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::middleware::from_fn_with_state;
 use axum::routing::{get, post};
 use retention_core::store::Store;
+use tokio::sync::Semaphore;
 
 use crate::cli::ServeArgs;
 use logger::Logger;
@@ -34,9 +41,13 @@ const BODY_LIMIT: usize = 1 << 20;
 /// Largest body of a batch request.
 const BATCH_BODY_LIMIT: usize = 64 << 20;
 /// How long a shutdown waits for open connections before closing them.
-const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
-/// How long a client has to send a request's line and headers.
-const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(20);
+/// Connections past `--max-connections` that are still answered, on health endpoints only.
+const OVERFLOW_CONNECTIONS: usize = 32;
+/// How long an overflow connection has to send its one request.
+const OVERFLOW_TIMEOUT: Duration = Duration::from_secs(2);
+/// File descriptors kept for the database, the log and the listener besides connections.
+const RESERVED_FDS: u64 = 64;
 
 /// The service's routes and middleware.
 fn app(state: Arc<AppState>) -> Router {
@@ -63,12 +74,54 @@ fn app(state: Arc<AppState>) -> Router {
         .with_state(state)
 }
 
+/// What an overflow connection is answered: health endpoints, and 503 `overloaded` elsewhere.
+fn overflow_app(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route("/health", get(api::health))
+        .route("/live", get(api::alive))
+        .route("/ready", get(api::ready))
+        .route("/metrics", get(api::metrics))
+        .fallback(api::overloaded)
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(from_fn_with_state(state.clone(), api::timeout))
+        .layer(from_fn_with_state(state.clone(), api::observe))
+        .with_state(state)
+}
+
+/// Raises the soft limit on open files to the hard limit, and returns how many connections fit
+/// under it.
+fn connection_room() -> u64 {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit/setrlimit read and write the struct passed by pointer only.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) != 0 {
+            return 1024;
+        }
+        if limit.rlim_cur < limit.rlim_max {
+            let raised = libc::rlimit {
+                rlim_cur: limit.rlim_max,
+                rlim_max: limit.rlim_max,
+            };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &raised) == 0 {
+                limit = raised;
+            }
+        }
+    }
+    limit.rlim_cur.saturating_sub(RESERVED_FDS)
+}
+
 pub fn run(db: &Path, args: &ServeArgs) -> Result<()> {
     for (name, value) in [
         ("--timeout", args.timeout),
         ("--reload-interval", args.reload_interval),
         ("--max-batch", args.max_batch as u64),
         ("--log-queue", args.log_queue as u64),
+        ("--max-connections", args.max_connections as u64),
+        ("--idle-timeout", args.idle_timeout),
+        ("--log-queue-mib", args.log_queue_mib as u64),
     ] {
         if value == 0 {
             bail!("{name} must be at least 1");
@@ -77,9 +130,29 @@ pub fn run(db: &Path, args: &ServeArgs) -> Result<()> {
     if args.threads == Some(0) {
         bail!("--threads must be at least 1");
     }
+    if args.scoring_threads == Some(0) {
+        bail!("--scoring-threads must be at least 1");
+    }
+    let room = connection_room();
+    let max_connections = args.max_connections as u64 + OVERFLOW_CONNECTIONS as u64;
+    if max_connections > room {
+        bail!(
+            "--max-connections {} (+{OVERFLOW_CONNECTIONS} for health checks) does not fit the {room} file descriptors this process may open; lower it or raise `ulimit -n`",
+            args.max_connections
+        );
+    }
+    let scoring_threads = args.scoring_threads.unwrap_or_else(|| {
+        std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get)
+    });
+    let identity = state::file_identity(db);
     let store = Store::open(db).with_context(|| format!("opening {}", db.display()))?;
     let metrics = Arc::new(Metrics::default());
-    let (logger, writer) = Logger::start(db, args.log_queue, metrics.clone())?;
+    let (logger, writer) = Logger::start(
+        db,
+        args.log_queue,
+        args.log_queue_mib << 20,
+        metrics.clone(),
+    )?;
     let state = Arc::new(AppState {
         config: Config {
             db: db.to_path_buf(),
@@ -96,6 +169,9 @@ pub fn run(db: &Path, args: &ServeArgs) -> Result<()> {
         log_predictions: !args.no_log,
         store: Mutex::new(store),
         db_ok: AtomicBool::new(false),
+        db_identity: Mutex::new(identity),
+        load_failures: Mutex::new(Default::default()),
+        scoring: Arc::new(Semaphore::new(scoring_threads)),
     });
     // The first load is part of starting: a champion that cannot be loaded stops the start.
     if let Some(change) = state.reload()? {
@@ -115,12 +191,13 @@ pub fn run(db: &Path, args: &ServeArgs) -> Result<()> {
     }
     let runtime = runtime.enable_all().build()?;
     let served = runtime.block_on(serve(state.clone(), args));
+    // Model work still running for abandoned requests is not waited for.
+    runtime.shutdown_timeout(Duration::from_secs(1));
     eprintln!("stopping: writing the queued log entries…");
     logger.stop();
     if writer.join().is_err() {
         crate::output::warn("the log writer stopped with a panic; some predictions may be missing");
     }
-    runtime.shutdown_timeout(Duration::from_secs(1));
     use std::sync::atomic::Ordering::Relaxed;
     eprintln!(
         "stopped: {} predictions logged, {} dropped, {} lost to database errors",
@@ -141,9 +218,14 @@ async fn serve(state: Arc<AppState>, args: &ServeArgs) -> Result<()> {
 
     let reloading = state.clone();
     let interval = Duration::from_millis(args.reload_interval);
+    let mut hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+        .context("handling SIGHUP")?;
     tokio::spawn(async move {
         loop {
-            tokio::time::sleep(interval).await;
+            tokio::select! {
+                () = tokio::time::sleep(interval) => {}
+                _ = hangup.recv() => eprintln!("SIGHUP: reloading from the registry"),
+            }
             let s = reloading.clone();
             match tokio::task::spawn_blocking(move || s.reload()).await {
                 Ok(Ok(Some(change))) => eprintln!("{change}"),
@@ -154,15 +236,46 @@ async fn serve(state: Arc<AppState>, args: &ServeArgs) -> Result<()> {
         }
     });
 
-    accept_loop(listener, app(state)).await;
+    let limits = ConnectionLimits {
+        slots: Arc::new(Semaphore::new(args.max_connections)),
+        overflow: Arc::new(Semaphore::new(OVERFLOW_CONNECTIONS)),
+        idle_timeout: Duration::from_secs(args.idle_timeout),
+    };
+    accept_loop(
+        listener,
+        app(state.clone()),
+        overflow_app(state.clone()),
+        limits,
+        &state.metrics,
+    )
+    .await;
     Ok(())
 }
 
-/// Serves connections until SIGTERM or Ctrl-C, then stops accepting and lets the open
-/// connections finish (at most [`SHUTDOWN_GRACE`]). Each connection is HTTP/1.1 with a
-/// [`HEADER_TIMEOUT`] for its request line and headers: a client that opens a connection and
-/// sends a request head slowly, or not at all, is cut off rather than holding the connection.
-async fn accept_loop(listener: tokio::net::TcpListener, app: Router) {
+/// How many connections are served, and how long one may sit idle.
+struct ConnectionLimits {
+    /// One permit per connection within `--max-connections`.
+    slots: Arc<Semaphore>,
+    /// Connections past the cap that are answered on health endpoints only.
+    overflow: Arc<Semaphore>,
+    idle_timeout: Duration,
+}
+
+/// Serves connections until SIGTERM or SIGINT, then stops accepting and lets the open
+/// connections finish (at most [`SHUTDOWN_GRACE`]). Each connection is HTTP/1.1 and must send
+/// each request head within the idle timeout: a client that opens a connection and sends
+/// nothing, or sends slowly, is cut off rather than holding it. At most `--max-connections`
+/// are served; past that a connection is answered on health endpoints only (one request,
+/// [`OVERFLOW_TIMEOUT`]), and past [`OVERFLOW_CONNECTIONS`] more it is closed at once, so an
+/// attacker holding connections open can neither exhaust file descriptors nor hide the
+/// service from its health checks.
+async fn accept_loop(
+    listener: tokio::net::TcpListener,
+    app: Router,
+    overflow_app: Router,
+    limits: ConnectionLimits,
+    metrics: &Arc<Metrics>,
+) {
     use hyper_util::rt::{TokioIo, TokioTimer};
     use hyper_util::server::graceful::GracefulShutdown;
     use hyper_util::service::TowerToHyperService;
@@ -183,14 +296,30 @@ async fn accept_loop(listener: tokio::net::TcpListener, app: Router) {
                     }
                 };
                 let _ = stream.set_nodelay(true);
+                let (permit, service, timeout, keep_alive) =
+                    if let Ok(p) = limits.slots.clone().try_acquire_owned() {
+                        (p, app.clone(), limits.idle_timeout, true)
+                    } else if let Ok(p) = limits.overflow.clone().try_acquire_owned() {
+                        metrics.connections_overflow.fetch_add(1, Ordering::Relaxed);
+                        (p, overflow_app.clone(), OVERFLOW_TIMEOUT, false)
+                    } else {
+                        metrics.connections_refused.fetch_add(1, Ordering::Relaxed);
+                        drop(stream);
+                        continue;
+                    };
                 let connection = hyper::server::conn::http1::Builder::new()
                     .timer(TokioTimer::new())
-                    .header_read_timeout(HEADER_TIMEOUT)
-                    .serve_connection(TokioIo::new(stream), TowerToHyperService::new(app.clone()));
+                    .header_read_timeout(timeout)
+                    .keep_alive(keep_alive)
+                    .serve_connection(TokioIo::new(stream), TowerToHyperService::new(service));
                 let watched = graceful.watch(connection);
+                let open = metrics.clone();
+                open.connections_open.fetch_add(1, Ordering::Relaxed);
                 tokio::spawn(async move {
                     // A client that goes away or times out is not the server's error.
                     let _ = watched.await;
+                    open.connections_open.fetch_sub(1, Ordering::Relaxed);
+                    drop(permit);
                 });
             }
             () = &mut signal => break,
@@ -207,7 +336,7 @@ async fn accept_loop(listener: tokio::net::TcpListener, app: Router) {
     }
 }
 
-/// SIGTERM or Ctrl-C.
+/// SIGTERM or SIGINT (Ctrl-C).
 async fn shutdown_signal() {
     use tokio::signal::unix::{SignalKind, signal};
     match signal(SignalKind::terminate()) {

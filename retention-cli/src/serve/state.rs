@@ -1,19 +1,34 @@
 //! What the handlers share: the served models (swapped whole on a promotion, so a request in
 //! flight keeps the models it started with), the API keys, the metrics, the log writer, and a
 //! database connection for reloads and health checks.
+//!
+//! A reload reads the registry one piece at a time: API keys, drift and backups first, then each
+//! served version on its own. A version that cannot be loaded is reported (a metric, an audit
+//! entry, `/health`) and skipped; the others, and the keys, keep updating. When the database
+//! file was replaced (`retention restore`), the connection is reopened and every model reloaded.
 
-use std::collections::HashMap;
-use std::path::PathBuf;
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
+use retention_core::Error as CoreError;
 use retention_core::lifecycle::{Variant, route};
 use retention_core::scoring::RowScorer;
 use retention_core::store::{Aliases, Store};
+use serde_json::json;
+use tokio::sync::Semaphore;
 
-use super::logger::Logger;
+use super::logger::{Entry, Logger};
 use super::metrics::{DriftGauge, Metrics, ModelGauge};
+use super::records::Wanted;
+
+/// The (device, inode) of a file, which changes when the file is replaced by a rename.
+pub fn file_identity(path: &Path) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
+}
 
 /// A registered version loaded and ready to score.
 #[derive(Debug)]
@@ -32,9 +47,31 @@ pub struct Live {
     pub aliases: Aliases,
     pub champion: Option<Arc<Served>>,
     pub challenger: Option<Arc<Served>>,
+    /// The fields a request's customers are read for: the served models' inputs and ids.
+    pub wanted: Wanted,
 }
 
 impl Live {
+    fn new(
+        aliases: Aliases,
+        champion: Option<Arc<Served>>,
+        challenger: Option<Arc<Served>>,
+    ) -> Live {
+        let mut names: Vec<&str> = Vec::new();
+        for s in [&champion, &challenger].into_iter().flatten() {
+            let model = s.scorer.model();
+            names.extend(model.schema.id());
+            names.extend(s.scorer.inputs().iter().map(|(n, _)| n.as_str()));
+        }
+        let wanted = Wanted::new(names);
+        Live {
+            aliases,
+            champion,
+            challenger,
+            wanted,
+        }
+    }
+
     /// The model and variant for a customer: the challenger for its share of customer ids while
     /// an A/B test runs, else the champion. `None` before a champion is loaded.
     pub fn route(&self, customer_id: Option<&str>) -> Option<(&Arc<Served>, Variant)> {
@@ -82,6 +119,10 @@ pub struct Config {
     pub max_memory_mib: u64,
 }
 
+/// The registry versions that could not be loaded, with why (never retried: versions do not
+/// change once registered).
+pub type LoadFailures = BTreeMap<i64, String>;
+
 /// Shared by every request.
 #[derive(Debug)]
 pub struct AppState {
@@ -97,6 +138,12 @@ pub struct AppState {
     pub store: Mutex<Store>,
     /// Whether the last reload reached the database.
     pub db_ok: AtomicBool,
+    /// The database file's identity when the connection was opened.
+    pub db_identity: Mutex<Option<(u64, u64)>>,
+    /// Versions that failed to load.
+    pub load_failures: Mutex<LoadFailures>,
+    /// Turns on the blocking pool for model work (`--scoring-threads`).
+    pub scoring: Arc<Semaphore>,
 }
 
 impl AppState {
@@ -120,9 +167,16 @@ impl AppState {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
+    pub fn load_failures(&self) -> LoadFailures {
+        self.load_failures
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
     /// Reads the registry's aliases, API keys, validations and latest drift report, and swaps in
-    /// newly promoted models. Returns what changed, for the service's log. On an error the
-    /// served models stay as they were.
+    /// newly promoted models. Returns what changed, for the service's log. An error means the
+    /// database did not answer; the served models then stay as they were.
     pub fn reload(&self) -> anyhow::Result<Option<String>> {
         let result = self.reload_inner();
         self.db_ok.store(result.is_ok(), Ordering::Relaxed);
@@ -132,10 +186,35 @@ impl AppState {
         result
     }
 
+    /// Reopens the connection when the database file was replaced; then every model is loaded
+    /// again from the new file (version numbers may name other models there).
+    fn reopen_if_replaced(&self) -> anyhow::Result<bool> {
+        let now = file_identity(&self.config.db);
+        let mut identity = self
+            .db_identity
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if now.is_none() || now == *identity {
+            return Ok(false);
+        }
+        *self.store() = Store::open(&self.config.db)?;
+        *identity = now;
+        self.load_failures
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clear();
+        Ok(true)
+    }
+
     fn reload_inner(&self) -> anyhow::Result<Option<String>> {
+        let reopened = self.reopen_if_replaced()?;
         let store = self.store();
-        let aliases = store.aliases()?;
+        // Keys first: a revocation takes effect whatever happens to the models.
         let keys: HashMap<String, String> = store.active_api_key_hashes()?.into_iter().collect();
+        *self
+            .keys
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(keys);
         let drift = store.latest_drift()?.map(|d| DriftGauge {
             share: d.share,
             status: match d.status.as_str() {
@@ -144,39 +223,33 @@ impl AppState {
                 _ => 2,
             },
         });
-        let last_backup = store.last_backup_at()?.map(|t| t.timestamp());
+        self.metrics.set_drift(drift);
+        self.metrics
+            .set_last_backup(store.last_backup_at()?.map(|t| t.timestamp()));
+
+        let aliases = store.aliases()?;
         let current = self.live();
         let mut change = None;
-        let live = if aliases != current.aliases {
-            // Reuse a model already loaded under either alias: a promotion of the challenger
-            // needs no load.
-            let load = |version: Option<i64>| -> anyhow::Result<Option<Arc<Served>>> {
-                let Some(v) = version else { return Ok(None) };
-                for s in [&current.champion, &current.challenger]
+        let live = if reopened || aliases != current.aliases {
+            let reusable = if reopened {
+                Vec::new()
+            } else {
+                [&current.champion, &current.challenger]
                     .into_iter()
                     .flatten()
-                {
-                    if s.version == v {
-                        return Ok(Some(s.clone()));
-                    }
-                }
-                let info = store.version_info(v)?;
-                let model = store.load_model(v)?;
-                Ok(Some(Arc::new(Served {
-                    version: v,
-                    scorer: model.into_row_scorer(),
-                    algorithm: info.algorithm,
-                    registered_at: info.registered_at,
-                    validation: RwLock::new(None),
-                })))
+                    .cloned()
+                    .collect()
             };
-            let live = Arc::new(Live {
-                champion: load(aliases.champion)?,
-                challenger: load(aliases.challenger)?,
-                aliases: aliases.clone(),
-            });
-            change = Some(describe(&aliases));
-            live
+            // A champion that cannot be loaded leaves the previous one serving; a challenger
+            // that cannot be loaded leaves every customer on the champion.
+            let champion = match self.served(&store, aliases.champion, &reusable)? {
+                Some(s) => Some(s),
+                None if aliases.champion.is_some() && !reopened => current.champion.clone(),
+                None => None,
+            };
+            let challenger = self.served(&store, aliases.challenger, &reusable)?;
+            change = Some(describe(&aliases, &champion, &challenger));
+            Arc::new(Live::new(aliases, champion, challenger))
         } else {
             current
         };
@@ -198,23 +271,88 @@ impl AppState {
         } else {
             self.metrics.set_models(live.gauges());
         }
-        self.metrics.set_drift(drift);
-        self.metrics.set_last_backup(last_backup);
-        *self
-            .keys
-            .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(keys);
         Ok(change)
+    }
+
+    /// The model of `version`: one already loaded, or loaded now. `Ok(None)` when there is no
+    /// version or it cannot be loaded (reported once); `Err` only when the database fails.
+    fn served(
+        &self,
+        store: &Store,
+        version: Option<i64>,
+        reusable: &[Arc<Served>],
+    ) -> anyhow::Result<Option<Arc<Served>>> {
+        let Some(v) = version else { return Ok(None) };
+        if let Some(s) = reusable.iter().find(|s| s.version == v) {
+            return Ok(Some(s.clone()));
+        }
+        if self.load_failures().contains_key(&v) {
+            return Ok(None);
+        }
+        let loaded = store.version_info(v).and_then(|info| {
+            let model = store.load_model(v)?;
+            Ok((info, model))
+        });
+        match loaded {
+            Ok((info, model)) => Ok(Some(Arc::new(Served {
+                version: v,
+                scorer: model.into_row_scorer(),
+                algorithm: info.algorithm,
+                registered_at: info.registered_at,
+                validation: RwLock::new(None),
+            }))),
+            Err(e @ (CoreError::Store(_) | CoreError::Io { .. })) => Err(e.into()),
+            Err(e) => {
+                let reason = e.to_string();
+                eprintln!("error: loading model v{v} from the registry (skipped): {reason}");
+                self.metrics
+                    .model_load_failures
+                    .fetch_add(1, Ordering::Relaxed);
+                if let Some(logger) = &self.logger {
+                    logger.log(Entry::Audit {
+                        action: "model.load_failed",
+                        subject: format!("v{v}"),
+                        details: json!({ "reason": reason }),
+                    });
+                }
+                self.load_failures
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .insert(v, reason);
+                Ok(None)
+            }
+        }
     }
 }
 
-fn describe(a: &Aliases) -> String {
-    match (a.champion, a.challenger) {
-        (None, _) => "no champion in the registry yet: /ready answers 503, /v1 scoring 503".into(),
-        (Some(c), None) => format!("serving champion v{c}"),
+fn describe(
+    a: &Aliases,
+    champion: &Option<Arc<Served>>,
+    challenger: &Option<Arc<Served>>,
+) -> String {
+    let serving = match (champion, challenger) {
+        (None, _) => "no champion is serving: /ready answers 503, /v1 scoring 503".to_string(),
+        (Some(c), None) => format!("serving champion v{}", c.version),
         (Some(c), Some(ch)) => format!(
-            "serving champion v{c} and challenger v{ch} ({:.0} % of customers)",
+            "serving champion v{} and challenger v{} ({:.0} % of customers)",
+            c.version,
+            ch.version,
             a.split * 100.0
         ),
+    };
+    let wanted = (a.champion, a.challenger);
+    let got = (
+        champion.as_ref().map(|s| s.version),
+        challenger.as_ref().map(|s| s.version),
+    );
+    if a.champion.is_none() {
+        "no champion in the registry yet: /ready answers 503, /v1 scoring 503".into()
+    } else if wanted != got {
+        format!(
+            "{serving} (the registry names champion {:?}, challenger {:?}; see /health)",
+            a.champion, a.challenger
+        )
+    } else {
+        serving
     }
 }
