@@ -8,5 +8,6 @@ mod quality;
 mod scoring;
 mod selection;
 mod serve;
+mod serve_faults;
 mod store;
 mod util;

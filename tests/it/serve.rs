@@ -11,15 +11,19 @@ use retention::store::Store;
 use crate::util::{bin, ok, ret, stderr, telco, telco_model, tempdir};
 
 /// A running server; killed when dropped.
-struct Server {
-    child: Child,
-    addr: String,
+pub struct Server {
+    pub child: Child,
+    pub addr: String,
 }
 
 impl Server {
-    fn start(db: &Path, extra: &[&str]) -> Server {
-        let mut child = Command::new(bin())
-            .args(["serve", "--port", "0", "--reload-interval", "100"])
+    pub fn start(db: &Path, extra: &[&str]) -> Server {
+        let mut command = Command::new(bin());
+        command.args(["serve", "--port", "0"]);
+        if !extra.contains(&"--reload-interval") {
+            command.args(["--reload-interval", "100"]);
+        }
+        let mut child = command
             .args(extra)
             .env("RETENTION_DB", db)
             .stdout(Stdio::piped())
@@ -39,7 +43,7 @@ impl Server {
         Server { child, addr }
     }
 
-    fn call(
+    pub fn call(
         &self,
         method: &str,
         path: &str,
@@ -50,7 +54,7 @@ impl Server {
     }
 
     /// Sends SIGTERM and waits for the exit.
-    fn terminate(mut self) -> std::process::ExitStatus {
+    pub fn terminate(mut self) -> std::process::ExitStatus {
         let pid = self.child.id().to_string();
         let killed = Command::new("kill").args(["-TERM", &pid]).status();
         assert!(killed.is_ok_and(|s| s.success()));
@@ -73,7 +77,7 @@ impl Drop for Server {
 }
 
 /// One HTTP/1.1 request on a fresh connection; the status and the body.
-fn http(
+pub fn http(
     addr: &str,
     method: &str,
     path: &str,
@@ -126,12 +130,12 @@ fn dechunk(mut rest: &str) -> String {
     out
 }
 
-fn json(body: &str) -> serde_json::Value {
+pub fn json(body: &str) -> serde_json::Value {
     serde_json::from_str(body).unwrap_or_else(|e| panic!("not JSON ({e}): {body}"))
 }
 
 /// The Telco header and rows, and each row as a JSON object of text fields.
-fn telco_customers(n: usize) -> (String, Vec<serde_json::Value>) {
+pub fn telco_customers(n: usize) -> (String, Vec<serde_json::Value>) {
     let text = std::fs::read_to_string(telco()).expect("telco");
     let mut lines = text.lines();
     let header: Vec<&str> = lines.next().expect("header").split(',').collect();
@@ -154,7 +158,7 @@ fn telco_customers(n: usize) -> (String, Vec<serde_json::Value>) {
 
 /// A database with the Telco logistic model (v1, champion) and a tree (v2), both validated,
 /// and an API key; returns the key.
-fn registry(dir: &Path) -> (PathBuf, String) {
+pub fn registry(dir: &Path) -> (PathBuf, String) {
     let db = dir.join("ops.db");
     let d = telco().display().to_string();
     let tree = dir.join("tree.json");
@@ -191,7 +195,7 @@ fn registry(dir: &Path) -> (PathBuf, String) {
     (db, key)
 }
 
-fn wait_until(what: &str, mut f: impl FnMut() -> bool) {
+pub fn wait_until(what: &str, mut f: impl FnMut() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(20);
     while !f() {
         assert!(Instant::now() < deadline, "timed out waiting for {what}");

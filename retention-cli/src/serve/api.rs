@@ -450,8 +450,10 @@ pub async fn not_found() -> ApiError {
     )
 }
 
-/// Any endpoint but health checks on a connection past `--max-connections`.
-pub async fn overloaded() -> ApiError {
+/// Any endpoint but health checks on a connection past `--max-connections`. The body is read
+/// (within the single-request limit) so that closing the connection does not reset it before
+/// the client reads the answer.
+pub async fn overloaded(_body: Result<Bytes, BytesRejection>) -> ApiError {
     ApiError::new(
         StatusCode::SERVICE_UNAVAILABLE,
         "overloaded",
