@@ -115,6 +115,11 @@ fn request_bodies_cannot_amplify_memory() {
     assert_eq!(json(&answer)["count"], 10_000);
 
     let grown = peak_rss(server.child.id()).saturating_sub(base);
+    eprintln!(
+        "peak resident memory: {} MiB before the hostile bodies, +{} MiB after",
+        base >> 20,
+        grown >> 20
+    );
     assert!(
         grown < 3 * BATCH_BODY_LIMIT,
         "peak memory grew by {} MiB (body limit {} MiB)",

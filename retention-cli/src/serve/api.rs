@@ -8,8 +8,8 @@ use std::time::Instant;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, QueryRejection};
-use axum::extract::{MatchedPath, Query, Request, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::extract::{FromRequest, MatchedPath, Query, Request, State};
+use axum::http::{StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use polars::prelude::{Column, DataFrame};
@@ -295,13 +295,18 @@ pub async fn predict(
 
 /// `POST /v1/predict/batch`: a JSON array of customers (or `{"customers": [...]}`), or CSV
 /// with a header row when the content type is `text/csv`. Answered whole or not at all: one
-/// refused customer refuses the batch, and nothing of a refused batch is logged.
-pub async fn predict_batch(
-    State(state): Shared,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> Result<Json<Value>, ApiError> {
-    let body = body.map_err(body_error)?;
+/// refused customer refuses the batch, and nothing of a refused batch is logged. At most
+/// `--scoring-threads` batch bodies are read and held at once, so batches cannot add up to more
+/// memory than that many bodies.
+pub async fn predict_batch(State(state): Shared, req: Request) -> Result<Json<Value>, ApiError> {
+    let _turn = state
+        .batch_bodies
+        .clone()
+        .acquire_owned()
+        .await
+        .map_err(|_| ApiError::cancelled())?;
+    let headers = req.headers().clone();
+    let body = Bytes::from_request(req, &state).await.map_err(body_error)?;
     let is_csv = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())

@@ -172,6 +172,7 @@ pub fn run(db: &Path, args: &ServeArgs) -> Result<()> {
         db_identity: Mutex::new(identity),
         load_failures: Mutex::new(Default::default()),
         scoring: Arc::new(Semaphore::new(scoring_threads)),
+        batch_bodies: Arc::new(Semaphore::new(scoring_threads)),
     });
     // The first load is part of starting: a champion that cannot be loaded stops the start.
     if let Some(change) = state.reload()? {

@@ -144,6 +144,8 @@ pub struct AppState {
     pub load_failures: Mutex<LoadFailures>,
     /// Turns on the blocking pool for model work (`--scoring-threads`).
     pub scoring: Arc<Semaphore>,
+    /// Batch bodies read and held at once (as many as `--scoring-threads`).
+    pub batch_bodies: Arc<Semaphore>,
 }
 
 impl AppState {
