@@ -262,3 +262,50 @@ fn write_batch(store: &mut Store, batch_id: &str, batch: &[Entry], metrics: &Met
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_queue_is_bounded_in_bytes_as_well_as_entries() {
+        let metrics = Arc::new(Metrics::default());
+        // No writer: nothing leaves the queue.
+        let (tx, _rx) = sync_channel(1000);
+        let entry = |id: String| Entry::Prediction {
+            customer_id: id,
+            model_version: 1,
+            variant: "champion",
+            probability: 0.5,
+            tier: "Medium",
+        };
+        let big = entry("x".repeat(4000));
+        let logger = Logger {
+            tx,
+            metrics: metrics.clone(),
+            bytes: Arc::new(AtomicUsize::new(0)),
+            max_bytes: 10 * big.size(),
+        };
+        for _ in 0..25 {
+            logger.log(big.clone());
+        }
+        assert_eq!(metrics.log_queue_depth.load(Ordering::Relaxed), 10);
+        assert_eq!(metrics.log_dropped.load(Ordering::Relaxed), 15);
+        assert_eq!(
+            metrics.log_queue_bytes.load(Ordering::Relaxed),
+            10 * big.size() as i64
+        );
+        // Small entries still fit in the room the entry count leaves.
+        let (tx, _rx) = sync_channel(3);
+        let logger = Logger {
+            tx,
+            metrics: metrics.clone(),
+            bytes: Arc::new(AtomicUsize::new(0)),
+            max_bytes: 1 << 20,
+        };
+        for i in 0..5 {
+            logger.log(entry(format!("c{i}")));
+        }
+        assert_eq!(metrics.log_dropped.load(Ordering::Relaxed), 17);
+    }
+}
