@@ -506,6 +506,7 @@ pub enum ModelCommand {
         reason: Option<String>,
     },
     /// Start (or change) an A/B test routing a share of customers to a challenger, or stop it.
+    /// The challenger needs a passed validation, as a promotion does.
     #[command(
         after_help = "Examples:\n  retention model ab --challenger 3 --split 0.1\n  retention model ab --off"
     )]
@@ -519,6 +520,13 @@ pub enum ModelCommand {
         /// Stop the A/B test.
         #[arg(long, conflicts_with = "challenger")]
         off: bool,
+        /// Start the test although the challenger's validation is missing or failed (needs
+        /// --reason).
+        #[arg(long, conflicts_with = "off")]
+        force: bool,
+        /// Why (recorded with the A/B test).
+        #[arg(long, value_name = "TEXT", conflicts_with = "off")]
+        reason: Option<String>,
     },
     /// Make the previous champion the champion again.
     Rollback {

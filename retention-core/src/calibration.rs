@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::estimators::sigmoid;
+use crate::model::shown_number as num;
 
 /// How to calibrate.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -105,6 +106,65 @@ impl Calibrator {
     /// Calibrated probabilities of many values.
     pub fn apply(&self, z: &[f64]) -> Vec<f64> {
         z.iter().map(|&v| self.probability(v)).collect()
+    }
+
+    /// Checks a calibrator read from a model file: Platt's parameters finite; isotonic knots
+    /// present, as many probabilities as log-odds, log-odds finite and ascending, probabilities
+    /// non-decreasing in [0, 1]. Returns what is wrong.
+    pub(crate) fn check(&self) -> std::result::Result<(), String> {
+        match self {
+            Calibrator::Identity => Ok(()),
+            Calibrator::Platt { a, b } => {
+                if a.is_finite() && b.is_finite() {
+                    Ok(())
+                } else {
+                    Err(format!(
+                        "Platt scaling a = {}, b = {} is not finite",
+                        num(*a),
+                        num(*b)
+                    ))
+                }
+            }
+            Calibrator::Isotonic { x, y } => {
+                if x.is_empty() {
+                    return Err("isotonic calibration has no knots".into());
+                }
+                if x.len() != y.len() {
+                    return Err(format!(
+                        "isotonic calibration has {} log-odds but {} probabilities",
+                        x.len(),
+                        y.len()
+                    ));
+                }
+                if let Some(k) = x.iter().position(|v| !v.is_finite()) {
+                    return Err(format!(
+                        "isotonic knot {k}: log-odds {} is not finite",
+                        num(x[k])
+                    ));
+                }
+                if let Some(k) = y.iter().position(|p| !(0.0..=1.0).contains(p)) {
+                    return Err(format!(
+                        "isotonic knot {k}: probability {} is not in [0, 1]",
+                        num(y[k])
+                    ));
+                }
+                if let Some(k) = (1..x.len()).find(|&k| x[k] < x[k - 1]) {
+                    return Err(format!(
+                        "isotonic knot {k}: log-odds {} is below the previous knot's {}",
+                        num(x[k]),
+                        num(x[k - 1])
+                    ));
+                }
+                if let Some(k) = (1..y.len()).find(|&k| y[k] < y[k - 1]) {
+                    return Err(format!(
+                        "isotonic knot {k}: probability {} is below the previous knot's {} (not monotone)",
+                        num(y[k]),
+                        num(y[k - 1])
+                    ));
+                }
+                Ok(())
+            }
+        }
     }
 
     /// Lower-case name of the method.

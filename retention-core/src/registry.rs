@@ -165,26 +165,18 @@ pub fn promote(
             "--force needs a --reason (it is recorded with the promotion)".into(),
         ));
     }
+    // Whatever the gate says, a version whose model does not load (an unsound artifact stored by
+    // an earlier release) never becomes the champion.
+    store.load_model(candidate)?;
     let mut checks: Vec<GateCheck> = Vec::new();
     let validation = match holdout {
         Some(h) => Some(validate_version(store, candidate, h, gate, actor)?),
         None => store.latest_validation(candidate)?,
     };
-    checks.push(match &validation {
-        Some(v) => GateCheck {
-            name: "validation".into(),
-            passed: v.passed,
-            detail: format!(
-                "ROC-AUC {:.4}, accuracy {:.4} on {} rows ({})",
-                v.roc_auc, v.accuracy, v.rows, v.at
-            ),
-        },
-        None => GateCheck {
-            name: "validation".into(),
-            passed: false,
-            detail: "never validated: run `retention model validate` or pass --data".into(),
-        },
-    });
+    checks.push(validation_check(
+        validation.as_ref(),
+        "run `retention model validate` or pass --data",
+    ));
     if let (Some(champion), Some(v)) = (aliases.champion, &validation) {
         let theirs = match holdout {
             Some(h) => Some(validate_version(store, champion, h, gate, actor)?),
@@ -230,6 +222,30 @@ pub fn promote(
     })
 }
 
+/// The gate check of a version's latest validation: passed when it passed; `hint` says what to
+/// do when there is none.
+fn validation_check(validation: Option<&Validation>, hint: &str) -> GateCheck {
+    match validation {
+        Some(v) => GateCheck {
+            name: "validation".into(),
+            passed: v.passed,
+            detail: format!(
+                "{} with ROC-AUC {:.4}, accuracy {:.4} on {} rows ({})",
+                if v.passed { "passed" } else { "failed" },
+                v.roc_auc,
+                v.accuracy,
+                v.rows,
+                v.at
+            ),
+        },
+        None => GateCheck {
+            name: "validation".into(),
+            passed: false,
+            detail: format!("never validated: {hint}"),
+        },
+    }
+}
+
 /// The failed checks of a gate, in words.
 pub fn failed_checks(checks: &[GateCheck]) -> String {
     checks
@@ -240,22 +256,48 @@ pub fn failed_checks(checks: &[GateCheck]) -> String {
         .join("; ")
 }
 
+/// What starting an A/B test did.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AbOutcome {
+    /// The challenger now serving `split` of customers.
+    pub challenger: i64,
+    /// The champion serving the others.
+    pub champion: i64,
+    /// Share of customers routed to the challenger.
+    pub split: f64,
+    /// The gate's checks (the challenger's latest validation).
+    pub checks: Vec<GateCheck>,
+    /// Whether a failing gate was overridden.
+    pub forced: bool,
+}
+
 /// Starts (or changes) an A/B test: `split` of customers, chosen by a stable hash of their id,
-/// go to the challenger. Returns (challenger, champion).
+/// go to the challenger. As for a promotion, the challenger's model must load and its latest
+/// validation must have passed; `force` overrides a missing or failed validation (not an
+/// unsound model) and needs a reason; both are recorded with the event.
 ///
 /// # Errors
 /// [`Error::InvalidParameter`] for a split outside [0, 1]; [`Error::Registry`] when there is no
-/// champion or the challenger is the champion.
+/// champion, the challenger is the champion, the gate refuses (naming the failed check) or
+/// `force` comes without a reason; [`Error::CorruptArtifact`] when the challenger's model is
+/// unsound.
 pub fn start_ab(
     store: &mut Store,
     reference: &ModelRef,
     split: f64,
+    force: bool,
+    reason: Option<&str>,
     actor: &str,
-) -> Result<(i64, i64)> {
+) -> Result<AbOutcome> {
     if !(0.0..=1.0).contains(&split) {
         return Err(Error::param(
             "--split",
             format!("{split} must be between 0 and 1"),
+        ));
+    }
+    if force && reason.is_none_or(|r| r.trim().is_empty()) {
+        return Err(Error::Registry(
+            "--force needs a --reason (it is recorded with the A/B test)".into(),
         ));
     }
     let challenger = version_of(store, reference)?;
@@ -271,18 +313,38 @@ pub fn start_ab(
             "version {challenger} is already the champion"
         )));
     }
-    store.change_aliases(
-        None,
-        Some((Some(challenger), split)),
-        &event(
-            actor,
-            "ab_start",
-            aliases.challenger,
-            Some(challenger),
-            &format!("split {split}"),
-        ),
-    )?;
-    Ok((challenger, champion))
+    store.load_model(challenger)?;
+    let checks = vec![validation_check(
+        store.latest_validation(challenger)?.as_ref(),
+        "run `retention model validate` first",
+    )];
+    let passed = checks.iter().all(|c| c.passed);
+    if !passed && !force {
+        return Err(Error::Registry(format!(
+            "A/B test with version {challenger} refused: {} (use --force --reason \"…\" to override)",
+            failed_checks(&checks)
+        )));
+    }
+    let mut e = event(
+        actor,
+        "ab_start",
+        aliases.challenger,
+        Some(challenger),
+        &match reason {
+            Some(r) if !r.trim().is_empty() => format!("split {split}: {r}"),
+            _ => format!("split {split}"),
+        },
+    );
+    e.gate = serde_json::to_value(&checks)?;
+    e.forced = !passed;
+    store.change_aliases(None, Some((Some(challenger), split)), &e)?;
+    Ok(AbOutcome {
+        challenger,
+        champion,
+        split,
+        checks,
+        forced: !passed,
+    })
 }
 
 /// Stops the running A/B test; returns the challenger it stopped.

@@ -304,12 +304,25 @@ impl Store {
     }
 
     /// Starts (or changes) an A/B test: `split` of customers (stable per id) get `challenger`.
-    fn start_ab(&self, py: Python<'_>, challenger: Reference, split: f64) -> PyResult<()> {
+    /// As for a promotion, the challenger's latest validation must have passed; `force=True`
+    /// overrides a missing or failed one and needs a `reason` (both recorded). Returns the
+    /// outcome (`challenger`, `champion`, `split`, `checks`, `forced`). Raises `RegistryError`
+    /// naming the failed check, `CorruptModelError` when the challenger's model is unsound.
+    #[pyo3(signature = (challenger, split, *, force = false, reason = None))]
+    fn start_ab(
+        &self,
+        py: Python<'_>,
+        challenger: Reference,
+        split: f64,
+        force: bool,
+        reason: Option<String>,
+    ) -> PyResult<Py<PyAny>> {
         let r = challenger.parse(py)?;
         let actor = self.actor.clone();
-        self.with(py, move |s| {
-            registry::start_ab(s, &r, split, &actor).map(|_| ())
-        })
+        let outcome = self.with(py, move |s| {
+            registry::start_ab(s, &r, split, force, reason.as_deref(), &actor)
+        })?;
+        to_python(py, &outcome)
     }
 
     /// Stops the running A/B test.

@@ -30,7 +30,17 @@ def test_registry_lifecycle(store, model, boosting, telco):
     assert store.versions().filter(pl.col("version") == v1)["alias"].to_list() == ["champion"]
     assert store.load_model().score(telco.head(5)).equals(model.score(telco.head(5)))
 
-    store.start_ab(v2, 0.5)
+    # An A/B test needs a passed validation of the challenger, as a promotion does.
+    with pytest.raises(retention.RegistryError, match="never validated"):
+        store.start_ab(v2, 0.5)
+    with pytest.raises(retention.RegistryError, match="--force needs a --reason"):
+        store.start_ab(v2, 0.5, force=True)
+    forced_ab = store.start_ab(v2, 0.5, force=True, reason="pytest: unvalidated challenger")
+    assert forced_ab["forced"] and forced_ab["challenger"] == v2
+    store.stop_ab()
+    assert store.validate(v2, holdout)["passed"]
+    ab = store.start_ab(v2, 0.5)
+    assert ab == {**ab, "challenger": v2, "champion": v1, "split": 0.5, "forced": False}
     assert store.aliases()["challenger"] == v2
     routed = store.score(telco, log=False)
     assert set(routed["variant"].unique().to_list()) == {"champion", "challenger"}
@@ -44,7 +54,16 @@ def test_registry_lifecycle(store, model, boosting, telco):
     assert store.rollback("pytest") == v1
     assert store.aliases()["champion"] == v1
     actions = [p["action"] for p in store.promotions()]
-    assert actions == ["promote", "ab_start", "ab_stop", "promote", "rollback"]
+    assert actions == [
+        "promote",
+        "ab_start",
+        "ab_stop",
+        "ab_start",
+        "ab_stop",
+        "promote",
+        "rollback",
+    ]
+    assert [p["forced"] for p in store.promotions() if p["action"] == "ab_start"] == [True, False]
 
 
 def test_prediction_log_gdpr_and_audit(store, model, telco):

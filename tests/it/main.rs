@@ -4,6 +4,7 @@ mod bad_inputs;
 mod cli;
 mod drift;
 mod explain;
+mod model_files;
 mod quality;
 mod scoring;
 mod selection;

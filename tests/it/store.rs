@@ -74,7 +74,13 @@ fn the_model_lifecycle_validate_promote_ab_rollback_compare() {
     ok(&ret(&db, &["model", "validate", "1", "--data", &d]));
     ok(&ret(&db, &["model", "promote", "1"]));
 
-    // A/B: 10 % of customers, stable per id; scoring without --model routes.
+    // A/B: needs a passed validation of the challenger (version 2's failed above).
+    assert_fails_with(
+        &ret(&db, &["model", "ab", "--challenger", "2", "--split", "0.1"]),
+        "A/B test with version 2 refused: validation: failed",
+    );
+    ok(&ret(&db, &["model", "validate", "2", "--data", &d]));
+    // 10 % of customers, stable per id; scoring without --model routes.
     ok(&ret(
         &db,
         &["model", "ab", "--challenger", "2", "--split", "0.1"],

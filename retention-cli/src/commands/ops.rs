@@ -9,6 +9,7 @@ use anyhow::{Context, Result, bail};
 use retention_core::data::{clean, read_table};
 use retention_core::lifecycle::{self, Gate, ModelRef};
 use retention_core::metrics::Metrics;
+use retention_core::model::{ChurnModel, read_model_file};
 use retention_core::registry::{self, Holdout};
 use retention_core::store::{self, Store, Validation};
 
@@ -32,8 +33,9 @@ fn gate(args: &GateArgs) -> Gate {
 pub fn model(db: &Path, cmd: &ModelCommand, out: &mut dyn Write) -> Result<ExitCode> {
     match cmd {
         ModelCommand::Register { model, notes, json } => {
-            let bytes =
-                std::fs::read(model).with_context(|| format!("read {}", model.display()))?;
+            // Bounded read, and the file's own name in any complaint about its contents.
+            let bytes = read_model_file(model)?;
+            ChurnModel::from_bytes(&bytes, model)?;
             let mut store = Store::open(db)?;
             let before = store.versions()?.len();
             let v = store.register(&bytes, notes, &actor())?;
@@ -176,6 +178,8 @@ pub fn model(db: &Path, cmd: &ModelCommand, out: &mut dyn Write) -> Result<ExitC
             challenger,
             split,
             off,
+            force,
+            reason,
         } => {
             let mut store = open_existing(db)?;
             if *off {
@@ -187,11 +191,26 @@ pub fn model(db: &Path, cmd: &ModelCommand, out: &mut dyn Write) -> Result<ExitC
             } else {
                 let spec = challenger.as_deref().unwrap_or_default();
                 let reference = parse_reference(spec)?;
-                let (c, champion) = registry::start_ab(&mut store, &reference, *split, &actor())?;
+                let ab = registry::start_ab(
+                    &mut store,
+                    &reference,
+                    *split,
+                    *force,
+                    reason.as_deref(),
+                    &actor(),
+                )?;
+                if ab.forced {
+                    output::warn(&format!(
+                        "gate overridden with --force: {}",
+                        registry::failed_checks(&ab.checks)
+                    ));
+                }
                 writeln!(
                     out,
-                    "A/B test: {:.1} % of customers (stable per customer id) get version {c}, the rest the champion (version {champion}).",
-                    split * 100.0
+                    "A/B test: {:.1} % of customers (stable per customer id) get version {}, the rest the champion (version {}).",
+                    split * 100.0,
+                    ab.challenger,
+                    ab.champion
                 )?;
             }
         }

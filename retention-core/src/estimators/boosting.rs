@@ -24,7 +24,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::logistic::sigmoid;
-use super::tree::{TreeNode, leaf_value};
+use super::tree::{MAX_TREE_DEPTH, TreeNode, check_nodes, leaf_value};
 use crate::error::{Error, Result};
 use crate::features::FeatureMatrix;
 
@@ -323,6 +323,8 @@ struct Split {
 /// A leaf while a tree grows: its rows are `order[start..end]`.
 struct Leaf {
     node: usize,
+    /// Edges from the root; a leaf at [`MAX_TREE_DEPTH`] is not split.
+    depth: usize,
     start: usize,
     end: usize,
     g: f64,
@@ -479,6 +481,7 @@ impl Grower<'_> {
         let mut nodes = vec![TreeNode::leaf(0.0)];
         let mut leaves = vec![Leaf {
             node: 0,
+            depth: 0,
             start: 0,
             end: n,
             g,
@@ -544,9 +547,15 @@ impl Grower<'_> {
                 } else {
                     left_index + 1
                 };
-                let best = self.best_split(&hist, g, h, end - start);
+                let depth = parent.depth + 1;
+                let best = if depth < MAX_TREE_DEPTH {
+                    self.best_split(&hist, g, h, end - start)
+                } else {
+                    None
+                };
                 leaves.push(Leaf {
                     node,
+                    depth,
                     start,
                     end,
                     g,
@@ -691,6 +700,21 @@ impl BoostingModel {
             }
         });
         z
+    }
+
+    /// Checks a booster read from a model file against `n_inputs` model inputs: a finite base
+    /// score and every tree sound (see [`check_nodes`]); returns what is wrong, naming the tree.
+    pub(crate) fn check(&self, n_inputs: usize) -> std::result::Result<(), String> {
+        if !self.base_score.is_finite() {
+            return Err(format!(
+                "base score {} is not finite",
+                crate::model::shown_number(self.base_score)
+            ));
+        }
+        for (t, tree) in self.trees.iter().enumerate() {
+            check_nodes(tree, n_inputs).map_err(|e| format!("tree {t} {e}"))?;
+        }
+        Ok(())
     }
 
     /// Number of trees.

@@ -137,6 +137,30 @@ impl LogisticModel {
         }
     }
 
+    /// Checks a logistic regression read from a model file against `n_inputs` model inputs: one
+    /// finite coefficient per input and a finite intercept; returns what is wrong.
+    pub(crate) fn check(&self, n_inputs: usize) -> std::result::Result<(), String> {
+        if self.coefficients.len() != n_inputs {
+            return Err(format!(
+                "{} coefficient(s), but the pipeline makes {n_inputs} input(s)",
+                self.coefficients.len()
+            ));
+        }
+        if !self.intercept.is_finite() {
+            return Err(format!(
+                "intercept {} is not finite",
+                crate::model::shown_number(self.intercept)
+            ));
+        }
+        if let Some(j) = self.coefficients.iter().position(|w| !w.is_finite()) {
+            return Err(format!(
+                "coefficient {j} ({}) is not finite",
+                crate::model::shown_number(self.coefficients[j])
+            ));
+        }
+        Ok(())
+    }
+
     /// Log-odds of churn per row.
     pub fn decision(&self, x: &FeatureMatrix) -> Vec<f64> {
         use rayon::prelude::*;

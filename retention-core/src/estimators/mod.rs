@@ -204,6 +204,32 @@ impl Estimator {
         }
     }
 
+    /// Checks an estimator read from a model file against the `n_inputs` inputs its pipeline
+    /// makes: logistic coefficients one per input, trees sound (indices in range, acyclic, depth
+    /// at most [`tree::MAX_TREE_DEPTH`], inputs that exist), numbers finite, blends not empty and
+    /// made of sound members. Returns what is wrong, naming the part.
+    pub(crate) fn check(&self, n_inputs: usize) -> std::result::Result<(), String> {
+        match self {
+            Estimator::Logistic(m) => m
+                .check(n_inputs)
+                .map_err(|e| format!("logistic regression: {e}")),
+            Estimator::Tree(m) => m.check(n_inputs).map_err(|e| format!("decision tree {e}")),
+            Estimator::Boosting(m) => m
+                .check(n_inputs)
+                .map_err(|e| format!("gradient boosting: {e}")),
+            Estimator::Blend { members } => {
+                if members.is_empty() {
+                    return Err("a blend with no members".into());
+                }
+                for (k, m) in members.iter().enumerate() {
+                    m.check(n_inputs)
+                        .map_err(|e| format!("blend member {k}: {e}"))?;
+                }
+                Ok(())
+            }
+        }
+    }
+
     /// Churn log-odds per row (before calibration).
     pub fn decision(&self, x: &FeatureMatrix) -> Vec<f64> {
         match self {

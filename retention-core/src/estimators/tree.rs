@@ -12,9 +12,15 @@ use serde::{Deserialize, Serialize};
 use super::logistic::sigmoid;
 use crate::error::{Error, Result};
 use crate::features::FeatureMatrix;
+use crate::model::shown_number as num;
 
 /// Relative extra weight of churned rows, so that no node has exactly tied class weights.
 const TIE_BREAK: f32 = 1e-4;
+
+/// Depth (edges from the root) no node of a tree may exceed: the decision tree's `max_depth` and
+/// every boosted tree stop there, and a model file with a deeper tree is refused. It bounds the
+/// work and the recursion of scoring and TreeSHAP explanations for any model file.
+pub const MAX_TREE_DEPTH: usize = 64;
 
 /// Settings of the decision tree.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -46,8 +52,11 @@ impl TreeParams {
     /// # Errors
     /// [`Error::InvalidParameter`] for a zero depth or leaf size, or negative smoothing.
     pub fn check(&self) -> Result<()> {
-        if self.max_depth == 0 {
-            return Err(Error::param("--max-depth", "must be at least 1"));
+        if !(1..=MAX_TREE_DEPTH).contains(&self.max_depth) {
+            return Err(Error::param(
+                "--max-depth",
+                format!("{} is not in 1..={MAX_TREE_DEPTH}", self.max_depth),
+            ));
         }
         if self.min_samples_leaf == 0 {
             return Err(Error::param("--min-samples-leaf", "must be at least 1"));
@@ -282,6 +291,18 @@ impl TreeModel {
         k
     }
 
+    /// Checks a tree read from a model file against `n_inputs` model inputs (see
+    /// [`check_nodes`]); returns what is wrong.
+    pub(crate) fn check(&self, n_inputs: usize) -> std::result::Result<(), String> {
+        if !(0.0..=1.0).contains(&self.base_rate) {
+            return Err(format!(
+                "base rate {} is not in [0, 1]",
+                num(self.base_rate)
+            ));
+        }
+        check_nodes(&self.nodes, n_inputs)
+    }
+
     /// Log-odds of churn per row.
     pub fn decision(&self, x: &FeatureMatrix) -> Vec<f64> {
         (0..x.n_rows)
@@ -317,6 +338,75 @@ pub(crate) fn leaf_value(nodes: &[TreeNode], x: &FeatureMatrix, i: usize) -> f64
             node.right as usize
         };
     }
+}
+
+/// Checks a flat tree read from a model file against `n_inputs` model inputs: at least one node;
+/// every number finite (covers not negative); every internal node tests an input that exists and
+/// has two children that come after it, each the child of no other node, so the nodes form one
+/// tree rooted at node 0 in which every walk ends; no node deeper than [`MAX_TREE_DEPTH`].
+/// Returns what is wrong, naming the node.
+pub(crate) fn check_nodes(nodes: &[TreeNode], n_inputs: usize) -> std::result::Result<(), String> {
+    let n = nodes.len();
+    if n == 0 {
+        return Err("has no nodes".into());
+    }
+    let mut has_parent = vec![false; n];
+    let mut depth = vec![0usize; n];
+    for (k, node) in nodes.iter().enumerate() {
+        if !node.value.is_finite() {
+            return Err(format!("node {k}: value {} is not finite", num(node.value)));
+        }
+        for (what, v) in [("cover", node.cover), ("positives", node.positives)] {
+            if !(v.is_finite() && v >= 0.0) {
+                return Err(format!(
+                    "node {k}: {what} {} is not a non-negative number",
+                    num(v)
+                ));
+            }
+        }
+        if node.leaf {
+            continue;
+        }
+        if node.feature as usize >= n_inputs {
+            return Err(format!(
+                "node {k}: tests input {}, but the model has {n_inputs} input(s)",
+                node.feature
+            ));
+        }
+        if !node.threshold.is_finite() {
+            return Err(format!(
+                "node {k}: threshold {} is not finite",
+                num(node.threshold)
+            ));
+        }
+        for child in [node.left as usize, node.right as usize] {
+            if child >= n {
+                return Err(format!(
+                    "node {k}: child {child} is out of range (the tree has {n} nodes)"
+                ));
+            }
+            if child <= k {
+                return Err(format!("node {k}: child {child} is not after its parent"));
+            }
+            if has_parent[child] {
+                return Err(format!(
+                    "node {k}: child {child} already has another parent"
+                ));
+            }
+            has_parent[child] = true;
+            depth[child] = depth[k] + 1;
+            if depth[child] > MAX_TREE_DEPTH {
+                return Err(format!(
+                    "node {child} is at depth {}, deeper than the {MAX_TREE_DEPTH} allowed",
+                    depth[child]
+                ));
+            }
+        }
+    }
+    if let Some(k) = (1..n).find(|&k| !has_parent[k]) {
+        return Err(format!("node {k} is not reachable from the root"));
+    }
+    Ok(())
 }
 
 /// `ln(p / (1 - p))`.

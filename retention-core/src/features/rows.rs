@@ -3,6 +3,8 @@
 //! both go through the same steps ([`super::pipeline::EncodeStep`] and the derived-feature
 //! functions in [`super::derive`]); tests check the two agree bit for bit.
 
+use std::collections::{HashMap, HashSet};
+
 use super::derive::{self, DerivedFeature, bucket_labels};
 use super::pipeline::{EncodeStep, FittedPipeline, TransformReport, UnseenLevels};
 use crate::data::Role;
@@ -69,23 +71,27 @@ pub struct RowEncoder {
 impl RowEncoder {
     /// Compiles a fitted pipeline.
     pub fn new(pipeline: &FittedPipeline) -> Self {
-        let derived_names: Vec<&str> = pipeline.spec.features.iter().map(|f| f.name()).collect();
-        let mut names: Vec<String> = Vec::new();
+        let derived_names: HashSet<&str> =
+            pipeline.spec.features.iter().map(|f| f.name()).collect();
+        // Cell position of every source and derived column, looked up by name (linear in the
+        // columns, however many a model has).
+        let mut names: HashMap<String, usize> = HashMap::new();
         let mut inputs = Vec::new();
         for enc in &pipeline.encoders {
-            if derived_names.contains(&enc.column()) {
+            if derived_names.contains(enc.column()) {
                 continue;
             }
             let role = match enc {
                 super::Encoder::Numeric { .. } => Role::Numeric,
                 super::Encoder::Categorical { .. } => Role::Categorical,
             };
-            names.push(enc.column().to_string());
+            let k = inputs.len();
+            names.entry(enc.column().to_string()).or_insert(k);
             inputs.push((enc.column().to_string(), role));
         }
         // Derived inputs are feature columns (the spec is validated against the schema), so
         // each is a source column above or an earlier derived feature.
-        let at = |names: &[String], c: &str| names.iter().position(|n| n == c).unwrap_or(0);
+        let at = |names: &HashMap<String, usize>, c: &str| names.get(c).copied().unwrap_or(0);
         let mut derived = Vec::new();
         for f in &pipeline.spec.features {
             let step = match f {
@@ -112,7 +118,8 @@ impl RowEncoder {
                     values: values.clone(),
                 },
             };
-            names.push(f.name().to_string());
+            let k = inputs.len() + derived.len();
+            names.entry(f.name().to_string()).or_insert(k);
             derived.push(step);
         }
         let mut steps = Vec::with_capacity(pipeline.encoders.len());
