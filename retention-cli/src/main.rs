@@ -41,7 +41,7 @@ fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
         Command::Generate(args) => commands::generate::run(args, &mut out)?,
         Command::Model(cmd) => code = commands::ops::model(db, cmd, &mut out)?,
         Command::Db(cmd) => code = commands::ops::db(db, cmd, &mut out)?,
-        Command::Backup(args) => commands::ops::backup(db, args, &mut out)?,
+        Command::Backup(args) => code = commands::ops::backup(db, args, &mut out)?,
         Command::Restore(args) => commands::ops::restore(db, args, &mut out)?,
         Command::Gdpr(cmd) => commands::ops::gdpr(db, cmd, &mut out)?,
         Command::Auth(cmd) => commands::auth::run(db, cmd, &mut out)?,

@@ -1,4 +1,4 @@
-//! File-system helpers: atomic writes and content hashes.
+//! File-system helpers: atomic writes, owner-only files and folders, syncing, content hashes.
 
 use std::io::{BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
@@ -66,6 +66,127 @@ where
         out.flush().map_err(|e| Error::io(path, e))?;
     }
     persist(tmp, path)
+}
+
+/// Writes a file atomically as [`atomic_write`] does, but readable by its owner only (0600 on
+/// Unix, whatever the umask): for files holding customer data (e.g. a GDPR export).
+///
+/// # Errors
+/// Whatever `write` returns, or [`Error::Io`] for the file operations.
+pub fn atomic_write_private<F>(path: &Path, write: F) -> Result<()>
+where
+    F: FnOnce(&mut BufWriter<&std::fs::File>) -> Result<()>,
+{
+    let tmp = private_temp_beside(path)?;
+    {
+        let mut out = BufWriter::new(tmp.as_file());
+        write(&mut out)?;
+        out.flush().map_err(|e| Error::io(path, e))?;
+    }
+    persist(tmp, path)?;
+    sync_dir(&parent_dir(path))
+}
+
+/// A temporary file beside `path` readable by its owner only (0600), to be renamed onto it.
+///
+/// # Errors
+/// [`Error::Io`] when the folder does not exist or is not writable.
+pub(crate) fn private_temp_beside(path: &Path) -> Result<NamedTempFile> {
+    let dir = parent_dir(path);
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "output".into());
+    // tempfile creates files 0600 (owner-only) unless told otherwise.
+    tempfile::Builder::new()
+        .prefix(&format!(".{name}."))
+        .suffix(".tmp")
+        .tempfile_in(&dir)
+        .map_err(|e| Error::io(dir, e))
+}
+
+/// Creates a folder and any missing parents; folders it creates are owner-only (0700 on Unix).
+/// Existing folders are left as they are.
+///
+/// # Errors
+/// [`Error::Io`] when a folder cannot be created.
+pub(crate) fn create_private_dir_all(path: &Path) -> Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        builder.mode(0o700);
+    }
+    builder.create(path).map_err(|e| Error::io(path, e))
+}
+
+/// Creates a new, empty file readable by its owner only (0600 on Unix); fails if it exists.
+///
+/// # Errors
+/// [`Error::Io`] when the file exists or cannot be created.
+pub(crate) fn create_private_file(path: &Path) -> Result<std::fs::File> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    options.open(path).map_err(|e| Error::io(path, e))
+}
+
+/// Writes `bytes` to a new owner-only file and syncs it to disk.
+///
+/// # Errors
+/// [`Error::Io`] when the file exists or cannot be written.
+pub(crate) fn write_private_file(path: &Path, bytes: &[u8]) -> Result<()> {
+    let mut file = create_private_file(path)?;
+    file.write_all(bytes).map_err(|e| Error::io(path, e))?;
+    file.sync_all().map_err(|e| Error::io(path, e))
+}
+
+/// Flushes a file's contents to disk.
+///
+/// # Errors
+/// [`Error::Io`] when the file cannot be opened or synced.
+pub(crate) fn sync_file(path: &Path) -> Result<()> {
+    std::fs::File::open(path)
+        .and_then(|f| f.sync_all())
+        .map_err(|e| Error::io(path, e))
+}
+
+/// Flushes a folder's entries (names created, renamed or removed in it) to disk. A no-op where
+/// folders cannot be opened (not Unix).
+///
+/// # Errors
+/// [`Error::Io`] when the folder cannot be opened or synced.
+pub(crate) fn sync_dir(path: &Path) -> Result<()> {
+    #[cfg(unix)]
+    {
+        std::fs::File::open(path)
+            .and_then(|f| f.sync_all())
+            .map_err(|e| Error::io(path, e))?;
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+    Ok(())
+}
+
+/// The permission bits of a file when its group or others may access it (Unix), else `None`
+/// (also when it does not exist).
+pub(crate) fn shared_mode(path: &Path) -> Option<u32> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(path).ok()?.permissions().mode() & 0o777;
+        (mode & 0o077 != 0).then_some(mode)
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = path;
+        None
+    }
 }
 
 /// Lower-case hex SHA-256 of a byte slice.

@@ -11,4 +11,5 @@ mod selection;
 mod serve;
 mod serve_faults;
 mod store;
+mod store_safety;
 mod util;

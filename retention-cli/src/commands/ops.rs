@@ -499,7 +499,27 @@ pub fn db(db: &Path, cmd: &DbCommand, out: &mut dyn Write) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-pub fn backup(db: &Path, args: &BackupArgs, out: &mut dyn Write) -> Result<()> {
+/// Warns when the database file may be read by other users.
+fn warn_if_shared(store: &Store) {
+    if let Some(w) = store.permission_warning() {
+        output::warn(&w);
+    }
+}
+
+/// Warns about each model version a backup could not copy.
+fn warn_skipped(manifest: &store::BackupManifest) {
+    for s in &manifest.skipped {
+        output::warn(&format!(
+            "model version {} was not backed up as a file: {} (the database snapshot keeps its row as it is; re-register the model file if you have it)",
+            s.version, s.reason
+        ));
+    }
+}
+
+/// `retention backup`: exit 0 when everything was backed up; exit 3 (a check that ran and
+/// failed) when the backup was written but a model version is corrupt in the database and could
+/// not be copied, so that a scheduled backup does not hide a damaged registry.
+pub fn backup(db: &Path, args: &BackupArgs, out: &mut dyn Write) -> Result<ExitCode> {
     match &args.command {
         Some(BackupCommand::Verify { dir }) => {
             let manifest = store::verify_backup(dir)?;
@@ -510,6 +530,7 @@ pub fn backup(db: &Path, args: &BackupArgs, out: &mut dyn Write) -> Result<()> {
                 manifest.files.len(),
                 manifest.created_at
             )?;
+            warn_skipped(&manifest);
         }
         None => {
             let Some(root) = &args.out else {
@@ -518,18 +539,35 @@ pub fn backup(db: &Path, args: &BackupArgs, out: &mut dyn Write) -> Result<()> {
                 );
             };
             let mut store = open_existing(db)?;
+            warn_if_shared(&store);
             let manifest = store.backup(root, args.keep, &actor())?;
             writeln!(
                 out,
-                "Backed up {} to {} ({} files; keeping the newest {}).",
+                "Backed up {} to {} ({} files; keeping the newest {}, removed {}).",
                 db.display(),
                 manifest.dir.display(),
                 manifest.files.len(),
-                args.keep.max(1)
+                args.keep.max(1),
+                manifest.rotation.removed.len()
             )?;
+            for (dir, why) in &manifest.rotation.left {
+                output::warn(&format!(
+                    "{} is named like a backup but was left alone: {why}",
+                    dir.display()
+                ));
+            }
+            if !manifest.skipped.is_empty() {
+                warn_skipped(&manifest);
+                output::warn(&format!(
+                    "the backup is complete except for {} corrupt model version(s); `retention model list` shows them",
+                    manifest.skipped.len()
+                ));
+                out.flush()?;
+                return Ok(ExitCode::from(CHECK_FAILED));
+            }
         }
     }
-    Ok(())
+    Ok(ExitCode::SUCCESS)
 }
 
 pub fn restore(db: &Path, args: &RestoreArgs, out: &mut dyn Write) -> Result<()> {
@@ -541,7 +579,11 @@ pub fn restore(db: &Path, args: &RestoreArgs, out: &mut dyn Write) -> Result<()>
         args.from.display()
     )?;
     if let Some(p) = aside {
-        writeln!(out, "The replaced database was kept at {}.", p.display())?;
+        writeln!(
+            out,
+            "The replaced database was kept at {} (a process that still had it open writes there until it reopens).",
+            p.display()
+        )?;
     }
     Ok(())
 }
@@ -553,11 +595,13 @@ pub fn gdpr(db: &Path, cmd: &GdprCommand, out: &mut dyn Write) -> Result<()> {
             out: file,
         } => {
             let store = open_existing(db)?;
+            warn_if_shared(&store);
             let export = store.gdpr_export(customer_id, &actor())?;
             let text = serde_json::to_string_pretty(&export)?;
             match file {
                 Some(path) => {
-                    retention_core::atomic_write(path, |w| {
+                    // Customer data: readable by its owner only.
+                    retention_core::atomic_write_private(path, |w| {
                         w.write_all(text.as_bytes())
                             .map_err(|e| retention_core::Error::io(path, e))
                     })?;
@@ -572,11 +616,26 @@ pub fn gdpr(db: &Path, cmd: &GdprCommand, out: &mut dyn Write) -> Result<()> {
         }
         GdprCommand::Delete { customer_id } => {
             let mut store = open_existing(db)?;
+            warn_if_shared(&store);
             let removed = store.gdpr_delete(customer_id, &actor())?;
             writeln!(
                 out,
-                "Erased {removed} rows about the customer; the audit log keeps only a salted hash of the id."
+                "Erased {removed} rows about the customer from {} (overwritten, write-ahead log truncated); the audit log keeps only a salted hash of the id.",
+                db.display()
             )?;
+            let backups = store.backup_folders()?;
+            if !backups.is_empty() {
+                writeln!(
+                    out,
+                    "{} backup(s) taken before now still hold these rows until rotation removes them (or you delete them): {}",
+                    backups.len(),
+                    backups
+                        .iter()
+                        .map(|(_, d)| d.display().to_string())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )?;
+            }
         }
         GdprCommand::Audit {
             month,

@@ -1,21 +1,43 @@
 //! Backups: SQLite's online backup API (a consistent snapshot while writers go on), the model
 //! artifacts as files, and a manifest of SHA-256 sums; verification; restore that verifies first
 //! and keeps the replaced database aside.
+//!
+//! A backup folder and its files are owner-only (0700 / 0600) and synced to disk before the
+//! folder is renamed into place. Rotation removes only folders a backup made (named
+//! `retentionai-<UTC time>`, holding a valid manifest and nothing it does not list), never the
+//! one just made. A manifest is untrusted input when read: bounded in size and counts, every path
+//! relative and inside the folder, no symbolic links.
 
-use std::path::{Path, PathBuf};
+use std::collections::HashSet;
+use std::ffi::OsString;
+use std::path::{Component, Path, PathBuf};
 
 use rusqlite::{Connection, OpenFlags};
 use serde::{Deserialize, Serialize};
 
 use super::{Store, db_error, now_rfc3339};
 use crate::error::{Error, Result};
+use crate::fsutil;
 
 /// The database file's name inside a backup.
 const DB_FILE: &str = "retentionai.db";
 /// The manifest's name inside a backup.
 const MANIFEST: &str = "manifest.json";
-/// Backup folders are named `retentionai-<UTC time>`.
+/// Backup folders are named `retentionai-<UTC time>`, the time as [`STAMP`].
 const PREFIX: &str = "retentionai-";
+/// The time in a backup folder's name.
+const STAMP: &str = "%Y%m%dT%H%M%S%.3fZ";
+/// Largest manifest read (a manifest lists one file per model version: ~150 bytes each).
+const MAX_MANIFEST_BYTES: u64 = 16 << 20;
+/// Most files a manifest may list.
+const MAX_MANIFEST_FILES: usize = 100_000;
+/// Most table row counts a manifest may list.
+const MAX_MANIFEST_TABLES: usize = 1_000;
+/// Longest path a manifest may list, in bytes, and its most components.
+const MAX_PATH_BYTES: usize = 1_024;
+const MAX_PATH_DEPTH: usize = 8;
+/// Longest prefix of an untrusted value quoted in a message.
+const QUOTE: usize = 60;
 
 /// One file of a backup.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -26,6 +48,26 @@ pub struct ManifestEntry {
     pub bytes: u64,
     /// SHA-256 of the contents.
     pub sha256: String,
+}
+
+/// A model version a backup could not copy (its stored bytes no longer match their SHA-256).
+/// The database snapshot still holds the row as it is; the rest of the backup is complete.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SkippedVersion {
+    /// The version.
+    pub version: i64,
+    /// Why it was skipped.
+    pub reason: String,
+}
+
+/// What a backup's rotation did (filled in by [`Store::backup`]; not part of the manifest file).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Rotation {
+    /// Older backup folders removed.
+    pub removed: Vec<PathBuf>,
+    /// Folders named like a backup that rotation left alone, and why (not made by a backup,
+    /// or could not be removed).
+    pub left: Vec<(PathBuf, String)>,
 }
 
 /// What a backup holds.
@@ -41,41 +83,70 @@ pub struct BackupManifest {
     pub rows: Vec<(String, i64)>,
     /// Every file with its checksum.
     pub files: Vec<ManifestEntry>,
+    /// Model versions whose artifact file is missing because their stored bytes are corrupt.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub skipped: Vec<SkippedVersion>,
     /// The folder (filled in when read or written; not part of the file).
     #[serde(skip)]
     pub dir: PathBuf,
+    /// What rotation did after this backup (filled in by [`Store::backup`]; not part of the
+    /// file).
+    #[serde(skip)]
+    pub rotation: Rotation,
 }
 
-fn entry(dir: &Path, file: &str) -> Result<ManifestEntry> {
-    let path = dir.join(file);
-    let bytes = std::fs::metadata(&path)
-        .map_err(|e| Error::io(&path, e))?
-        .len();
-    Ok(ManifestEntry {
+/// At most [`QUOTE`] characters of an untrusted value, for a message.
+fn quote(s: &str) -> String {
+    let mut out: String = s.chars().take(QUOTE).collect();
+    if out.len() < s.len() {
+        out.push('…');
+    }
+    format!("{out:?}")
+}
+
+fn entry(file: &str, bytes: &[u8]) -> ManifestEntry {
+    ManifestEntry {
         file: file.to_string(),
-        bytes,
-        sha256: crate::sha256_file(&path)?,
-    })
+        bytes: bytes.len() as u64,
+        sha256: crate::sha256_hex(bytes),
+    }
 }
 
 impl Store {
-    /// Takes a backup into a new folder under `root` and keeps the newest `keep` backups there
-    /// (older `retentionai-*` folders are removed). The folder appears only when complete.
+    /// Takes a backup into a new folder under `root` and keeps the newest `keep` backups there:
+    /// older folders made by a backup are removed, never the one just made nor anything else in
+    /// `root` (see [`BackupManifest::rotation`]). The folder appears only when complete and synced
+    /// to disk; it and its files are owner-only. A model version whose stored bytes are corrupt
+    /// is listed in [`BackupManifest::skipped`] and the rest is backed up.
     ///
     /// # Errors
-    /// [`Error::Io`] / [`Error::Store`] when writing fails (no partial backup is left).
+    /// [`Error::Io`] / [`Error::Store`] when writing fails or the snapshot fails its integrity
+    /// check (no partial backup is left).
     pub fn backup(&mut self, root: &Path, keep: usize, actor: &str) -> Result<BackupManifest> {
-        std::fs::create_dir_all(root).map_err(|e| Error::io(root, e))?;
-        let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%S%.3fZ").to_string();
+        fsutil::create_private_dir_all(root)?;
+        let stamp = chrono::Utc::now().format(STAMP).to_string();
         let name = format!("{PREFIX}{stamp}");
-        let staging = tempfile::Builder::new()
-            .prefix(&format!(".{name}."))
-            .tempdir_in(root)
-            .map_err(|e| Error::io(root, e))?;
+        let final_dir = root.join(&name);
+        if std::fs::symlink_metadata(&final_dir).is_ok() {
+            return Err(Error::Store(format!(
+                "{} already exists: take the backup again",
+                final_dir.display()
+            )));
+        }
+        let prefix = format!(".{name}.");
+        let mut builder = tempfile::Builder::new();
+        builder.prefix(&prefix);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            builder.permissions(std::fs::Permissions::from_mode(0o700));
+        }
+        let staging = builder.tempdir_in(root).map_err(|e| Error::io(root, e))?;
         let dir = staging.path();
         // One step copies every page under one read transaction: a consistent snapshot of what
         // was committed when the backup began, while other connections keep writing to the WAL.
         let db_path = dir.join(DB_FILE);
+        fsutil::create_private_file(&db_path)?;
         {
             let mut dst = Connection::open(&db_path).map_err(|e| db_error(&db_path, e))?;
             let backup = rusqlite::backup::Backup::new(self.connection(), &mut dst)
@@ -95,29 +166,55 @@ impl Store {
             .execute_batch("PRAGMA wal_checkpoint(TRUNCATE); PRAGMA journal_mode = DELETE;")
             .map_err(|e| db_error(&db_path, e))?;
         let models_dir = dir.join("models");
-        std::fs::create_dir_all(&models_dir).map_err(|e| Error::io(&models_dir, e))?;
-        let mut files = vec![entry(dir, DB_FILE)?];
+        fsutil::create_private_dir_all(&models_dir)?;
+        let mut files = Vec::new();
+        let mut skipped = Vec::new();
         for v in snapshot.versions()? {
-            let bytes = snapshot.artifact(v.version)?;
-            let file = format!("models/v{}.model.json", v.version);
-            let path = dir.join(&file);
-            std::fs::write(&path, &bytes).map_err(|e| Error::io(&path, e))?;
-            files.push(entry(dir, &file)?);
+            match snapshot.artifact(v.version) {
+                Ok(bytes) => {
+                    let file = format!("models/v{}.model.json", v.version);
+                    fsutil::write_private_file(&dir.join(&file), &bytes)?;
+                    files.push(entry(&file, &bytes));
+                }
+                // One corrupt version must not cost the backup of everything else.
+                Err(Error::CorruptArtifact { reason, .. }) => skipped.push(SkippedVersion {
+                    version: v.version,
+                    reason,
+                }),
+                Err(e) => return Err(e),
+            }
         }
         drop(snapshot);
-        let manifest = BackupManifest {
+        fsutil::sync_file(&db_path)?;
+        let db_bytes = std::fs::metadata(&db_path)
+            .map_err(|e| Error::io(&db_path, e))?
+            .len();
+        files.insert(
+            0,
+            ManifestEntry {
+                file: DB_FILE.to_string(),
+                bytes: db_bytes,
+                sha256: crate::sha256_file(&db_path)?,
+            },
+        );
+        let mut manifest = BackupManifest {
             created_at: now_rfc3339(),
             source: self.path().display().to_string(),
             schema_version: check.schema_version,
             rows: check.rows,
             files,
-            dir: root.join(&name),
+            skipped,
+            dir: final_dir,
+            rotation: Rotation::default(),
         };
-        let manifest_path = dir.join(MANIFEST);
         let json = serde_json::to_vec_pretty(&manifest)?;
-        std::fs::write(&manifest_path, &json).map_err(|e| Error::io(&manifest_path, e))?;
-        let staged = staging.keep();
-        std::fs::rename(&staged, &manifest.dir).map_err(|e| Error::io(&manifest.dir, e))?;
+        fsutil::write_private_file(&dir.join(MANIFEST), &json)?;
+        fsutil::sync_dir(&models_dir)?;
+        fsutil::sync_dir(dir)?;
+        std::fs::rename(dir, &manifest.dir).map_err(|e| Error::io(&manifest.dir, e))?;
+        // Renamed: nothing is left at the staging path to clean up.
+        let _ = staging.keep();
+        fsutil::sync_dir(root)?;
         self.connection()
             .execute(
                 "INSERT INTO backups (at, dir, manifest_sha256) VALUES (?1, ?2, ?3)",
@@ -132,57 +229,265 @@ impl Store {
             actor,
             "backup",
             &manifest.dir.display().to_string(),
-            &serde_json::json!({"files": manifest.files.len()}),
+            &serde_json::json!({
+                "files": manifest.files.len(),
+                "skipped_versions": manifest.skipped.iter().map(|s| s.version).collect::<Vec<_>>(),
+            }),
         )?;
-        rotate(root, keep.max(1))?;
+        manifest.rotation = rotate(root, keep.max(1), &manifest.dir);
         Ok(manifest)
     }
 }
 
-/// Removes all but the newest `keep` backup folders under `root`.
-fn rotate(root: &Path, keep: usize) -> Result<()> {
-    let mut backups: Vec<PathBuf> = std::fs::read_dir(root)
-        .map_err(|e| Error::io(root, e))?
-        .filter_map(|d| d.ok().map(|d| d.path()))
-        .filter(|p| {
-            p.is_dir()
-                && p.file_name()
-                    .and_then(|n| n.to_str())
-                    .is_some_and(|n| n.starts_with(PREFIX))
-        })
-        .collect();
-    backups.sort();
-    let excess = backups.len().saturating_sub(keep);
-    for old in &backups[..excess] {
-        std::fs::remove_dir_all(old).map_err(|e| Error::io(old, e))?;
-    }
-    Ok(())
+/// The time in a backup folder's name, when the name is exactly `retentionai-<time>` as a backup
+/// writes it.
+fn backup_stamp(name: &str) -> Option<chrono::NaiveDateTime> {
+    let stamp = name.strip_prefix(PREFIX)?;
+    let time = chrono::NaiveDateTime::parse_from_str(stamp, STAMP).ok()?;
+    (time.format(STAMP).to_string() == stamp).then_some(time)
 }
 
-/// Checks a backup folder: every file in the manifest is present with its size and SHA-256, and
-/// the database passes SQLite's integrity check.
-///
-/// # Errors
-/// [`Error::Store`] naming the first file that is missing or altered, or the failed integrity
-/// check; [`Error::Io`] when the folder or manifest cannot be read.
-pub fn verify_backup(dir: &Path) -> Result<BackupManifest> {
-    let manifest_path = dir.join(MANIFEST);
-    let text = std::fs::read(&manifest_path).map_err(|e| Error::io(&manifest_path, e))?;
-    let mut manifest: BackupManifest = serde_json::from_slice(&text).map_err(|e| {
+/// Removes all but the newest `keep` backup folders under `root`; `newest` (the backup just made)
+/// is always kept and counts as one. Only folders a backup made are touched: named like one,
+/// holding a manifest that reads as a backup's, and nothing the manifest does not list. Failures
+/// are reported, not raised: the backup itself is complete.
+fn rotate(root: &Path, keep: usize, newest: &Path) -> Rotation {
+    let mut rotation = Rotation::default();
+    let entries = match std::fs::read_dir(root) {
+        Ok(entries) => entries,
+        Err(e) => {
+            rotation
+                .left
+                .push((root.to_path_buf(), format!("cannot list the folder: {e}")));
+            return rotation;
+        }
+    };
+    let mut ours = Vec::new();
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        if Some(name.as_os_str()) == newest.file_name() {
+            continue;
+        }
+        let Some(stamp) = name.to_str().and_then(backup_stamp) else {
+            continue;
+        };
+        let path = entry.path();
+        match made_by_backup(&path) {
+            Ok(manifest) => ours.push((stamp, path, manifest)),
+            Err(reason) => rotation.left.push((path, reason)),
+        }
+    }
+    ours.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.cmp(&b.1)));
+    let excess = ours.len().saturating_sub(keep.saturating_sub(1));
+    for (_, path, manifest) in ours.into_iter().take(excess) {
+        match remove_backup(&path, &manifest) {
+            Ok(()) => rotation.removed.push(path),
+            Err(e) => rotation
+                .left
+                .push((path, format!("could not be removed: {e}"))),
+        }
+    }
+    let _ = fsutil::sync_dir(root);
+    rotation
+}
+
+/// The manifest of a folder a backup made, or why the folder is not one: not a plain folder, no
+/// valid manifest, or anything in it the manifest does not list.
+fn made_by_backup(dir: &Path) -> std::result::Result<BackupManifest, String> {
+    let meta = std::fs::symlink_metadata(dir).map_err(|e| e.to_string())?;
+    if !meta.is_dir() {
+        return Err("not a folder".into());
+    }
+    let manifest = read_manifest(dir).map_err(|e| e.to_string())?;
+    let files: HashSet<PathBuf> = manifest
+        .files
+        .iter()
+        .map(|f| PathBuf::from(&f.file))
+        .chain([PathBuf::from(MANIFEST)])
+        .collect();
+    let dirs: HashSet<PathBuf> = files
+        .iter()
+        .flat_map(|f| f.ancestors().skip(1).map(Path::to_path_buf))
+        .filter(|d| !d.as_os_str().is_empty())
+        .collect();
+    let mut pending = vec![PathBuf::new()];
+    while let Some(rel) = pending.pop() {
+        let entries = std::fs::read_dir(dir.join(&rel)).map_err(|e| e.to_string())?;
+        for entry in entries {
+            let entry = entry.map_err(|e| e.to_string())?;
+            let path = rel.join(entry.file_name());
+            let kind = entry.file_type().map_err(|e| e.to_string())?;
+            if kind.is_dir() && dirs.contains(&path) {
+                pending.push(path);
+            } else if !(kind.is_file() && files.contains(&path)) {
+                return Err(format!(
+                    "it holds {}, which the backup did not make; remove the folder yourself if it is no longer needed",
+                    quote(&path.to_string_lossy())
+                ));
+            }
+        }
+    }
+    Ok(manifest)
+}
+
+/// Removes exactly what a backup made: its listed files, the manifest last (so an interrupted
+/// removal is still recognised as a backup next time), then its now empty folders.
+fn remove_backup(dir: &Path, manifest: &BackupManifest) -> std::io::Result<()> {
+    let ignore_missing = |r: std::io::Result<()>| match r {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        other => other,
+    };
+    let mut folders: Vec<PathBuf> = Vec::new();
+    for f in &manifest.files {
+        let rel = Path::new(&f.file);
+        ignore_missing(std::fs::remove_file(dir.join(rel)))?;
+        folders.extend(
+            rel.ancestors()
+                .skip(1)
+                .filter(|d| !d.as_os_str().is_empty())
+                .map(Path::to_path_buf),
+        );
+    }
+    ignore_missing(std::fs::remove_file(dir.join(MANIFEST)))?;
+    // Deepest first; `remove_dir` refuses a folder that is not empty.
+    folders.sort_by_key(|d| std::cmp::Reverse(d.components().count()));
+    folders.dedup();
+    for d in folders {
+        ignore_missing(std::fs::remove_dir(dir.join(d)))?;
+    }
+    std::fs::remove_dir(dir)
+}
+
+/// A manifest path as a relative path of plain names inside the backup folder, or why not.
+fn inside_path(file: &str) -> std::result::Result<PathBuf, &'static str> {
+    if file.is_empty() || file.len() > MAX_PATH_BYTES {
+        return Err("is empty or too long");
+    }
+    if file.contains('\\') || file.chars().any(char::is_control) {
+        return Err("holds a backslash or a control character");
+    }
+    let path = Path::new(file);
+    let mut depth = 0;
+    for c in path.components() {
+        match c {
+            Component::Normal(_) => depth += 1,
+            _ => return Err("leaves the backup folder (absolute, or with '..')"),
+        }
+    }
+    if depth == 0 || depth > MAX_PATH_DEPTH {
+        return Err("is nested too deeply");
+    }
+    Ok(path.to_path_buf())
+}
+
+/// `dir/rel` when every step of it is a plain folder and it ends at a regular file (no symbolic
+/// link anywhere inside the backup), else why not.
+fn regular_file_inside(dir: &Path, rel: &Path) -> std::result::Result<PathBuf, String> {
+    let mut path = dir.to_path_buf();
+    let steps = rel.components().count();
+    for (i, c) in rel.components().enumerate() {
+        path.push(c);
+        let meta =
+            std::fs::symlink_metadata(&path).map_err(|_| "missing from the backup".to_string())?;
+        if meta.file_type().is_symlink() {
+            return Err("is a symbolic link; a backup holds only regular files".into());
+        }
+        let last = i + 1 == steps;
+        if last && !meta.is_file() {
+            return Err("is not a regular file".into());
+        }
+        if !last && !meta.is_dir() {
+            return Err("is not inside a folder".into());
+        }
+    }
+    Ok(path)
+}
+
+/// Reads and checks a backup's manifest as untrusted input: a regular file of bounded size that
+/// parses, bounded counts, every path relative and inside the folder, SHA-256 sums well formed,
+/// no file listed twice, the database listed.
+fn read_manifest(dir: &Path) -> Result<BackupManifest> {
+    use std::io::Read as _;
+    let bad = |reason: String| {
         Error::Store(format!(
-            "backup {}: manifest.json is not a backup manifest: {e}",
+            "backup {}: {MANIFEST} is not a valid backup manifest: {reason}",
             dir.display()
         ))
-    })?;
-    manifest.dir = dir.to_path_buf();
-    if !manifest.files.iter().any(|f| f.file == DB_FILE) {
-        return Err(Error::Store(format!(
-            "backup {}: the manifest does not list {DB_FILE}",
-            dir.display()
+    };
+    let manifest_path = dir.join(MANIFEST);
+    let meta =
+        std::fs::symlink_metadata(&manifest_path).map_err(|e| Error::io(&manifest_path, e))?;
+    if !meta.is_file() {
+        return Err(bad(
+            "it is not a regular file (a symbolic link or a folder)".into(),
+        ));
+    }
+    if meta.len() > MAX_MANIFEST_BYTES {
+        return Err(bad(format!(
+            "it is {} bytes, more than the {MAX_MANIFEST_BYTES} a manifest may have",
+            meta.len()
         )));
     }
+    let mut text = Vec::new();
+    std::fs::File::open(&manifest_path)
+        .and_then(|f| f.take(MAX_MANIFEST_BYTES + 1).read_to_end(&mut text))
+        .map_err(|e| Error::io(&manifest_path, e))?;
+    if text.len() as u64 > MAX_MANIFEST_BYTES {
+        return Err(bad(format!(
+            "it has more than the {MAX_MANIFEST_BYTES} bytes a manifest may have"
+        )));
+    }
+    let mut manifest: BackupManifest =
+        serde_json::from_slice(&text).map_err(|e| bad(e.to_string()))?;
+    if manifest.files.len() > MAX_MANIFEST_FILES {
+        return Err(bad(format!(
+            "it lists {} files, more than {MAX_MANIFEST_FILES}",
+            manifest.files.len()
+        )));
+    }
+    if manifest.rows.len() > MAX_MANIFEST_TABLES {
+        return Err(bad(format!(
+            "it lists {} tables, more than {MAX_MANIFEST_TABLES}",
+            manifest.rows.len()
+        )));
+    }
+    let mut seen = HashSet::new();
     for f in &manifest.files {
-        let path = dir.join(&f.file);
+        let path =
+            inside_path(&f.file).map_err(|why| bad(format!("file {} {why}", quote(&f.file))))?;
+        if path == Path::new(MANIFEST) || !seen.insert(path) {
+            return Err(bad(format!("file {} is listed twice", quote(&f.file))));
+        }
+        let hex = f.sha256.len() == 64
+            && f.sha256
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+        if !hex {
+            return Err(bad(format!(
+                "file {}: sha256 {} is not 64 lower-case hex digits",
+                quote(&f.file),
+                quote(&f.sha256)
+            )));
+        }
+    }
+    if !manifest.files.iter().any(|f| f.file == DB_FILE) {
+        return Err(bad(format!("it does not list {DB_FILE}")));
+    }
+    manifest.dir = dir.to_path_buf();
+    Ok(manifest)
+}
+
+/// Checks a backup folder: its manifest is valid (see the module notes), every file it lists is a
+/// regular file inside the folder with its size and SHA-256, and the database passes SQLite's
+/// integrity check.
+///
+/// # Errors
+/// [`Error::Store`] naming the manifest's problem, or the first file that is missing, altered or
+/// outside the folder, or the failed integrity check; [`Error::Io`] when the folder or manifest
+/// cannot be read.
+pub fn verify_backup(dir: &Path) -> Result<BackupManifest> {
+    let manifest = read_manifest(dir)?;
+    for f in &manifest.files {
         let bad = |reason: String| {
             Error::Store(format!(
                 "backup {} is damaged: {}: {reason}",
@@ -190,7 +495,9 @@ pub fn verify_backup(dir: &Path) -> Result<BackupManifest> {
                 f.file
             ))
         };
-        let meta = std::fs::metadata(&path).map_err(|_| bad("missing from the backup".into()))?;
+        // `read_manifest` checked the path is relative and plain.
+        let path = regular_file_inside(dir, Path::new(&f.file)).map_err(bad)?;
+        let meta = std::fs::metadata(&path).map_err(|e| Error::io(&path, e))?;
         if meta.len() != f.bytes {
             return Err(bad(format!(
                 "{} bytes, the manifest says {}",
@@ -206,59 +513,132 @@ pub fn verify_backup(dir: &Path) -> Result<BackupManifest> {
         }
     }
     let db_path = dir.join(DB_FILE);
-    let conn = Connection::open_with_flags(&db_path, OpenFlags::SQLITE_OPEN_READ_ONLY)
-        .map_err(|e| db_error(&db_path, e))?;
-    let result: String = conn
-        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
-        .map_err(|e| db_error(&db_path, e))?;
-    if result != "ok" {
-        return Err(Error::Store(format!(
+    integrity_check(&db_path).map_err(|result| {
+        Error::Store(format!(
             "backup {} is damaged: {DB_FILE} fails its integrity check: {result}",
             dir.display()
-        )));
-    }
+        ))
+    })?;
     Ok(manifest)
 }
 
-/// Restores the database at `target` from a backup folder: verifies the backup first, copies its
-/// database beside `target`, moves the current database (with its WAL) aside to
-/// `<target>.replaced-<time>`, and renames the copy into place. Returns where the replaced
-/// database went (if there was one). Stop writers (e.g. `retention serve`) before restoring.
+/// SQLite's integrity check of a database file opened read-only; `Err` holds its first message.
+fn integrity_check(db_path: &Path) -> std::result::Result<(), String> {
+    let conn = Connection::open_with_flags(db_path, OpenFlags::SQLITE_OPEN_READ_ONLY)
+        .map_err(|e| e.to_string())?;
+    let result: String = conn
+        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .map_err(|e| e.to_string())?;
+    if result == "ok" { Ok(()) } else { Err(result) }
+}
+
+/// `path` with `suffix` appended to its file name.
+fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
+    let mut s = OsString::from(path.as_os_str());
+    s.push(suffix);
+    PathBuf::from(s)
+}
+
+/// Keeps the database at `target` (with its WAL and shared-memory files) under a new name
+/// `<target>.replaced-<UTC time>`, leaving `target` itself in place until the restored copy is
+/// renamed onto it: the path never goes missing, so nothing can create an empty database there
+/// meanwhile. Returns the new name and the side files moved.
+fn set_aside(target: &Path) -> Result<(PathBuf, Vec<(PathBuf, PathBuf)>)> {
+    // Fold the WAL into the database first, so the set-aside copy is one complete file when no
+    // other process has it open.
+    if let Ok(conn) = Connection::open_with_flags(target, OpenFlags::SQLITE_OPEN_READ_WRITE) {
+        let _ = conn.busy_timeout(std::time::Duration::from_secs(5));
+        let _ = conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);");
+    }
+    let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%S%.3fZ");
+    let base = with_suffix(target, &format!(".replaced-{stamp}"));
+    let mut aside = base.clone();
+    let mut n = 1;
+    while std::fs::symlink_metadata(&aside).is_ok() {
+        n += 1;
+        aside = with_suffix(&base, &format!("-{n}"));
+    }
+    // A second name for the same file: `target` stays valid until the rename replaces it.
+    if std::fs::hard_link(target, &aside).is_err() {
+        std::fs::copy(target, &aside).map_err(|e| Error::io(&aside, e))?;
+    }
+    // The WAL and shared memory go with the old file: a process still writing to it (a server
+    // that has not reopened yet) keeps a consistent pair, and the restored database starts
+    // without them.
+    let mut moved = Vec::new();
+    for suffix in ["-wal", "-shm"] {
+        let side = with_suffix(target, suffix);
+        if std::fs::symlink_metadata(&side).is_ok() {
+            let to = with_suffix(&aside, suffix);
+            std::fs::rename(&side, &to).map_err(|e| Error::io(&side, e))?;
+            moved.push((side, to));
+        }
+    }
+    Ok((aside, moved))
+}
+
+/// Restores the database at `target` from a backup folder: verifies the backup, copies its
+/// database to an owner-only (0600) temporary file beside `target`, checks the copy against the
+/// manifest's SHA-256 and SQLite's integrity check, syncs it to disk, keeps the current database
+/// (if any) as `<target>.replaced-<UTC time>` (with its WAL), and renames the copy onto `target`
+/// in one atomic step. Returns where the replaced database went (if there was one).
+///
+/// A process that has the database open (e.g. `retention serve`) keeps reading and writing the
+/// replaced file, now under its new name, until it reopens: [`Store::file_replaced`] tells it.
 ///
 /// # Errors
-/// Whatever [`verify_backup`] refuses (nothing is touched then); [`Error::Io`] on file errors.
+/// Whatever [`verify_backup`] refuses, a copy that does not match the backup (nothing is touched
+/// then); [`Error::Io`] on file errors.
 pub fn restore(from: &Path, target: &Path) -> Result<Option<PathBuf>> {
-    verify_backup(from)?;
-    let dir = target
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-    let staged = crate::fsutil::temp_beside(target)?;
+    let manifest = verify_backup(from)?;
+    let expected = manifest
+        .files
+        .iter()
+        .find(|f| f.file == DB_FILE)
+        .cloned()
+        .ok_or_else(|| Error::Store(format!("backup {}: no {DB_FILE}", from.display())))?;
+    let dir = fsutil::parent_dir(target);
+    fsutil::create_private_dir_all(&dir)?;
+    let staged = fsutil::private_temp_beside(target)?;
     let source = from.join(DB_FILE);
-    std::fs::copy(&source, staged.path()).map_err(|e| Error::io(&source, e))?;
-    let aside = if target.exists() {
-        let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%SZ");
-        let aside = PathBuf::from(format!("{}.replaced-{stamp}", target.display()));
-        // Fold the WAL into the database first so the set-aside copy is one complete file.
-        if let Ok(conn) = Connection::open(target) {
-            let _ = conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);");
-        }
-        std::fs::rename(target, &aside).map_err(|e| Error::io(target, e))?;
-        for suffix in ["-wal", "-shm"] {
-            let side = PathBuf::from(format!("{}{suffix}", target.display()));
-            if side.exists() {
-                let moved = PathBuf::from(format!("{}{suffix}", aside.display()));
-                std::fs::rename(&side, &moved).map_err(|e| Error::io(&side, e))?;
-            }
-        }
-        Some(aside)
-    } else {
-        None
+    {
+        // Not `fs::copy`: it would give the copy the backup file's permissions.
+        let mut src = std::fs::File::open(&source).map_err(|e| Error::io(&source, e))?;
+        let mut dst = staged.as_file();
+        std::io::copy(&mut src, &mut dst).map_err(|e| Error::io(staged.path(), e))?;
+        staged
+            .as_file()
+            .sync_all()
+            .map_err(|e| Error::io(staged.path(), e))?;
+    }
+    let copied = crate::sha256_file(staged.path())?;
+    if copied != expected.sha256 {
+        return Err(Error::Store(format!(
+            "backup {}: {DB_FILE} changed while it was being restored (its SHA-256 no longer matches the manifest); {} is untouched",
+            from.display(),
+            target.display()
+        )));
+    }
+    integrity_check(staged.path()).map_err(|result| {
+        Error::Store(format!(
+            "the copy of {} fails its integrity check ({result}); {} is untouched",
+            source.display(),
+            target.display()
+        ))
+    })?;
+    let aside = match std::fs::symlink_metadata(target) {
+        Ok(_) => Some(set_aside(target)?),
+        Err(_) => None,
     };
-    staged
-        .persist(target)
-        .map_err(|e| Error::io(target, e.error))?;
+    if let Err(e) = staged.persist(target) {
+        // Put the WAL back with the database it belongs to.
+        for (side, to) in aside.iter().flat_map(|(_, moved)| moved) {
+            let _ = std::fs::rename(to, side);
+        }
+        return Err(Error::io(target, e.error));
+    }
+    fsutil::sync_dir(&dir)?;
+    let aside = aside.map(|(path, _)| path);
     let restored = Store::open(target)?;
     restored.audit(
         "restore",
@@ -267,4 +647,49 @@ pub fn restore(from: &Path, target: &Path) -> Result<Option<PathBuf>> {
         &serde_json::json!({"replaced": aside.as_ref().map(|p| p.display().to_string())}),
     )?;
     Ok(aside)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backup_names_are_recognised_exactly() {
+        assert!(backup_stamp("retentionai-20261103T021500.123Z").is_some());
+        for name in [
+            "retentionai-manual",
+            "retentionai-20261103T021500Z",
+            "retentionai-20261103T021500.123Z-old",
+            "retentionai-20261303T021500.123Z",
+            ".retentionai-20261103T021500.123Z.abc",
+        ] {
+            assert!(backup_stamp(name).is_none(), "{name}");
+        }
+    }
+
+    #[test]
+    fn manifest_paths_must_stay_inside() {
+        for ok in ["retentionai.db", "models/v1.model.json"] {
+            assert!(inside_path(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "",
+            "/etc/passwd",
+            "../outside.db",
+            "models/../../x",
+            "./retentionai.db",
+            "a\\b",
+            "a\nb",
+            "a/b/c/d/e/f/g/h/i",
+        ] {
+            assert!(inside_path(bad).is_err(), "{bad:?}");
+        }
+        assert!(inside_path(&"x".repeat(MAX_PATH_BYTES + 1)).is_err());
+    }
+
+    #[test]
+    fn quotes_are_short() {
+        let q = quote(&"y".repeat(10_000));
+        assert!(q.chars().count() < QUOTE + 4, "{q}");
+    }
 }

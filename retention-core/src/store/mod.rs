@@ -4,6 +4,12 @@
 //!
 //! Schema changes are numbered migrations recorded in `PRAGMA user_version`; opening a database
 //! applies the missing ones in one transaction and refuses a database newer than this build.
+//!
+//! Customer data stays private: a database this module creates (and its `-wal` and `-shm`, which
+//! SQLite creates with the database's mode) is owner-only (0600, new folders 0700); deleted rows
+//! are overwritten (`secure_delete`), and a GDPR erasure checkpoints the write-ahead log so no
+//! copy of the erased rows stays readable in the database's files. Customer ids are stored and
+//! looked up in one form, [`normalize_customer_id`], whatever path they arrive by.
 
 mod backup;
 
@@ -13,7 +19,7 @@ use std::time::Duration;
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 
-pub use backup::{BackupManifest, ManifestEntry, restore, verify_backup};
+pub use backup::{BackupManifest, ManifestEntry, Rotation, SkippedVersion, restore, verify_backup};
 
 use crate::error::{Error, Result};
 use crate::model::ChurnModel;
@@ -131,6 +137,17 @@ CREATE TABLE drift_reports (
     features   INTEGER NOT NULL,
     report     TEXT NOT NULL
 );
+",
+    // Customer ids logged before ids were normalised (e.g. over HTTP, untrimmed) take their
+    // normalised form, so GDPR requests find them: the characters are Unicode White_Space, the
+    // set `char::is_whitespace` and `normalize_customer_id` trim (checked by a test).
+    r"
+UPDATE predictions SET customer_id = trim(customer_id, char(
+    9, 10, 11, 12, 13, 32, 133, 160, 5760, 8192, 8193, 8194, 8195, 8196, 8197, 8198, 8199, 8200,
+    8201, 8202, 8232, 8233, 8239, 8287, 12288))
+WHERE customer_id <> trim(customer_id, char(
+    9, 10, 11, 12, 13, 32, 133, 160, 5760, 8192, 8193, 8194, 8195, 8196, 8197, 8198, 8199, 8200,
+    8201, 8202, 8232, 8233, 8239, 8287, 12288));
 ",
 ];
 
@@ -324,6 +341,44 @@ pub struct AuditEntry {
 pub struct Store {
     conn: Connection,
     path: PathBuf,
+    /// (device, inode) of the database file when it was opened (Unix), for [`Store::file_replaced`].
+    identity: Option<(u64, u64)>,
+}
+
+/// The one form in which a customer id is stored in the prediction log and looked up (by GDPR
+/// export and erasure, [`Store::predictions_of`]): without surrounding whitespace (Unicode
+/// White_Space, as `str::trim`), as table cells are read. The CLI, the Python module and the HTTP
+/// service all log through [`Store::log_predictions`], which applies it, so an id typed with or
+/// without stray spaces names the same customer everywhere. Case and inner characters are kept:
+/// `c-1` and `C-1` are different customers.
+pub fn normalize_customer_id(id: &str) -> &str {
+    id.trim()
+}
+
+/// A customer id for a GDPR request: normalised, and refused when blank.
+fn requested_id(customer_id: &str) -> Result<&str> {
+    let id = normalize_customer_id(customer_id);
+    if id.is_empty() {
+        return Err(Error::param(
+            "--customer-id",
+            "the customer id is blank; give the id as it appears in the scored data",
+        ));
+    }
+    Ok(id)
+}
+
+/// (device, inode) of a file, if it exists (Unix only).
+fn file_identity(path: &Path) -> Option<(u64, u64)> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = path;
+        None
+    }
 }
 
 impl std::fmt::Debug for Store {
@@ -362,12 +417,23 @@ impl Store {
     /// written by a newer version.
     pub fn open(path: &Path) -> Result<Self> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+            crate::fsutil::create_private_dir_all(dir)?;
+        }
+        // A new database is created owner-only before SQLite opens it (SQLite would create it
+        // 0644 less the umask); SQLite gives its -wal and -shm the database's mode.
+        if path.as_os_str() != ":memory:" {
+            match crate::fsutil::create_private_file(path) {
+                Ok(_) => {}
+                Err(Error::Io { source, .. })
+                    if source.kind() == std::io::ErrorKind::AlreadyExists => {}
+                Err(e) => return Err(e),
+            }
         }
         let conn = Connection::open(path).map_err(|e| db_error(path, e))?;
         let mut store = Store {
             conn,
             path: path.to_path_buf(),
+            identity: file_identity(path),
         };
         store.configure()?;
         store.migrate()?;
@@ -391,6 +457,31 @@ impl Store {
     /// The database file.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Whether the file at this store's path is no longer the one it opened: it was replaced
+    /// (e.g. by `retention restore`, which renames a new database into place) or removed. A
+    /// long-running process (the HTTP server) calls this on each reload and reopens when it is
+    /// true; until then its connection keeps reading and writing the old file. Cheap: one
+    /// `stat` of the path, compared by (device, inode) with the file at open. Always `false`
+    /// where file identities are not available (not Unix).
+    pub fn file_replaced(&self) -> bool {
+        match self.identity {
+            Some(at_open) => file_identity(&self.path) != Some(at_open),
+            None => false,
+        }
+    }
+
+    /// A warning when the database file may be read by other users (group or other permission
+    /// bits set, as files created under the usual umask by earlier versions are): it holds
+    /// customer ids, API-key hashes and the GDPR salt. The store does not change the mode
+    /// itself (a shared group may be deliberate); the caller shows the warning.
+    pub fn permission_warning(&self) -> Option<String> {
+        let mode = crate::fsutil::shared_mode(&self.path)?;
+        Some(format!(
+            "{} is readable by other users (mode {mode:03o}) and holds customer ids, API-key hashes and the GDPR salt: `chmod 600` it (and its -wal and -shm)",
+            self.path.display()
+        ))
     }
 
     fn err(&self, e: rusqlite::Error) -> Error {
@@ -431,8 +522,10 @@ impl Store {
         self.conn
             // WAL + NORMAL: a commit survives a crash of the process (not always of the OS);
             // 64 MiB of page cache keeps the log's indexes in memory during bulk inserts.
+            // secure_delete: deleted rows are overwritten with zeros, not left in free space.
             .execute_batch(
-                "PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL; PRAGMA cache_size = -65536;",
+                "PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL; PRAGMA cache_size = -65536;
+                 PRAGMA secure_delete = ON;",
             )
             .map_err(|e| self.err(e))
     }
@@ -818,8 +911,8 @@ impl Store {
     // ---- prediction log -------------------------------------------------------------------
 
     /// Logs one batch of scored rows in one transaction. A row already logged under the same
-    /// `batch_id` and row index is skipped, so re-running a batch does not duplicate it. Returns
-    /// the rows inserted.
+    /// `batch_id` and row index is skipped, so re-running a batch does not duplicate it. Customer
+    /// ids are stored normalised ([`normalize_customer_id`]). Returns the rows inserted.
     ///
     /// # Errors
     /// [`Error::Store`] on a database error (nothing of the batch is written then).
@@ -840,7 +933,7 @@ impl Store {
             for r in rows {
                 inserted += stmt
                     .execute(params![
-                        r.customer_id,
+                        normalize_customer_id(r.customer_id),
                         r.model_version,
                         r.variant,
                         r.probability,
@@ -902,7 +995,7 @@ impl Store {
         self.log_predictions(batch_id, &rows)
     }
 
-    /// Logged predictions of one customer, oldest first.
+    /// Logged predictions of one customer (the id normalised as it was logged), oldest first.
     ///
     /// # Errors
     /// [`Error::Store`] on a database error.
@@ -910,7 +1003,7 @@ impl Store {
         self.all(
             "SELECT customer_id, model_version, variant, probability, tier, batch_id, created_at
              FROM predictions WHERE customer_id = ?1 ORDER BY id",
-            [customer_id],
+            [normalize_customer_id(customer_id)],
             row_to_prediction,
         )
     }
@@ -1124,22 +1217,23 @@ impl Store {
             .map_err(|e| self.err(e))
     }
 
-    /// The salted hash the audit log uses instead of a customer id.
+    /// The salted hash the audit log uses instead of a customer id (of the normalised id).
     ///
     /// # Errors
     /// [`Error::Store`] on a database error.
     pub fn subject_hash(&self, customer_id: &str) -> Result<String> {
         let salt = self.salt()?;
-        Ok(crate::sha256_hex(
-            format!("{salt}:{customer_id}").as_bytes(),
-        ))
+        let id = normalize_customer_id(customer_id);
+        Ok(crate::sha256_hex(format!("{salt}:{id}").as_bytes()))
     }
 
-    /// Every row about a customer (GDPR access request), and an audit entry for the request.
+    /// Every row about a customer (GDPR access request), and an audit entry for the request. The
+    /// id is normalised ([`normalize_customer_id`]) as it was when logged.
     ///
     /// # Errors
-    /// [`Error::Store`] on a database error.
+    /// [`Error::InvalidParameter`] for a blank id, [`Error::Store`] on a database error.
     pub fn gdpr_export(&self, customer_id: &str, actor: &str) -> Result<serde_json::Value> {
+        let customer_id = requested_id(customer_id)?;
         let predictions = self.predictions_of(customer_id)?;
         let subject = self.subject_hash(customer_id)?;
         self.audit(
@@ -1157,11 +1251,20 @@ impl Store {
     }
 
     /// Erases every row about a customer in one transaction (GDPR erasure); the audit log keeps
-    /// only the salted hash of the id. Returns the rows deleted.
+    /// only the salted hash of the id. The id is normalised ([`normalize_customer_id`]) as it was
+    /// when logged. No readable copy stays in the database's files: deleted content is zeroed
+    /// (`secure_delete`), the query planner's sampled index keys (`sqlite_stat4`, written by
+    /// `db optimize`) of the prediction log are dropped, and the write-ahead log is checkpointed
+    /// and truncated. Backups taken earlier still hold the rows. Returns the rows deleted; running
+    /// it again is harmless (it deletes nothing and purges the log again).
     ///
     /// # Errors
-    /// [`Error::Store`] on a database error (nothing is deleted then).
+    /// [`Error::InvalidParameter`] for a blank id; [`Error::Store`] on a database error (nothing
+    /// is deleted then), or when another connection kept the write-ahead log from being
+    /// truncated within the busy timeout (the rows are erased, but copies stay in `<db>-wal`
+    /// until the next checkpoint: the message says to run the erasure again).
     pub fn gdpr_delete(&mut self, customer_id: &str, actor: &str) -> Result<usize> {
+        let customer_id = requested_id(customer_id)?;
         let subject = self.subject_hash(customer_id)?;
         let path = self.path.clone();
         let e = |e: rusqlite::Error| db_error(&path, e);
@@ -1172,6 +1275,18 @@ impl Store {
                 [customer_id],
             )
             .map_err(e)?;
+        // ANALYZE (db optimize) samples index keys, customer ids among them, into sqlite_stat4.
+        let stat4: i64 = tx
+            .query_row(
+                "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'sqlite_stat4'",
+                [],
+                |r| r.get(0),
+            )
+            .map_err(e)?;
+        if stat4 > 0 {
+            tx.execute("DELETE FROM sqlite_stat4 WHERE tbl = 'predictions'", [])
+                .map_err(e)?;
+        }
         insert_audit(
             &tx,
             actor,
@@ -1181,7 +1296,39 @@ impl Store {
         )
         .map_err(e)?;
         tx.commit().map_err(e)?;
+        // The WAL still holds the pages as they were before the erasure: copy the erased pages
+        // into the database and truncate the log.
+        let (busy, _, _): (i64, i64, i64) = self
+            .conn
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })
+            .map_err(|e| self.err(e))?;
+        if busy != 0 {
+            return Err(Error::Store(format!(
+                "{}: erased {removed} rows about the customer, but another connection kept the write-ahead log busy, so copies of them stay in {}-wal until the next checkpoint; run the erasure again when the database is quieter",
+                self.path.display(),
+                self.path.display()
+            )));
+        }
         Ok(removed)
+    }
+
+    /// Backup folders recorded in this database that still exist, oldest first, with when each
+    /// was taken: what still holds rows erased since (see [`Store::gdpr_delete`]).
+    ///
+    /// # Errors
+    /// [`Error::Store`] on a database error.
+    pub fn backup_folders(&self) -> Result<Vec<(String, PathBuf)>> {
+        let rows: Vec<(String, String)> =
+            self.all("SELECT at, dir FROM backups ORDER BY id", [], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })?;
+        Ok(rows
+            .into_iter()
+            .map(|(at, dir)| (at, PathBuf::from(dir)))
+            .filter(|(_, dir)| dir.is_dir())
+            .collect())
     }
 
     /// Predictions older than `days` still in the log (the retention policy's backlog).
@@ -1478,4 +1625,68 @@ fn row_to_prediction(r: &rusqlite::Row<'_>) -> rusqlite::Result<LoggedPrediction
 
 fn parse_json(s: &str) -> serde_json::Value {
     serde_json::from_str(s).unwrap_or(serde_json::Value::String(s.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The characters the id migration trims, as listed in its SQL.
+    fn migration_whitespace() -> Vec<char> {
+        let sql = MIGRATIONS[2];
+        let start = sql.find("char(").map(|i| i + 5).unwrap_or(0);
+        let end = start + sql[start..].find(')').unwrap_or(0);
+        sql[start..end]
+            .split(',')
+            .filter_map(|n| n.trim().parse::<u32>().ok())
+            .filter_map(char::from_u32)
+            .collect()
+    }
+
+    #[test]
+    fn the_id_migration_trims_what_normalize_customer_id_trims() {
+        let listed = migration_whitespace();
+        let all: Vec<char> = (0..=0x10FFFF)
+            .filter_map(char::from_u32)
+            .filter(|c| c.is_whitespace())
+            .collect();
+        assert_eq!(listed, all);
+        for c in &all {
+            assert_eq!(normalize_customer_id(&format!("{c}C-1{c}")), "C-1");
+        }
+        assert_eq!(normalize_customer_id("c 1"), "c 1");
+    }
+
+    #[test]
+    fn ids_logged_untrimmed_before_the_migration_are_normalised() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("old.db");
+        {
+            let store = Store::open(&path).unwrap();
+            let conn = store.connection();
+            conn.execute(
+                "INSERT INTO models (sha256, artifact, algorithm, metrics, registered_at, registered_by)
+                 VALUES ('x', x'00', 'logistic', '{}', 'now', 'test')",
+                [],
+            )
+            .unwrap();
+            for (i, id) in ["  C-1\t", "C-1", "\u{a0}C-2\u{3000}", "C 3"]
+                .iter()
+                .enumerate()
+            {
+                conn.execute(
+                    "INSERT INTO predictions (customer_id, model_version, variant, probability, tier, batch_id, row_index, created_at)
+                     VALUES (?1, 1, 'direct', 0.5, 'Low', 'old', ?2, 0)",
+                    params![id, i as i64],
+                )
+                .unwrap();
+            }
+            conn.pragma_update(None, "user_version", 2).unwrap();
+        }
+        let store = Store::open(&path).unwrap();
+        assert_eq!(store.schema_version().unwrap(), MIGRATIONS.len() as i64);
+        assert_eq!(store.predictions_of("C-1").unwrap().len(), 2);
+        assert_eq!(store.predictions_of("C-2").unwrap().len(), 1);
+        assert_eq!(store.predictions_of("C 3").unwrap().len(), 1);
+    }
 }
