@@ -15,7 +15,7 @@ use axum::response::{IntoResponse, Response};
 use polars::prelude::{Column, DataFrame};
 use retention_core::Error as CoreError;
 use retention_core::model::Tier;
-use retention_core::store::api_key_hash;
+use retention_core::store::{api_key_hash, normalize_customer_id};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -155,7 +155,12 @@ fn score(
 ) -> Result<Prediction, ApiError> {
     let champion = live.champion.as_ref().ok_or_else(ApiError::not_ready)?;
     let id_column = champion.scorer.model().schema.id();
-    let id = id_column.and_then(|c| fields.iter().find(|(k, _)| *k == c).and_then(|(_, v)| *v));
+    // The id as the prediction log stores it (the same for routing as on every other path); a
+    // blank one is no id.
+    let id = id_column
+        .and_then(|c| fields.iter().find(|(k, _)| *k == c).and_then(|(_, v)| *v))
+        .map(normalize_customer_id)
+        .filter(|id| !id.is_empty());
     if let (None, Some(id_column)) = (id, id_column) {
         let at = row.map_or(String::new(), |r| format!("row {r}: "));
         return Err(ApiError::unprocessable(

@@ -15,7 +15,6 @@ use std::time::Duration;
 use retention_core::store::{PredictionRow, Store, now_millis};
 
 use super::metrics::Metrics;
-use super::state::file_identity;
 
 /// Most entries written in one transaction.
 const BATCH: usize = 4096;
@@ -87,7 +86,6 @@ impl Logger {
         let bytes = Arc::new(AtomicUsize::new(0));
         let writer = Writer {
             db: db.to_path_buf(),
-            identity: file_identity(db),
             store,
             metrics: metrics.clone(),
             bytes: bytes.clone(),
@@ -139,8 +137,6 @@ impl Logger {
 /// The writing side: one thread with its own connection.
 struct Writer {
     db: std::path::PathBuf,
-    /// The database file's identity when it was opened.
-    identity: Option<(u64, u64)>,
     store: Store,
     metrics: Arc<Metrics>,
     bytes: Arc<AtomicUsize>,
@@ -191,14 +187,12 @@ impl Writer {
 
     /// Reopens the database when its file was replaced since it was opened.
     fn reopen_if_replaced(&mut self) {
-        let now = file_identity(&self.db);
-        if now.is_none() || now == self.identity {
+        if !self.store.file_replaced() || !self.db.exists() {
             return;
         }
         match Store::open(&self.db) {
             Ok(store) => {
                 self.store = store;
-                self.identity = now;
                 eprintln!(
                     "the database file was replaced: the prediction log writes to the new one"
                 );

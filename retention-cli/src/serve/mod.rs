@@ -144,8 +144,10 @@ pub fn run(db: &Path, args: &ServeArgs) -> Result<()> {
     let scoring_threads = args.scoring_threads.unwrap_or_else(|| {
         std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get)
     });
-    let identity = state::file_identity(db);
     let store = Store::open(db).with_context(|| format!("opening {}", db.display()))?;
+    if let Some(warning) = store.permission_warning() {
+        crate::output::warn(&warning);
+    }
     let metrics = Arc::new(Metrics::default());
     let (logger, writer) = Logger::start(
         db,
@@ -169,7 +171,6 @@ pub fn run(db: &Path, args: &ServeArgs) -> Result<()> {
         log_predictions: !args.no_log,
         store: Mutex::new(store),
         db_ok: AtomicBool::new(false),
-        db_identity: Mutex::new(identity),
         load_failures: Mutex::new(Default::default()),
         scoring: Arc::new(Semaphore::new(scoring_threads)),
         batch_bodies: Arc::new(Semaphore::new(scoring_threads)),

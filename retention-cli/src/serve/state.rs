@@ -8,7 +8,7 @@
 //! file was replaced (`retention restore`), the connection is reopened and every model reloaded.
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
@@ -23,12 +23,6 @@ use tokio::sync::Semaphore;
 use super::logger::{Entry, Logger};
 use super::metrics::{DriftGauge, Metrics, ModelGauge};
 use super::records::Wanted;
-
-/// The (device, inode) of a file, which changes when the file is replaced by a rename.
-pub fn file_identity(path: &Path) -> Option<(u64, u64)> {
-    use std::os::unix::fs::MetadataExt;
-    std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
-}
 
 /// A registered version loaded and ready to score.
 #[derive(Debug)]
@@ -138,8 +132,6 @@ pub struct AppState {
     pub store: Mutex<Store>,
     /// Whether the last reload reached the database.
     pub db_ok: AtomicBool,
-    /// The database file's identity when the connection was opened.
-    pub db_identity: Mutex<Option<(u64, u64)>>,
     /// Versions that failed to load.
     pub load_failures: Mutex<LoadFailures>,
     /// Turns on the blocking pool for model work (`--scoring-threads`).
@@ -191,16 +183,13 @@ impl AppState {
     /// Reopens the connection when the database file was replaced; then every model is loaded
     /// again from the new file (version numbers may name other models there).
     fn reopen_if_replaced(&self) -> anyhow::Result<bool> {
-        let now = file_identity(&self.config.db);
-        let mut identity = self
-            .db_identity
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if now.is_none() || now == *identity {
+        let mut store = self.store();
+        // A removed file is not reopened (that would create an empty database in its place).
+        if !store.file_replaced() || !self.config.db.exists() {
             return Ok(false);
         }
-        *self.store() = Store::open(&self.config.db)?;
-        *identity = now;
+        *store = Store::open(&self.config.db)?;
+        eprintln!("the database file was replaced: reloading every model from the new one");
         self.load_failures
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
