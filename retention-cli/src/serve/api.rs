@@ -375,7 +375,8 @@ fn records_from_csv(body: &[u8]) -> Result<Vec<Record>, ApiError> {
             ));
         }
         Some(Err(e)) => return Err(csv_error(0, e)),
-        Some(Ok(())) => fields.iter().map(|f| f.trim().to_string()).collect(),
+        Some(Ok(())) => retention_core::data::csv::header_names(&fields)
+            .map_err(|e| csv_error(0, &format!("header: {e}")))?,
     };
     let mut out = Vec::new();
     while let Some(read) = records.next_into(&mut fields) {
