@@ -50,7 +50,7 @@ pub mod store;
 pub mod training;
 
 pub use error::{Error, Result};
-pub use fsutil::{atomic_write, sha256_file, sha256_hex};
+pub use fsutil::{atomic_write, refuse_output_over_inputs, sha256_file, sha256_hex};
 
 /// The types most programs need.
 pub mod prelude {
