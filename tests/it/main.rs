@@ -9,4 +9,5 @@ mod scoring;
 mod selection;
 mod serve;
 mod store;
+mod table_inputs;
 mod util;
