@@ -3,6 +3,7 @@
 //! Every message says what was wrong and, where it can, which column, row or value, and what was
 //! expected, so that the CLI and the Python module can show it to a user as it is.
 
+use std::borrow::Cow;
 use std::path::PathBuf;
 
 /// Everything that can go wrong in RetentionAI.
@@ -10,7 +11,10 @@ use std::path::PathBuf;
 #[non_exhaustive]
 pub enum Error {
     /// A column the operation needs is not in the table.
-    #[error("column '{column}' not found{context}; available columns: {available}")]
+    #[error(
+        "column '{}' not found{context}; available columns: {available}",
+        excerpt(column)
+    )]
     ColumnNotFound {
         /// The missing column.
         column: String,
@@ -21,7 +25,11 @@ pub enum Error {
     },
 
     /// A cell does not hold what its column's role requires.
-    #[error("column '{column}', row {row}: {reason} (value {value:?})")]
+    #[error(
+        "column '{}', row {row}: {reason} (value {:?})",
+        excerpt(column),
+        excerpt(value)
+    )]
     InvalidValue {
         /// Column of the bad cell.
         column: String,
@@ -127,6 +135,38 @@ pub enum Error {
     Json(#[from] serde_json::Error),
 }
 
+/// Characters of a user's value, line or name that an error message quotes at most.
+pub const EXCERPT_CHARS: usize = 60;
+
+/// A user's value, line or name as an error message may quote it: whole when it has at most
+/// [`EXCERPT_CHARS`] characters, else its first characters, `…` and its length in bytes, so that
+/// a 100 MB cell or header line never ends up in a message (or a log) in full. The one helper
+/// every message quoting user data goes through.
+pub fn excerpt(text: &str) -> Cow<'_, str> {
+    match text.char_indices().nth(EXCERPT_CHARS) {
+        None => Cow::Borrowed(text),
+        Some((cut, _)) => Cow::Owned(format!("{}… ({} bytes)", &text[..cut], text.len())),
+    }
+}
+
+/// Names listed in a message (`a, b, c`): at most this many, each through [`excerpt`].
+const LISTED_NAMES: usize = 30;
+
+/// A list of names for a message: at most [`LISTED_NAMES`] of them, each through [`excerpt`],
+/// then how many more there are.
+pub fn name_list<S: AsRef<str>>(names: &[S]) -> String {
+    let mut text = names
+        .iter()
+        .take(LISTED_NAMES)
+        .map(|s| excerpt(s.as_ref()))
+        .collect::<Vec<_>>()
+        .join(", ");
+    if names.len() > LISTED_NAMES {
+        text.push_str(&format!(" … and {} more", names.len() - LISTED_NAMES));
+    }
+    text
+}
+
 impl Error {
     /// Shorthand for [`Error::InvalidParameter`].
     pub fn param(name: impl Into<String>, reason: impl Into<String>) -> Self {
@@ -150,18 +190,37 @@ impl Error {
         context: impl Into<String>,
         available: &[S],
     ) -> Self {
-        let available = available
-            .iter()
-            .map(|s| s.as_ref())
-            .collect::<Vec<_>>()
-            .join(", ");
         Error::ColumnNotFound {
             column: column.into(),
             context: context.into(),
-            available,
+            available: name_list(available),
         }
     }
 }
 
 /// The library's result type.
 pub type Result<T> = std::result::Result<T, Error>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_quote_a_short_prefix_of_user_data() {
+        assert_eq!(excerpt("Yes"), "Yes");
+        let long = "é".repeat(1_000_000);
+        let short = excerpt(&long);
+        assert!(short.starts_with(&"é".repeat(EXCERPT_CHARS)), "{short}");
+        assert!(short.ends_with("… (2000000 bytes)"), "{short}");
+        let e = Error::InvalidValue {
+            column: "c".repeat(10_000),
+            row: 3,
+            value: "v".repeat(100 << 20),
+            reason: "bad".into(),
+        };
+        assert!(e.to_string().len() < 300, "{}", e.to_string().len());
+        let names: Vec<String> = (0..100_000).map(|i| format!("column_{i}")).collect();
+        let e = Error::column_not_found("x".repeat(1 << 20), "", &names).to_string();
+        assert!(e.len() < 1000 && e.ends_with("and 99970 more"), "{e}");
+    }
+}

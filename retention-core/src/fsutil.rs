@@ -1,4 +1,5 @@
-//! File-system helpers: atomic writes, owner-only files and folders, syncing, content hashes.
+//! File-system helpers: atomic writes, owner-only files and folders, syncing, content hashes,
+//! and the check that an output never overwrites an input.
 
 use std::io::{BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
@@ -189,6 +190,52 @@ pub(crate) fn shared_mode(path: &Path) -> Option<u32> {
     }
 }
 
+/// Refuses to write `output` when it is one of `inputs`: the same path once canonicalised, or the
+/// same file under another name (a hard link or a symbolic link: same device and inode). Every
+/// command that reads files and writes one calls this before reading anything, so that
+/// `score --data in.csv --out in.csv` fails instead of replacing its own input. `flag` is how the
+/// user named the output (`--out`). An output that does not exist yet is no input.
+///
+/// # Errors
+/// [`Error::InvalidParameter`] naming the flag, the output and the input it would overwrite.
+pub fn refuse_output_over_inputs(flag: &str, output: &Path, inputs: &[&Path]) -> Result<()> {
+    let Ok(out_meta) = std::fs::metadata(output) else {
+        return Ok(());
+    };
+    let out_canonical = std::fs::canonicalize(output).ok();
+    for input in inputs {
+        let Ok(in_meta) = std::fs::metadata(input) else {
+            continue;
+        };
+        let same_path =
+            out_canonical.is_some() && out_canonical == std::fs::canonicalize(input).ok();
+        if same_path || same_identity(&out_meta, &in_meta) {
+            return Err(Error::param(
+                flag,
+                format!(
+                    "{} is the same file as the input {}; writing it would destroy the input: choose another output path",
+                    output.display(),
+                    input.display()
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Whether two files' metadata describe the same file (device and inode on Unix).
+#[cfg(unix)]
+fn same_identity(a: &std::fs::Metadata, b: &std::fs::Metadata) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    a.dev() == b.dev() && a.ino() == b.ino()
+}
+
+/// Whether two files' metadata describe the same file (canonical paths only, off Unix).
+#[cfg(not(unix))]
+fn same_identity(_: &std::fs::Metadata, _: &std::fs::Metadata) -> bool {
+    false
+}
+
 /// Lower-case hex SHA-256 of a byte slice.
 pub fn sha256_hex(bytes: &[u8]) -> String {
     hex(&Sha256::digest(bytes))
@@ -249,6 +296,40 @@ mod tests {
         })
         .unwrap();
         assert_eq!(std::fs::read_to_string(&path).unwrap(), "whole");
+    }
+
+    #[test]
+    fn an_output_over_an_input_is_refused_by_path_and_identity() {
+        let dir = tempfile::tempdir().unwrap();
+        let input = dir.path().join("in.csv");
+        std::fs::write(&input, "a\n1\n").unwrap();
+        let other = dir.path().join("other.csv");
+        std::fs::write(&other, "a\n1\n").unwrap();
+        let fresh = dir.path().join("new.csv");
+        let check = |out: &Path| refuse_output_over_inputs("--out", out, &[&other, &input]);
+        assert!(check(&fresh).is_ok());
+        assert!(refuse_output_over_inputs("--out", &other, &[&input]).is_ok());
+        let e = check(&input).unwrap_err().to_string();
+        assert!(
+            e.contains("'--out'") && e.contains("in.csv is the same file as the input"),
+            "{e}"
+        );
+        // Another spelling of the same path.
+        let dotted = dir.path().join(".").join("in.csv");
+        assert!(check(&dotted).is_err());
+        #[cfg(unix)]
+        {
+            let hard = dir.path().join("hard.csv");
+            std::fs::hard_link(&input, &hard).unwrap();
+            let e = check(&hard).unwrap_err().to_string();
+            assert!(e.contains("hard.csv") && e.contains("in.csv"), "{e}");
+            let soft = dir.path().join("soft.csv");
+            std::os::unix::fs::symlink(&input, &soft).unwrap();
+            assert!(check(&soft).is_err());
+            // An input given through a link is the file it names.
+            assert!(refuse_output_over_inputs("--out", &input, &[&soft]).is_err());
+        }
+        assert_eq!(std::fs::read_to_string(&input).unwrap(), "a\n1\n");
     }
 
     #[cfg(unix)]

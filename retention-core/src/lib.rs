@@ -50,7 +50,9 @@ pub mod store;
 pub mod training;
 
 pub use error::{Error, Result};
-pub use fsutil::{atomic_write, atomic_write_private, sha256_file, sha256_hex};
+pub use fsutil::{
+    atomic_write, atomic_write_private, refuse_output_over_inputs, sha256_file, sha256_hex,
+};
 
 /// The types most programs need.
 pub mod prelude {

@@ -12,4 +12,5 @@ mod serve;
 mod serve_faults;
 mod store;
 mod store_safety;
+mod table_inputs;
 mod util;

@@ -15,6 +15,15 @@ use crate::output::{self, Table};
 const DRIFT_EXIT: u8 = 3;
 
 pub fn run(db: &std::path::Path, args: &DriftArgs, out: &mut dyn Write) -> Result<ExitCode> {
+    if let Some(path) = &args.out {
+        crate::commands::registry::refuse_output_over_inputs(
+            "--out",
+            path,
+            &[&args.reference, &args.current],
+            args.model.as_deref(),
+            db,
+        )?;
+    }
     let options = DriftOptions {
         thresholds: DriftThresholds {
             psi_warn: args.psi_warn,

@@ -13,6 +13,15 @@ use crate::cli::{ExplainArgs, ImportanceArgs};
 use crate::output::Table;
 
 pub fn run(db: &std::path::Path, args: &ExplainArgs, out: &mut dyn Write) -> Result<()> {
+    if let Some(path) = &args.out {
+        crate::commands::registry::refuse_output_over_inputs(
+            "--out",
+            path,
+            &[&args.data],
+            Some(&args.model),
+            db,
+        )?;
+    }
     let (model, _) = crate::commands::registry::resolve(db, &args.model)?;
     let raw = select_ids(&model, read_table(&args.data)?.frame, &args.id)?;
     if !args.set.is_empty() {

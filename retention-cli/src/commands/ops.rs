@@ -594,6 +594,9 @@ pub fn gdpr(db: &Path, cmd: &GdprCommand, out: &mut dyn Write) -> Result<()> {
             customer_id,
             out: file,
         } => {
+            if let Some(path) = file {
+                retention_core::refuse_output_over_inputs("--out", path, &[db])?;
+            }
             let store = open_existing(db)?;
             warn_if_shared(&store);
             let export = store.gdpr_export(customer_id, &actor())?;

@@ -20,6 +20,33 @@ pub fn resolve(db: &Path, spec: &str) -> Result<(ChurnModel, Option<i64>)> {
     }
 }
 
+/// The model file a `--model` argument names, when it names a file rather than a registry
+/// reference (an input that no output of the command may overwrite).
+pub fn model_file(spec: &str) -> Option<std::path::PathBuf> {
+    match ModelRef::parse(spec) {
+        ModelRef::File(path) => Some(path),
+        _ => None,
+    }
+}
+
+/// Refuses an output (`flag`) that is one of the command's inputs: its data files, the model
+/// file `--model` names, and the database.
+pub fn refuse_output_over_inputs(
+    flag: &str,
+    output: &Path,
+    data: &[&Path],
+    model: Option<&str>,
+    db: &Path,
+) -> Result<()> {
+    let model = model.and_then(model_file);
+    let mut inputs: Vec<&Path> = data.to_vec();
+    inputs.extend(model.as_deref());
+    inputs.push(db);
+    Ok(retention_core::refuse_output_over_inputs(
+        flag, output, &inputs,
+    )?)
+}
+
 /// The version a registry reference points at.
 pub fn version_of(store: &Store, reference: &ModelRef) -> Result<i64> {
     Ok(registry::version_of(store, reference)?)

@@ -23,6 +23,13 @@ enum Scorer {
 }
 
 pub fn run(db: &Path, args: &ScoreArgs, out: &mut dyn Write) -> Result<()> {
+    registry::refuse_output_over_inputs(
+        "--out",
+        &args.out,
+        &[&args.data],
+        args.model.as_deref(),
+        db,
+    )?;
     let scorer = match &args.model {
         Some(spec) => {
             let (model, version) = registry::resolve(db, spec)?;

@@ -692,22 +692,16 @@ pub fn csv_batch<'w>(
             if fields.len() > limits.max_fields {
                 return Err(too_many_fields(None, &limits));
             }
-            let mut seen = std::collections::HashSet::new();
-            let mut positions = Vec::with_capacity(fields.len());
-            for f in &fields {
-                let name = f.trim();
-                if name.len() > limits.max_name_bytes {
-                    return Err(name_too_long(None, name, &limits));
-                }
-                if !seen.insert(name) {
-                    return Err(csv_error(
-                        0,
-                        &format!("column '{}' appears twice in the header", shown(name)),
-                    ));
-                }
-                positions.push(wanted.position(name));
+            if let Some(name) = fields
+                .iter()
+                .find(|f| f.trim().len() > limits.max_name_bytes)
+            {
+                return Err(name_too_long(None, name.trim(), &limits));
             }
-            positions
+            // The same header rules as files (blank, repeated names, CR-only line endings).
+            let names = retention_core::data::csv::header_names(&fields)
+                .map_err(|e| csv_error(0, &format!("header: {e}")))?;
+            names.iter().map(|n| wanted.position(n)).collect()
         }
     };
     let mut records = Records::new(wanted);

@@ -1,9 +1,13 @@
 //! Typing and cleaning cells: trims text, turns blank cells into nulls, parses numeric text, and
 //! maps the target's labels to churn / no churn. Errors name the column, the row and the value.
 
+use std::borrow::Cow;
+use std::collections::HashMap;
+
 use polars::prelude::*;
 
-use crate::error::{Error, Result};
+use super::schema::fold;
+use crate::error::{Error, Result, excerpt};
 
 /// Converts a column to nullable `f64`: numbers are cast, text is trimmed, blank cells become null,
 /// and anything else is an error naming the row (`first_row` is the 0-based index of the column's
@@ -172,6 +176,9 @@ pub fn format_number(v: f64) -> String {
 }
 
 /// Maps a target column to booleans (`true` = churned) given the positive and negative labels.
+/// Cells and labels are compared trimmed and in any case (`TRUE`, `True` and ` true` are one
+/// label), as the labels were found ([`label_values`]); only labels that differ in nothing but
+/// case (a model saved with such a pair) are compared exactly.
 ///
 /// # Errors
 /// [`Error::InvalidValue`] for a blank cell or a value that is neither label.
@@ -183,22 +190,40 @@ pub fn to_target(
 ) -> Result<Vec<bool>> {
     let text = to_text(column)?;
     let name = column.name().to_string();
+    let (pos_key, neg_key) = (fold(positive), fold(negative));
+    let folded = pos_key != neg_key;
     let mut out = Vec::with_capacity(text.len());
     for (i, cell) in text.iter().enumerate() {
-        match cell {
-            Some(v) if v == positive => out.push(true),
-            Some(v) if v == negative => out.push(false),
-            Some(v) => {
+        let label = match cell {
+            Some(v) if v == positive => Some(true),
+            Some(v) if v == negative => Some(false),
+            Some(v) if folded => {
+                let key = fold(v);
+                if key == pos_key {
+                    Some(true)
+                } else if key == neg_key {
+                    Some(false)
+                } else {
+                    None
+                }
+            }
+            _ => None,
+        };
+        match (label, cell) {
+            (Some(y), _) => out.push(y),
+            (None, Some(v)) => {
                 return Err(Error::InvalidValue {
                     column: name,
                     row: first_row + i + 1,
                     value: v.to_string(),
                     reason: format!(
-                        "the target's labels are {positive:?} (churn) and {negative:?}"
+                        "the target's labels are {:?} (churn) and {:?}, in any case",
+                        excerpt(positive),
+                        excerpt(negative)
                     ),
                 });
             }
-            None => {
+            (None, None) => {
                 return Err(Error::InvalidValue {
                     column: name,
                     row: first_row + i + 1,
@@ -210,6 +235,26 @@ pub fn to_target(
         }
     }
     Ok(out)
+}
+
+/// The distinct labels of a target column, compared trimmed and in any case: one spelling per
+/// label (its most frequent one, the first in sort order on a tie), sorted. `TRUE`, `True`,
+/// `FALSE` and `False` are two labels, not four.
+pub fn label_values(text: &StringChunked) -> Vec<String> {
+    let mut spellings: HashMap<&str, usize> = HashMap::new();
+    for v in text.iter().flatten() {
+        *spellings.entry(v).or_default() += 1;
+    }
+    let mut labels: HashMap<Cow<'_, str>, (&str, usize)> = HashMap::new();
+    for (spelling, count) in spellings {
+        let best = labels.entry(fold(spelling)).or_insert((spelling, 0));
+        if count > best.1 || (count == best.1 && spelling < best.0) {
+            *best = (spelling, count);
+        }
+    }
+    let mut out: Vec<String> = labels.into_values().map(|(s, _)| s.to_string()).collect();
+    out.sort_unstable();
+    out
 }
 
 /// Distinct non-null values of a text column, sorted.
@@ -321,5 +366,28 @@ mod tests {
         let c = col("Churn", &[Some("Maybe")]);
         let err = to_target(&c, "Yes", "No", 0).unwrap_err().to_string();
         assert!(err.contains("\"Maybe\""), "{err}");
+    }
+
+    #[test]
+    fn labels_differing_in_case_are_one_label() {
+        let c = col(
+            "Churn",
+            &[
+                Some("TRUE"),
+                Some("True"),
+                Some(" false"),
+                Some("FALSE"),
+                Some("True"),
+            ],
+        );
+        let labels = label_values(&to_text(&c).unwrap());
+        assert_eq!(labels, ["FALSE", "True"]);
+        assert_eq!(
+            to_target(&c, "True", "FALSE", 0).unwrap(),
+            [true, true, false, false, true]
+        );
+        // A pair that differs only in case (an old model's) is compared exactly.
+        let c = col("Churn", &[Some("Y"), Some("y")]);
+        assert_eq!(to_target(&c, "Y", "y", 0).unwrap(), [true, false]);
     }
 }

@@ -4,18 +4,83 @@
 //! scoring reads records directly with [`CsvBlocks`] and [`Records`].
 
 use std::borrow::Cow;
+use std::collections::HashMap;
 use std::fs::File;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, excerpt};
+
+/// The longest header line read, in bytes: a longer "header" (a quote that is never closed, a
+/// file without line feeds) is refused once this much is read, instead of being buffered whole.
+pub const MAX_HEADER_BYTES: usize = 4 << 20;
+/// The most columns a header may name.
+pub const MAX_COLUMNS: usize = 100_000;
+/// The longest column name, in bytes.
+pub const MAX_NAME_BYTES: usize = 1024;
+/// The longest record [`CsvBlocks`] reads, in bytes: a record still open past this (a quoted
+/// field that is never closed) is refused, naming its row, instead of read to the end of the file.
+pub const MAX_RECORD_BYTES: usize = 16 << 20;
+
+/// The reason given for a file whose lines end in a carriage return alone.
+const CR_ONLY: &str = "the line endings are CR-only (carriage returns without line feeds, as old Mac files write them); convert them to LF or CRLF";
+
+/// Finds where records end in a buffer that only grows at its end (or loses whole records at its
+/// start), looking at each byte once: the quote state is carried from one call to the next, so
+/// reading a file in pieces stays linear in its size whatever its quotes.
+#[derive(Debug, Default)]
+struct Scanner {
+    /// Bytes of the buffer scanned so far.
+    pos: usize,
+    /// Whether `pos` is inside a quoted field.
+    in_quotes: bool,
+    /// End (just past the newline) of the last complete record found.
+    last_end: Option<usize>,
+}
+
+impl Scanner {
+    /// Scans the bytes not yet seen; with `first`, stops at the first record end.
+    fn scan(&mut self, bytes: &[u8], first: bool) {
+        let new = &bytes[self.pos..];
+        if !first && !self.in_quotes && memchr::memchr(b'"', new).is_none() {
+            // No quotes: every newline ends a record, and only the last one matters.
+            if let Some(i) = memchr::memrchr(b'\n', new) {
+                self.last_end = Some(self.pos + i + 1);
+            }
+            self.pos = bytes.len();
+            return;
+        }
+        for i in memchr::memchr2_iter(b'"', b'\n', new) {
+            if new[i] == b'"' {
+                self.in_quotes = !self.in_quotes;
+            } else if !self.in_quotes {
+                self.last_end = Some(self.pos + i + 1);
+                if first {
+                    self.pos += i + 1;
+                    return;
+                }
+            }
+        }
+        self.pos = bytes.len();
+    }
+
+    /// The buffer lost its first `n` bytes, up to the last record end found.
+    fn drained(&mut self, n: usize) {
+        self.pos -= n;
+        self.last_end = None;
+    }
+}
 
 /// A CSV file read as its header, then blocks of whole records of about `block_bytes` each.
+/// Reading is linear in the file's size, malformed or not; the header is bounded by
+/// [`MAX_HEADER_BYTES`] and a record by [`MAX_RECORD_BYTES`].
 pub struct CsvBlocks {
     path: PathBuf,
     file: File,
     columns: Vec<String>,
     carry: Vec<u8>,
+    /// Record ends found in `carry`.
+    scan: Scanner,
     block_bytes: usize,
     eof: bool,
 }
@@ -25,25 +90,32 @@ impl CsvBlocks {
     ///
     /// # Errors
     /// [`Error::Io`], [`Error::InvalidData`] for an empty file, [`Error::Malformed`] for a bad
-    /// header.
+    /// header (too long, too many columns, CR-only line endings, blank or repeated names).
     pub fn open(path: &Path, block_bytes: usize) -> Result<Self> {
         let mut file = File::open(path).map_err(|e| Error::io(path, e))?;
         let mut carry = Vec::new();
-        // Read until the header line is complete.
+        let mut scan = Scanner::default();
+        let mut eof = false;
+        // Read until the header line is complete, or too long to be a header.
         let header_end = loop {
-            if let Some(end) = record_end(&carry, 0) {
+            scan.scan(&carry, true);
+            if let Some(end) = scan.last_end {
                 break end;
             }
-            let n = (&mut file)
-                .take(8 << 10)
-                .read_to_end(&mut carry)
-                .map_err(|e| Error::io(path, e))?;
-            if n == 0 {
+            if carry.len() > MAX_HEADER_BYTES {
+                return Err(header_too_long(path, &carry));
+            }
+            if eof {
                 if carry.iter().all(|b| b.is_ascii_whitespace()) {
                     return Err(Error::InvalidData(format!("{} is empty", path.display())));
                 }
                 break carry.len();
             }
+            let n = (&mut file)
+                .take(8 << 10)
+                .read_to_end(&mut carry)
+                .map_err(|e| Error::io(path, e))?;
+            eof = n == 0;
         };
         let offset = if carry.starts_with(b"\xEF\xBB\xBF") {
             3
@@ -52,13 +124,15 @@ impl CsvBlocks {
         };
         let columns = parse_header(path, &carry[offset..header_end])?;
         carry.drain(..header_end);
+        scan.drained(header_end);
         Ok(CsvBlocks {
             path: path.to_path_buf(),
             file,
             columns,
             carry,
+            scan,
             block_bytes: block_bytes.max(1 << 12),
-            eof: false,
+            eof,
         })
     }
 
@@ -76,33 +150,91 @@ impl CsvBlocks {
     /// `None` at the end. Blank blocks are skipped.
     ///
     /// # Errors
-    /// [`Error::Io`] when the file cannot be read.
+    /// [`Error::Io`] when the file cannot be read; [`Error::Malformed`] naming row 1 (counted
+    /// from the block's start, as every block-relative error) when a record runs past
+    /// [`MAX_RECORD_BYTES`] without ending (a quote that is not closed).
     pub fn next_block(&mut self) -> Result<Option<Vec<u8>>> {
-        let mut chunk = std::mem::take(&mut self.carry);
-        let chunk_end = loop {
-            if self.eof {
-                break chunk.len();
-            }
-            if chunk.len() >= self.block_bytes {
-                if let Some(end) = last_record_end(&chunk) {
-                    break end;
+        loop {
+            let mut chunk = std::mem::take(&mut self.carry);
+            let chunk_end = loop {
+                self.scan.scan(&chunk, false);
+                if self.eof {
+                    break chunk.len();
                 }
+                let complete = self.scan.last_end;
+                if chunk.len() >= self.block_bytes {
+                    if let Some(end) = complete {
+                        break end;
+                    }
+                }
+                if chunk.len() - complete.unwrap_or(0) > MAX_RECORD_BYTES {
+                    // Return the whole records first, so that the error's row is 1.
+                    match complete {
+                        Some(end) => break end,
+                        None => {
+                            let quoted = self.scan.in_quotes;
+                            self.carry = chunk;
+                            return Err(Error::Malformed {
+                                path: self.path.clone(),
+                                reason: format!(
+                                    "row 1: the record is longer than {} MiB{}",
+                                    MAX_RECORD_BYTES >> 20,
+                                    if quoted {
+                                        ": a quoted field is not closed"
+                                    } else {
+                                        ""
+                                    }
+                                ),
+                            });
+                        }
+                    }
+                }
+                let n = (&mut self.file)
+                    .take(self.block_bytes as u64)
+                    .read_to_end(&mut chunk)
+                    .map_err(|e| Error::io(&self.path, e))?;
+                if n == 0 {
+                    self.eof = true;
+                }
+            };
+            self.carry.extend_from_slice(&chunk[chunk_end..]);
+            chunk.truncate(chunk_end);
+            self.scan.drained(chunk_end);
+            if !chunk.iter().all(|b| b.is_ascii_whitespace()) {
+                return Ok(Some(chunk));
             }
-            let n = (&mut self.file)
-                .take(self.block_bytes as u64)
-                .read_to_end(&mut chunk)
-                .map_err(|e| Error::io(&self.path, e))?;
-            if n == 0 {
-                self.eof = true;
+            if self.eof && self.carry.is_empty() {
+                return Ok(None);
             }
-        };
-        self.carry.extend_from_slice(&chunk[chunk_end..]);
-        chunk.truncate(chunk_end);
-        if chunk.iter().all(|b| b.is_ascii_whitespace()) {
-            return Ok(None);
         }
-        Ok(Some(chunk))
     }
+}
+
+/// The error for a header line longer than [`MAX_HEADER_BYTES`], saying why when it can tell.
+fn header_too_long(path: &Path, head: &[u8]) -> Error {
+    let reason = if has_bare_cr(head) {
+        CR_ONLY.to_string()
+    } else {
+        let quotes = memchr::memchr_iter(b'"', head).count();
+        format!(
+            "header line: longer than {} MiB{}",
+            MAX_HEADER_BYTES >> 20,
+            if quotes % 2 == 1 {
+                ": a quote in it is not closed"
+            } else {
+                ""
+            }
+        )
+    };
+    Error::Malformed {
+        path: path.to_path_buf(),
+        reason,
+    }
+}
+
+/// Whether a carriage return is followed by something other than a line feed.
+fn has_bare_cr(bytes: &[u8]) -> bool {
+    memchr::memchr_iter(b'\r', bytes).any(|i| bytes.get(i + 1).is_some_and(|&b| b != b'\n'))
 }
 
 /// Reads the records of a block of whole records into fields. Empty lines are skipped (as polars
@@ -313,52 +445,85 @@ pub(crate) fn record_end(bytes: &[u8], start: usize) -> Option<usize> {
     None
 }
 
-/// Splits one CSV record into fields (RFC 4180 quoting).
-pub(crate) fn split_record(line: &[u8]) -> std::result::Result<Vec<String>, &'static str> {
+/// Reads a header line (with or without its line ending) into column names.
+///
+/// # Errors
+/// [`Error::Malformed`] for a line longer than [`MAX_HEADER_BYTES`], text that is not UTF-8, an
+/// unclosed quote, and what [`header_names`] refuses.
+pub(crate) fn parse_header(path: &Path, line: &[u8]) -> Result<Vec<String>> {
+    let malformed = |reason: String| Error::Malformed {
+        path: path.to_path_buf(),
+        reason,
+    };
+    if line.len() > MAX_HEADER_BYTES {
+        return Err(header_too_long(path, line));
+    }
     let line = line.strip_suffix(b"\n").unwrap_or(line);
     let line = line.strip_suffix(b"\r").unwrap_or(line);
-    let text = std::str::from_utf8(line).map_err(|_| "not valid UTF-8")?;
+    let text = std::str::from_utf8(line).map_err(|e| {
+        malformed(format!(
+            "header line: not valid UTF-8 (byte {})",
+            e.valid_up_to()
+        ))
+    })?;
     let mut fields = Vec::new();
-    let mut field = String::new();
-    let mut chars = text.chars().peekable();
-    let mut in_quotes = false;
-    while let Some(c) = chars.next() {
-        match (c, in_quotes) {
-            ('"', true) if chars.peek() == Some(&'"') => {
-                field.push('"');
-                chars.next();
-            }
-            ('"', _) => in_quotes = !in_quotes,
-            (',', false) => fields.push(std::mem::take(&mut field)),
-            (c, _) => field.push(c),
+    split_fields(text, &mut fields)
+        .map_err(|reason| malformed(format!("header line: {reason}")))?;
+    header_names(&fields).map_err(|reason| {
+        if reason == CR_ONLY {
+            malformed(reason)
+        } else {
+            malformed(format!("header line: {reason}"))
         }
-    }
-    if in_quotes {
-        return Err("a quoted field is not closed");
-    }
-    fields.push(field);
-    Ok(fields)
+    })
 }
 
-pub(crate) fn parse_header(path: &Path, line: &[u8]) -> Result<Vec<String>> {
-    let names = split_record(line).map_err(|reason| Error::Malformed {
-        path: path.to_path_buf(),
-        reason: format!("header line: {reason}"),
-    })?;
-    let names: Vec<String> = names.into_iter().map(|n| n.trim().to_string()).collect();
-    for (i, name) in names.iter().enumerate() {
+/// The column names of a header record split into fields (by [`split_fields`] or [`Records`]):
+/// trimmed, each non-blank, at most [`MAX_NAME_BYTES`] long, no two alike, at most
+/// [`MAX_COLUMNS`] of them. A carriage return in an unquoted name means the lines end in CR
+/// alone. Linear in the header's length. Messages quote names through [`excerpt`].
+///
+/// # Errors
+/// The reason, to be shown with the file's path or the request's row.
+pub fn header_names(fields: &[Cow<'_, str>]) -> std::result::Result<Vec<String>, String> {
+    if fields.len() > MAX_COLUMNS {
+        return Err(format!(
+            "{} columns; a table may have at most {MAX_COLUMNS}",
+            fields.len()
+        ));
+    }
+    checked_names(fields)
+}
+
+/// [`header_names`] but for the column count.
+fn checked_names(fields: &[Cow<'_, str>]) -> std::result::Result<Vec<String>, String> {
+    let mut seen: HashMap<&str, usize> = HashMap::with_capacity(fields.len());
+    let mut names = Vec::with_capacity(fields.len());
+    for (i, field) in fields.iter().enumerate() {
+        // Unquoted fields are borrowed: only those can hold a line ending.
+        if matches!(field, Cow::Borrowed(_)) && field.contains('\r') {
+            return Err(CR_ONLY.to_string());
+        }
+        let name = field.trim();
         if name.is_empty() {
-            return Err(Error::Malformed {
-                path: path.to_path_buf(),
-                reason: format!("header line: column {} has no name", i + 1),
-            });
+            return Err(format!("column {} has no name", i + 1));
         }
-        if names[..i].contains(name) {
-            return Err(Error::Malformed {
-                path: path.to_path_buf(),
-                reason: format!("header line: column name '{name}' appears twice"),
-            });
+        if name.len() > MAX_NAME_BYTES {
+            return Err(format!(
+                "column {}'s name '{}' is longer than {MAX_NAME_BYTES} bytes",
+                i + 1,
+                excerpt(name)
+            ));
         }
+        if let Some(first) = seen.insert(name, i) {
+            return Err(format!(
+                "column name '{}' appears twice (columns {} and {})",
+                excerpt(name),
+                first + 1,
+                i + 1
+            ));
+        }
+        names.push(name.to_string());
     }
     Ok(names)
 }
@@ -432,25 +597,6 @@ pub(crate) fn check_field_counts(
     finish(row + 1, fields, blank, in_quotes)
 }
 
-/// End (just past the newline) of the last complete record in `bytes`, scanning quote state from
-/// the start (which is a record boundary). Without quotes in `bytes` that is simply after the last
-/// newline, found without looking at every byte.
-pub(crate) fn last_record_end(bytes: &[u8]) -> Option<usize> {
-    if memchr::memchr(b'"', bytes).is_none() {
-        return memchr::memrchr(b'\n', bytes).map(|i| i + 1);
-    }
-    let mut in_quotes = false;
-    let mut last = None;
-    for (i, &b) in bytes.iter().enumerate() {
-        match b {
-            b'"' => in_quotes = !in_quotes,
-            b'\n' if !in_quotes => last = Some(i + 1),
-            _ => {}
-        }
-    }
-    last
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -515,6 +661,96 @@ mod tests {
             Records::new("a,\"open\n").next_into(&mut fields),
             Some(Err("a quoted field is not closed"))
         );
+    }
+
+    #[test]
+    fn header_names_are_checked_in_linear_time_with_short_messages() {
+        let cow = |v: &[&'static str]| v.iter().map(|s| Cow::Borrowed(*s)).collect::<Vec<_>>();
+        assert_eq!(
+            header_names(&cow(&[" id", "Churn "])).unwrap(),
+            ["id", "Churn"]
+        );
+        let e = header_names(&cow(&["a", "b", "a"])).unwrap_err();
+        assert_eq!(e, "column name 'a' appears twice (columns 1 and 3)");
+        assert_eq!(
+            header_names(&cow(&["a", " "])).unwrap_err(),
+            "column 2 has no name"
+        );
+        // An unquoted carriage return is a CR-only line ending; a quoted one is text.
+        assert_eq!(header_names(&cow(&["a", "b\rc"])).unwrap_err(), CR_ONLY);
+        let quoted = vec![Cow::Borrowed("a"), Cow::Owned("b\rc".to_string())];
+        assert!(header_names(&quoted).is_ok());
+        let long = "n".repeat(MAX_NAME_BYTES + 1);
+        let e = header_names(&[Cow::Borrowed(long.as_str())]).unwrap_err();
+        assert!(e.len() < 200 && e.contains("longer than 1024 bytes"), "{e}");
+        let long = "n".repeat(900);
+        let e = header_names(&[Cow::Borrowed(long.as_str()), Cow::Borrowed(long.as_str())])
+            .unwrap_err();
+        assert!(e.len() < 200 && e.contains("appears twice"), "{e}");
+        let many: Vec<Cow<str>> = (0..=MAX_COLUMNS)
+            .map(|i| Cow::Owned(format!("c{i}")))
+            .collect();
+        assert!(header_names(&many).unwrap_err().contains("at most 100000"));
+        // A million names with the repeat at the very end: a pairwise comparison would take
+        // hours; a hash set takes a moment.
+        let mut million: Vec<Cow<str>> = (0..1_000_000)
+            .map(|i| Cow::Owned(format!("column_{i}")))
+            .collect();
+        million.push(Cow::Borrowed("column_999999"));
+        let e = checked_names(&million).unwrap_err();
+        assert!(e.contains("columns 1000000 and 1000001"), "{e}");
+    }
+
+    #[test]
+    fn headers_that_never_end_are_refused_once_too_long() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("h.csv");
+        let rows = "1,2,3\n".repeat(MAX_HEADER_BYTES / 6 + 10);
+        std::fs::write(&path, format!("a,\"b,c\n{rows}")).unwrap();
+        let e = CsvBlocks::open(&path, 1 << 20).err().unwrap().to_string();
+        assert!(
+            e.contains("longer than 4 MiB: a quote in it is not closed"),
+            "{e}"
+        );
+        std::fs::write(&path, format!("a,b,c\n{rows}").replace('\n', "\r")).unwrap();
+        let e = CsvBlocks::open(&path, 1 << 20).err().unwrap().to_string();
+        assert!(e.contains("CR-only"), "{e}");
+        std::fs::write(&path, "a,b,c\r1,2,3\r4,5,6\r").unwrap();
+        let e = CsvBlocks::open(&path, 1 << 20).err().unwrap().to_string();
+        assert!(e.contains("CR-only"), "{e}");
+        std::fs::write(&path, "a,\"b\r\nc\"\n1,2\n").unwrap();
+        let blocks = CsvBlocks::open(&path, 1 << 20).unwrap();
+        assert_eq!(blocks.columns(), ["a", "b\r\nc"]);
+    }
+
+    #[test]
+    fn the_scanner_finds_the_same_record_ends_in_pieces_as_at_once() {
+        let text = b"a,\"b\nc\",d\n\"\"\"x\",y\n\nplain,row\nlast,\"open\n".to_vec();
+        let whole = {
+            let mut ends = Vec::new();
+            let mut start = 0;
+            while let Some(end) = record_end(&text, start) {
+                ends.push(end);
+                start = end;
+            }
+            ends
+        };
+        for piece in 1..text.len() {
+            let mut scan = Scanner::default();
+            let mut seen = Vec::new();
+            let mut len = 0;
+            while len < text.len() {
+                len = (len + piece).min(text.len());
+                scan.scan(&text[..len], false);
+                if let Some(end) = scan.last_end {
+                    if seen.last() != Some(&end) {
+                        seen.push(end);
+                    }
+                }
+            }
+            assert_eq!(seen.last(), whole.last(), "piece {piece}");
+            assert!(scan.in_quotes, "the last record's quote is open");
+        }
     }
 
     #[test]

@@ -11,7 +11,10 @@ use std::sync::Arc;
 use polars::prelude::*;
 use tempfile::NamedTempFile;
 
-use super::csv::{CsvBlocks, check_field_counts, drop_blank_crlf_lines, parse_header, record_end};
+use super::csv::{
+    CsvBlocks, MAX_HEADER_BYTES, check_field_counts, drop_blank_crlf_lines, parse_header,
+    record_end,
+};
 use crate::error::{Error, Result};
 use crate::fsutil::{self, sha256_hex};
 
@@ -115,7 +118,10 @@ fn parse_csv(path: &Path, bytes: Vec<u8>) -> Result<DataFrame> {
     if body.iter().all(|b| b.is_ascii_whitespace()) {
         return Err(Error::InvalidData(format!("{} is empty", path.display())));
     }
-    let header_end = record_end(body, 0).unwrap_or(body.len());
+    // The header is looked for in its longest allowed length only: a quote that is never closed
+    // is refused there, not searched for to the end of the file.
+    let head = &body[..body.len().min(MAX_HEADER_BYTES + 1)];
+    let header_end = record_end(head, 0).unwrap_or(head.len());
     let names = parse_header(path, &body[..header_end])?;
     check_field_counts(path, body, header_end, names.len())?;
     let schema = text_schema(&names);
@@ -217,7 +223,7 @@ impl TableBatches {
         let first_row = self.rows_read;
         let frame = match &mut self.source {
             BatchSource::Csv { blocks, schema } => {
-                let Some(chunk) = blocks.next_block()? else {
+                let Some(chunk) = blocks.next_block().map_err(|e| offset_row(e, first_row))? else {
                     return Ok(None);
                 };
                 let chunk = drop_blank_crlf_lines(chunk);

@@ -17,7 +17,7 @@ use rayon::prelude::*;
 pub use io::{Format, RawTable, TableBatches, TableSink, read_table, write_table};
 pub use schema::{ColumnKind, ColumnRole, Role, Schema, SchemaOptions};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, excerpt, name_list};
 
 /// A categorical column with more distinct values than this (and than half its rows) is taken for
 /// free text or an identifier and ignored unless the user declares it categorical.
@@ -68,20 +68,17 @@ impl Dataset {
         }
         let names = column_names(raw);
         options.check(&names)?;
-        let target = match target_column(&names, options) {
+        let target = match target_column(&names, options)? {
             Some(t) => t,
             None => {
                 return Err(Error::InvalidData(format!(
                     "no target column: name it with --target (looked for {}; columns are {})",
                     schema::TARGET_CANDIDATES.join(", "),
-                    names.join(", ")
+                    name_list(&names)
                 )));
             }
         };
-        let id = match &options.id {
-            Some(id) => Some(id.clone()),
-            None => infer_id(raw, &names, &target)?,
-        };
+        let id = resolve_id(raw, &names, &target, options)?;
 
         // Columns are judged and typed independently: in parallel, kept in file order.
         let judged: Vec<(ColumnRole, Option<Column>, Option<String>)> = names
@@ -138,7 +135,7 @@ impl Dataset {
         }
 
         let target_column = raw.column(&target)?;
-        let labels = clean::distinct(&clean::to_text(target_column)?);
+        let labels = clean::label_values(&clean::to_text(target_column)?);
         let (positive, negative) =
             schema::resolve_labels(&target, &labels, options.positive_label.as_deref())?;
         let y = clean::to_target(target_column, &positive, &negative, 0)?;
@@ -268,11 +265,8 @@ pub fn infer_schema(raw: &DataFrame, options: &SchemaOptions) -> Result<Schema> 
     };
     let names = column_names(raw);
     options.check(&names)?;
-    let target = target_column(&names, options);
-    let id = match &options.id {
-        Some(id) => Some(id.clone()),
-        None => infer_id(raw, &names, target.as_deref().unwrap_or_default())?,
-    };
+    let target = target_column(&names, options)?;
+    let id = resolve_id(raw, &names, target.as_deref().unwrap_or_default(), options)?;
     let columns = names
         .par_iter()
         .map(|name| {
@@ -293,8 +287,12 @@ pub fn infer_schema(raw: &DataFrame, options: &SchemaOptions) -> Result<Schema> 
 }
 
 /// The target column: the one named in `options`, else the first recognised name present.
-fn target_column(names: &[String], options: &SchemaOptions) -> Option<String> {
-    options.target.clone().or_else(|| {
+///
+/// # Errors
+/// [`Error::InvalidData`] when another column has the same name in another case (see
+/// [`refuse_case_twins`]).
+fn target_column(names: &[String], options: &SchemaOptions) -> Result<Option<String>> {
+    let target = options.target.clone().or_else(|| {
         names
             .iter()
             .find(|n| {
@@ -303,7 +301,60 @@ fn target_column(names: &[String], options: &SchemaOptions) -> Option<String> {
                     .any(|c| n.eq_ignore_ascii_case(c))
             })
             .cloned()
-    })
+    });
+    if let Some(t) = &target {
+        refuse_case_twins("target", "--target", t, names, options)?;
+    }
+    Ok(target)
+}
+
+/// The id column: the one named in `options`, else an inferred one ([`infer_id`]).
+///
+/// # Errors
+/// [`Error::InvalidData`] when another column has the same name in another case.
+fn resolve_id(
+    raw: &DataFrame,
+    names: &[String],
+    target: &str,
+    options: &SchemaOptions,
+) -> Result<Option<String>> {
+    let id = match &options.id {
+        Some(id) => Some(id.clone()),
+        None => infer_id(raw, names, target)?,
+    };
+    if let Some(id) = &id {
+        refuse_case_twins("id", "--id", id, names, options)?;
+    }
+    Ok(id)
+}
+
+/// Refuses a target or id column (`chosen`, given or inferred) when another column's name is the
+/// same but for case or surrounding spaces (`Churn` and `churn`): picking one silently would make
+/// the other a feature, the label itself among the inputs. A twin named by `--ignore` is the
+/// user's answer and is allowed.
+///
+/// # Errors
+/// [`Error::InvalidData`] naming both columns.
+fn refuse_case_twins(
+    role: &str,
+    flag: &str,
+    chosen: &str,
+    names: &[String],
+    options: &SchemaOptions,
+) -> Result<()> {
+    let key = schema::fold(chosen);
+    let twin = names.iter().find(|n| {
+        n.as_str() != chosen && schema::fold(n) == key && !options.ignore.iter().any(|i| i == *n)
+    });
+    match twin {
+        None => Ok(()),
+        Some(other) => {
+            let (chosen, other) = (excerpt(chosen), excerpt(other));
+            Err(Error::InvalidData(format!(
+                "the {role} name matches two columns, '{chosen}' and '{other}' (names are compared in any case): rename one, or name the {role} with {flag} and pass --ignore for the other"
+            )))
+        }
+    }
 }
 
 /// The role of one column: the target and id as resolved, then the user's lists, then inference.
@@ -341,6 +392,7 @@ pub fn column_names(frame: &DataFrame) -> Vec<String> {
 
 fn refuse_all_null(name: &str, nulls: usize, len: usize) -> Result<()> {
     if len > 0 && nulls == len {
+        let name = excerpt(name);
         return Err(Error::InvalidData(format!(
             "column '{name}' has no values (all {len} cells are blank); remove it or pass --ignore {name}"
         )));
@@ -375,11 +427,10 @@ fn infer_feature_role(column: &Column) -> Result<(Role, Option<String>)> {
     let text = clean::to_text(column)?;
     let non_null = text.len() - text.null_count();
     if non_null == 0 {
+        refuse_all_null(column.name(), text.len(), text.len())?;
         return Err(Error::InvalidData(format!(
-            "column '{}' has no values (all {} cells are blank); remove it or pass --ignore {}",
-            column.name(),
-            text.len(),
-            column.name()
+            "column '{}' has no values",
+            excerpt(column.name())
         )));
     }
     let numeric = column.dtype().is_primitive_numeric() || clean::to_numeric(column, 0).is_ok();
@@ -462,8 +513,9 @@ fn refuse_mostly_numeric(name: &str, text: &StringChunked, non_null: usize) -> R
             row: row + 1,
             value: value.to_string(),
             reason: format!(
-                "the column looks numeric ({} of {non_null} values are numbers) but this cell is not; fix it, or pass --categorical {name}",
-                non_null - n_bad
+                "the column looks numeric ({} of {non_null} values are numbers) but this cell is not; fix it, or pass --categorical {}",
+                non_null - n_bad,
+                excerpt(name)
             ),
         }),
         _ => Ok(()),
@@ -488,11 +540,12 @@ pub(crate) fn duplicate_id_warning<'a>(
     }
     dups.sort_unstable();
     Some(format!(
-        "column '{name}': {} id(s) appear more than once (e.g. {})",
+        "column '{}': {} id(s) appear more than once (e.g. {})",
+        excerpt(name),
         dups.len(),
         dups.iter()
             .take(3)
-            .map(|d| format!("{d:?}"))
+            .map(|d| format!("{:?}", excerpt(d)))
             .collect::<Vec<_>>()
             .join(", ")
     ))

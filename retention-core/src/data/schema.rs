@@ -1,9 +1,11 @@
 //! Column roles: which column is the id, which the target, which are numeric or categorical
 //! inputs, which are ignored. Inferred from the data, overridable by the user, stored in the model.
 
+use std::borrow::Cow;
+
 use serde::{Deserialize, Serialize};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, excerpt};
 
 /// What a column is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -252,6 +254,17 @@ impl SchemaOptions {
     }
 }
 
+/// A target label or a column name as compared: trimmed and case-folded (`" TRUE "` and `True`
+/// are one label; `Churn` and `churn` one name). Borrowed when already folded.
+pub fn fold(text: &str) -> Cow<'_, str> {
+    let text = text.trim();
+    if text.is_ascii() && !text.bytes().any(|b| b.is_ascii_uppercase()) {
+        Cow::Borrowed(text)
+    } else {
+        Cow::Owned(text.to_lowercase())
+    }
+}
+
 /// Recognised (positive, negative) label pairs, compared case-insensitively.
 pub(crate) const LABEL_PAIRS: &[(&str, &str)] = &[
     ("yes", "no"),
@@ -270,7 +283,9 @@ pub(crate) const LABEL_PAIRS: &[(&str, &str)] = &[
 pub(crate) const TARGET_CANDIDATES: &[&str] =
     &["churn", "churned", "exited", "attrition", "target", "label"];
 
-/// Decide which of the two observed target values is the positive one.
+/// Decide which of the two observed target values is the positive one. `values` are the
+/// column's distinct labels after trimming and case-folding (one spelling each, see
+/// [`super::clean::label_values`]); `given` is compared the same way.
 ///
 /// # Errors
 /// [`Error::InvalidData`] when there are not exactly two values, and [`Error::InvalidParameter`]
@@ -280,29 +295,35 @@ pub(crate) fn resolve_labels(
     values: &[String],
     given: Option<&str>,
 ) -> Result<(String, String)> {
+    let column = excerpt(column);
     match values {
         [] => Err(Error::InvalidData(format!(
             "target column '{column}' has no values"
         ))),
         [only] => Err(Error::InvalidData(format!(
-            "target column '{column}' has a single class ({only:?}): a churn model needs both churned and retained customers"
+            "target column '{column}' has a single class ({:?}): a churn model needs both churned and retained customers",
+            excerpt(only)
         ))),
         [a, b] => {
+            let (la, lb) = (fold(a), fold(b));
             if let Some(pos) = given {
-                return if pos == a {
+                let lp = fold(pos);
+                return if lp == la {
                     Ok((a.clone(), b.clone()))
-                } else if pos == b {
+                } else if lp == lb {
                     Ok((b.clone(), a.clone()))
                 } else {
                     Err(Error::param(
                         "--positive-label",
                         format!(
-                            "{pos:?} is not a value of target column '{column}' (its values are {a:?} and {b:?})"
+                            "{:?} is not a value of target column '{column}' (its values are {:?} and {:?}, in any case)",
+                            excerpt(pos),
+                            excerpt(a),
+                            excerpt(b)
                         ),
                     ))
                 };
             }
-            let (la, lb) = (a.to_lowercase(), b.to_lowercase());
             for (p, n) in LABEL_PAIRS {
                 if la == *p && lb == *n {
                     return Ok((a.clone(), b.clone()));
@@ -314,16 +335,18 @@ pub(crate) fn resolve_labels(
             Err(Error::param(
                 "--positive-label",
                 format!(
-                    "cannot tell which value of target column '{column}' means churn ({a:?} or {b:?}); name it with --positive-label"
+                    "cannot tell which value of target column '{column}' means churn ({:?} or {:?}); name it with --positive-label",
+                    excerpt(a),
+                    excerpt(b)
                 ),
             ))
         }
         more => Err(Error::InvalidData(format!(
-            "target column '{column}' has {} distinct values ({}); a churn target has exactly two",
+            "target column '{column}' has {} distinct values ({}); a churn target has exactly two (compared in any case)",
             more.len(),
             more.iter()
                 .take(5)
-                .map(|v| format!("{v:?}"))
+                .map(|v| format!("{:?}", excerpt(v)))
                 .collect::<Vec<_>>()
                 .join(", ")
         ))),
@@ -368,6 +391,21 @@ mod tests {
         assert!(err.to_string().contains("single class"), "{err}");
         let err = resolve_labels("Churn", &s(&["a", "b", "c"]), None).unwrap_err();
         assert!(err.to_string().contains("3 distinct values"), "{err}");
+    }
+
+    #[test]
+    fn labels_and_the_named_positive_label_match_in_any_case() {
+        assert_eq!(
+            resolve_labels("c", &s(&["FALSE", "True"]), None).unwrap(),
+            ("True".into(), "FALSE".into())
+        );
+        assert_eq!(
+            resolve_labels("c", &s(&["Gone", "here"]), Some(" gone ")).unwrap(),
+            ("Gone".into(), "here".into())
+        );
+        assert_eq!(fold(" TRUE "), "true");
+        assert_eq!(fold("ÄB"), "äb");
+        assert!(matches!(fold("yes"), Cow::Borrowed("yes")));
     }
 
     #[test]

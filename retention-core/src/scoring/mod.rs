@@ -142,6 +142,8 @@ impl ChurnModel {
     ///
     /// # Errors
     /// Whatever reading, [`ChurnModel::score_frame`] or writing reports; no output is left then.
+    /// [`Error::InvalidParameter`] when the output is the input file
+    /// ([`crate::refuse_output_over_inputs`]).
     pub fn score_file(
         &self,
         input: &Path,
@@ -149,6 +151,7 @@ impl ChurnModel {
         options: &ScoreOptions,
         progress: &dyn Fn(usize),
     ) -> Result<ScoreSummary> {
+        crate::fsutil::refuse_output_over_inputs("output", output, &[input])?;
         if Format::of_path(input) == Format::Csv && Format::of_path(output) == Format::Csv {
             return self
                 .row_scorer()
@@ -186,6 +189,8 @@ impl ChurnModel {
 ///
 /// # Errors
 /// Whatever reading, the scorer, `on_batch` or writing reports; no output is left then.
+/// [`Error::InvalidParameter`] when the output is the input file
+/// ([`crate::refuse_output_over_inputs`]).
 pub fn score_file_with(
     input: &Path,
     output: &Path,
@@ -194,6 +199,7 @@ pub fn score_file_with(
     on_batch: &mut dyn FnMut(usize, &DataFrame) -> Result<()>,
     progress: &dyn Fn(usize),
 ) -> Result<ScoreSummary> {
+    crate::fsutil::refuse_output_over_inputs("output", output, &[input])?;
     let mut batches = TableBatches::open(input, options.block_bytes, options.batch_rows)?;
     let mut sink: Option<TableSink> = None;
     let mut summary = ScoreSummary::with_every_tier();

@@ -166,13 +166,20 @@ impl<'m> RowScorer<'m> {
         let mut line = Vec::new();
         loop {
             let mut texts = Vec::with_capacity(group);
+            // A block that cannot be read is reported after the blocks before it are scored,
+            // with its row counted in the file.
+            let mut unreadable = None;
             while texts.len() < group {
-                match blocks.next_block()? {
-                    Some(b) => texts.push(b),
-                    None => break,
+                match blocks.next_block() {
+                    Ok(Some(b)) => texts.push(b),
+                    Ok(None) => break,
+                    Err(e) => {
+                        unreadable = Some(e);
+                        break;
+                    }
                 }
             }
-            if texts.is_empty() {
+            if texts.is_empty() && unreadable.is_none() {
                 break;
             }
             let scored: Vec<Result<BlockOut>> = texts
@@ -211,6 +218,9 @@ impl<'m> RowScorer<'m> {
                     total.merge(u);
                 }
                 summary.warnings.extend(block.warning);
+            }
+            if let Some(e) = unreadable {
+                return Err(offset_row(e, summary.rows));
             }
             progress(summary.rows);
         }
