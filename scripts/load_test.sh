@@ -9,7 +9,9 @@
 # 200 different Telco customers, then stops the server with SIGTERM (which drains the log) and
 # prints throughput, latency percentiles, errors, and the predictions written to the database.
 # Environment: DURATION (seconds, default 60), CONNECTIONS (default 20 for baseline, 64 for
-# full), RATE (baseline requests/s, default 2000), THREADS (server workers, default all cores).
+# full), RATE (baseline requests/s, default 2000), THREADS (server workers, default all cores),
+# RETENTION_BIN (a `retention` binary to test instead of building this checkout's: how an earlier
+# build is measured beside this one in the same run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mode="${1:-baseline}"
@@ -29,10 +31,14 @@ if ! command -v wrk >/dev/null 2>&1; then
   fi
 fi
 
-echo "== building (release) =="
-cargo build --release --quiet -p retention-cli
-target_dir="$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')"
-bin="$target_dir/release/retention"
+if [ -n "${RETENTION_BIN:-}" ]; then
+  bin="$RETENTION_BIN"
+else
+  echo "== building (release) =="
+  cargo build --release --quiet -p retention-cli
+  target_dir="$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')"
+  bin="$target_dir/release/retention"
+fi
 
 work="$(mktemp -d)"
 server_pid=""
