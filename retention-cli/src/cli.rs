@@ -707,8 +707,8 @@ pub struct ServeArgs {
     /// Worker threads (default: one per core).
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
-    /// Requests scored at once (parsing, scoring and explaining run on their own threads, never
-    /// on the workers that answer /live, /ready and /metrics); default: one per core.
+    /// Threads that parse, score and explain (never the workers that answer /live, /ready and
+    /// /metrics); requests wait for them in one queue; default: one per core.
     #[arg(long, value_name = "N")]
     pub scoring_threads: Option<usize>,
     /// Client connections open at once. Past it, a few more are answered on /live, /ready,

@@ -228,41 +228,13 @@ fn one_row_frame(fields: &[(&str, Option<&str>)]) -> retention_core::Result<Data
     Ok(DataFrame::new(1, columns)?)
 }
 
-/// Sets a flag when dropped: the request's future was dropped (its deadline passed or the
-/// client went away), so the work done for it on the blocking pool stops at its next check.
-struct CancelOnDrop(Arc<AtomicBool>);
-
-impl Drop for CancelOnDrop {
-    fn drop(&mut self) {
-        self.0.store(true, Ordering::Relaxed);
-    }
-}
-
-/// Runs model work (parsing bodies, scoring, explaining) on the blocking pool, never on the
-/// runtime's workers, so `/live`, `/ready` and `/metrics` answer while scoring is saturated. At
-/// most `--scoring-threads` such jobs run at once; a request waits for a turn within its
-/// `--timeout`. The work is given a flag that is set when the request is abandoned, and should
-/// check it between rows.
+/// Runs model work (parsing bodies, scoring, explaining) on the scorer pool, never on the
+/// runtime's workers (see [`super::pool`]).
 async fn off_runtime<T: Send + 'static>(
     state: &Arc<AppState>,
     work: impl FnOnce(&AtomicBool) -> Result<T, ApiError> + Send + 'static,
 ) -> Result<T, ApiError> {
-    let permit = state
-        .scoring
-        .clone()
-        .acquire_owned()
-        .await
-        .map_err(|_| ApiError::cancelled())?;
-    let cancel = Arc::new(AtomicBool::new(false));
-    let _guard = CancelOnDrop(cancel.clone());
-    let handle = tokio::task::spawn_blocking(move || {
-        let _permit = permit;
-        work(&cancel)
-    });
-    match handle.await {
-        Ok(result) => result,
-        Err(e) => Err(ApiError::internal(format!("a scoring task failed: {e}"))),
-    }
+    state.scorers.run(work).await
 }
 
 #[derive(Debug, Deserialize)]

@@ -2,6 +2,7 @@
 //!
 //! - [`api`]: endpoints, middleware (metrics, timeout, API keys) and the JSON error format.
 //! - [`records`]: request bodies to customers, every limit enforced while parsing.
+//! - [`pool`]: the scorer threads that do all model work, off the runtime's workers.
 //! - [`state`]: the served models, swapped whole when the registry changes ([`state::AppState::reload`]).
 //! - [`logger`]: the background writer of the prediction and audit logs.
 //! - [`metrics`]: Prometheus metrics. [`health`]: the `/health` checks.
@@ -14,6 +15,7 @@ mod api;
 mod health;
 mod logger;
 mod metrics;
+mod pool;
 mod records;
 mod state;
 
@@ -34,6 +36,7 @@ use tokio::sync::Semaphore;
 use crate::cli::ServeArgs;
 use logger::Logger;
 use metrics::Metrics;
+use pool::ScorerPool;
 use state::{AppState, Config, Live};
 
 /// Largest body of a single-customer request.
@@ -172,7 +175,7 @@ pub fn run(db: &Path, args: &ServeArgs) -> Result<()> {
         store: Mutex::new(store),
         db_ok: AtomicBool::new(false),
         load_failures: Mutex::new(Default::default()),
-        scoring: Arc::new(Semaphore::new(scoring_threads)),
+        scorers: ScorerPool::start(scoring_threads).context("starting the scorer threads")?,
         batch_bodies: Arc::new(Semaphore::new(scoring_threads)),
     });
     // The first load is part of starting: a champion that cannot be loaded stops the start.

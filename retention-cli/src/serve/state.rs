@@ -20,6 +20,8 @@ use retention_core::store::{Aliases, Store};
 use serde_json::json;
 use tokio::sync::Semaphore;
 
+use super::pool::ScorerPool;
+
 use super::logger::{Entry, Logger};
 use super::metrics::{DriftGauge, Metrics, ModelGauge};
 use super::records::Wanted;
@@ -134,8 +136,8 @@ pub struct AppState {
     pub db_ok: AtomicBool,
     /// Versions that failed to load.
     pub load_failures: Mutex<LoadFailures>,
-    /// Turns on the blocking pool for model work (`--scoring-threads`).
-    pub scoring: Arc<Semaphore>,
+    /// The threads that do all model work (`--scoring-threads`).
+    pub scorers: ScorerPool,
     /// Batch bodies read and held at once (as many as `--scoring-threads`).
     pub batch_bodies: Arc<Semaphore>,
 }
