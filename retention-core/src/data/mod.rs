@@ -7,6 +7,7 @@
 pub mod clean;
 pub mod csv;
 pub mod io;
+mod parquet;
 pub mod schema;
 
 use std::path::Path;
@@ -14,7 +15,10 @@ use std::path::Path;
 use polars::prelude::*;
 use rayon::prelude::*;
 
-pub use io::{Format, RawTable, TableBatches, TableSink, read_table, write_table};
+pub use io::{
+    Format, RawTable, TableBatches, TableSink, read_table, read_table_columns, with_file_columns,
+    write_table,
+};
 pub use schema::{ColumnKind, ColumnRole, Role, Schema, SchemaOptions};
 
 use crate::error::{Error, Result};
@@ -46,8 +50,32 @@ impl Dataset {
     /// Everything [`read_table`] and [`Dataset::infer`] refuse.
     pub fn load(path: &Path, options: &SchemaOptions) -> Result<Self> {
         let raw = read_table(path)?;
-        let mut ds = Dataset::infer(&raw.frame, options)?;
+        // Parquet columns of types that are not read (lists, structs…) are left out of the
+        // frame: ignoring one is a no-op, giving one another role is refused with its type.
+        let present: PlHashSet<&str> = raw
+            .frame
+            .get_column_names()
+            .into_iter()
+            .map(|n| n.as_str())
+            .collect();
+        let left_out =
+            |name: &String| !present.contains(name.as_str()) && raw.columns.contains(name);
+        let mut options = options.clone();
+        options.ignore.retain(|n| !left_out(n));
+        let roles = options.target.iter().chain(&options.id);
+        for name in roles.chain(&options.categorical).chain(&options.numeric) {
+            if left_out(name) {
+                let quoted = format!("'{name}'");
+                let note = raw.notes.iter().find(|n| n.contains(&quoted));
+                return Err(Error::InvalidData(format!(
+                    "{}; it cannot be given a role",
+                    note.map_or_else(|| format!("column {quoted} was not read"), String::clone)
+                )));
+            }
+        }
+        let mut ds = Dataset::infer(&raw.frame, &options)?;
         ds.sha256 = Some(raw.sha256);
+        ds.warnings.splice(0..0, raw.notes);
         Ok(ds)
     }
 
