@@ -4,6 +4,7 @@ mod bad_inputs;
 mod cli;
 mod drift;
 mod explain;
+mod parquet_inputs;
 mod quality;
 mod scoring;
 mod selection;
