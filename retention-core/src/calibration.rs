@@ -67,6 +67,12 @@ impl Calibrator {
                 "calibration needs one prediction per outcome".into(),
             ));
         }
+        if let Some(i) = z.iter().position(|v| v.is_nan()) {
+            return Err(Error::InvalidData(format!(
+                "calibration needs numbers: the log-odds of row {} is NaN",
+                i + 1
+            )));
+        }
         let pos = y.iter().filter(|v| **v).count();
         if pos == 0 || pos == y.len() {
             return Err(Error::InvalidData(
@@ -219,7 +225,7 @@ fn fit_isotonic(z: &[f64], y: &[bool]) -> Calibrator {
     while k < idx.len() {
         let zk = z[idx[k]];
         let (mut s, mut c) = (0.0, 0.0);
-        while k < idx.len() && z[idx[k]] == zk {
+        while k < idx.len() && crate::metrics::same_score(z[idx[k]], zk) {
             s += f64::from(u8::from(y[idx[k]]));
             c += 1.0;
             k += 1;
@@ -274,6 +280,17 @@ mod tests {
             panic!("not platt")
         };
         assert!((a - 2.0).abs() < 0.01 && (b + 1.0).abs() < 0.01, "{a} {b}");
+    }
+
+    #[test]
+    fn nan_log_odds_are_refused_not_looped_over() {
+        // The isotonic tie loop never advanced past a NaN and grew its blocks forever.
+        for method in [CalibrationMethod::Isotonic, CalibrationMethod::Platt] {
+            let e = Calibrator::fit(method, &[0.1, f64::NAN, 0.3], &[true, false, true])
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains("row 2") && e.contains("NaN"), "{e}");
+        }
     }
 
     #[test]

@@ -229,7 +229,10 @@ impl ChurnModel {
                         contribution: values[i * m + k],
                     })
                     .collect();
-                reasons.sort_by(|a, b| b.contribution.abs().total_cmp(&a.contribution.abs()));
+                // Largest first; a NaN (a broken model) last, never as the top reason.
+                reasons.sort_by(|a, b| {
+                    crate::metrics::nan_last(-a.contribution.abs(), -b.contribution.abs())
+                });
                 reasons.truncate(top);
                 RowExplanation {
                     id: ids
@@ -262,7 +265,7 @@ impl ChurnModel {
                 (col, total / n)
             })
             .collect();
-        out.sort_by(|a, b| b.1.total_cmp(&a.1));
+        out.sort_by(|a, b| crate::metrics::nan_last(-a.1, -b.1));
         Ok(out)
     }
 

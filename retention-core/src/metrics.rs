@@ -112,7 +112,8 @@ impl Metrics {
     /// Computes every metric.
     ///
     /// # Errors
-    /// [`Error::InvalidData`] when the lengths differ or there are no rows.
+    /// [`Error::InvalidData`] when the lengths differ, there are no rows, or a probability is not
+    /// a finite number (it could only come from a broken model; no metric is defined on it).
     pub fn compute(y: &[bool], p: &[f64], threshold: f64) -> Result<Self> {
         if y.len() != p.len() {
             return Err(Error::InvalidData(format!(
@@ -123,6 +124,13 @@ impl Metrics {
         }
         if y.is_empty() {
             return Err(Error::InvalidData("no rows to evaluate".into()));
+        }
+        if let Some(i) = p.iter().position(|q| !q.is_finite()) {
+            return Err(Error::InvalidData(format!(
+                "the churn probability of row {} is {}: metrics need finite probabilities",
+                i + 1,
+                p[i]
+            )));
         }
         let n = y.len() as f64;
         let positives = y.iter().filter(|v| **v).count() as f64;
@@ -240,6 +248,21 @@ impl CvReport {
     }
 }
 
+/// Whether two scores are one tie group in a sorted order: equal, or both NaN. Grouping by `==`
+/// alone never advances past a NaN (NaN ≠ NaN), so every loop over tie groups uses this.
+pub(crate) fn same_score(a: f64, b: f64) -> bool {
+    a == b || (a.is_nan() && b.is_nan())
+}
+
+/// Orders scores ascending with NaN last whatever its sign bit (`total_cmp` alone puts a
+/// negative NaN, what `0.0 / 0.0` gives on x86, before every number).
+pub(crate) fn nan_last(a: f64, b: f64) -> std::cmp::Ordering {
+    match (a.is_nan(), b.is_nan()) {
+        (false, false) => a.total_cmp(&b),
+        (a_nan, b_nan) => a_nan.cmp(&b_nan),
+    }
+}
+
 fn confusion(y: &[bool], p: &[f64], threshold: f64) -> Confusion {
     let mut c = Confusion::default();
     for (&t, &q) in y.iter().zip(p) {
@@ -286,7 +309,7 @@ pub fn roc_auc(y: &[bool], p: &[f64]) -> f64 {
     let mut i = 0;
     while i < idx.len() {
         let mut j = i;
-        while j + 1 < idx.len() && p[idx[j + 1]] == p[idx[i]] {
+        while j + 1 < idx.len() && same_score(p[idx[j + 1]], p[idx[i]]) {
             j += 1;
         }
         let avg_rank = (i + j) as f64 / 2.0 + 1.0;
@@ -311,7 +334,7 @@ pub fn average_precision(y: &[bool], p: &[f64]) -> f64 {
     let mut i = 0;
     while i < idx.len() {
         let mut j = i;
-        while j < idx.len() && p[idx[j]] == p[idx[i]] {
+        while j < idx.len() && same_score(p[idx[j]], p[idx[i]]) {
             if y[idx[j]] {
                 tp += 1.0;
             } else {
@@ -407,6 +430,26 @@ mod tests {
         assert_eq!(bins[9].rows, 2);
         let expected = 0.5 * (0.5f64 - 0.15).abs() + 0.5 * (1.0f64 - 0.975).abs();
         assert!((ece - expected).abs() < 1e-12, "{ece} {expected}");
+    }
+
+    #[test]
+    fn every_metric_is_total_over_nan_scores() {
+        // Average precision used to loop forever on a NaN score (NaN == NaN is false).
+        let y = [true, false, true, false, true];
+        let p = [f64::NAN, 0.4, -f64::NAN, 0.4, 0.9];
+        assert!(average_precision(&y, &p).is_finite());
+        assert!(roc_auc(&y, &p).is_finite());
+        assert!(lift_top_decile(&y, &p).is_finite());
+        let e = Metrics::compute(&y, &p, 0.5).unwrap_err().to_string();
+        assert!(e.contains("row 1") && e.contains("NaN"), "{e}");
+        let e = Metrics::compute(&y, &[0.1, 0.2, f64::INFINITY, 0.3, 0.4], 0.5).unwrap_err();
+        assert!(e.to_string().contains("row 3"), "{e}");
+        // Ties are grouped by value; NaNs with each other, never with a number.
+        assert!(same_score(0.0, -0.0) && same_score(f64::NAN, -f64::NAN));
+        assert!(!same_score(f64::NAN, 0.4));
+        let mut v = [0.4, f64::NAN, 0.1, -f64::NAN];
+        v.sort_by(|a, b| nan_last(*a, *b));
+        assert_eq!(&v[..2], &[0.1, 0.4]);
     }
 
     #[test]

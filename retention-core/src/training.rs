@@ -14,7 +14,7 @@ use crate::data::Dataset;
 use crate::error::{Error, Result};
 use crate::estimators::{Algorithm, Estimator, EstimatorParams};
 use crate::features::{FeatureSpec, FittedPipeline, PipelineParams};
-use crate::metrics::{CvReport, Metrics};
+use crate::metrics::{CvReport, Metrics, nan_last, same_score};
 use crate::model::{
     ChurnModel, LeaderboardEntry, ModelMetrics, Provenance, RiskTiers, ThresholdChoice,
 };
@@ -360,9 +360,10 @@ pub fn train(
         if params.algorithm == Algorithm::Auto {
             let mut order: Vec<usize> = (0..candidates.len()).collect();
             order.sort_by(|&a, &b| {
-                candidates[a]
-                    .loss(params.selection)
-                    .total_cmp(&candidates[b].loss(params.selection))
+                nan_last(
+                    candidates[a].loss(params.selection),
+                    candidates[b].loss(params.selection),
+                )
             });
             let (a, b) = (&candidates[order[0]], &candidates[order[1]]);
             let blend: Vec<f64> = a
@@ -381,10 +382,7 @@ pub fn train(
                 params.threshold,
             )?);
         }
-        candidates.sort_by(|a, b| {
-            a.loss(params.selection)
-                .total_cmp(&b.loss(params.selection))
-        });
+        candidates.sort_by(|a, b| nan_last(a.loss(params.selection), b.loss(params.selection)));
         for (k, c) in candidates.iter().enumerate() {
             let get = |m: &str| {
                 c.report.get(m).unwrap_or(crate::metrics::MeanStd {
@@ -617,7 +615,7 @@ fn choose_threshold(params: &TrainParams, p: &[f64], y: &[bool]) -> f64 {
     let mut i = 0;
     while i < order.len() {
         let cut = p[order[i]];
-        while i < order.len() && p[order[i]] == cut {
+        while i < order.len() && same_score(p[order[i]], cut) {
             let churns = y[order[i]];
             tp += f64::from(u8::from(churns));
             flagged += 1.0;
@@ -788,6 +786,23 @@ mod tests {
             ..params
         };
         assert!(choose_threshold(&expensive, &p, &y) > 0.99);
+    }
+
+    #[test]
+    fn thresholds_and_selection_are_total_over_nan() {
+        // A NaN probability used to stop the tie loop from advancing: an endless loop.
+        let p = [0.9, f64::NAN, 0.6, -f64::NAN, 0.2];
+        let y = [true, false, true, false, false];
+        for objective in [ThresholdObjective::F1, ThresholdObjective::Profit] {
+            let params = TrainParams::default().threshold_objective(objective);
+            let t = choose_threshold(&params, &p, &y);
+            assert!(t.is_finite(), "{objective:?}: {t}");
+        }
+        // A NaN loss ranks last, whatever its sign bit.
+        let mut losses = [0.5, -f64::NAN, 0.3, f64::NAN];
+        losses.sort_by(|a, b| nan_last(*a, *b));
+        assert_eq!(&losses[..2], &[0.3, 0.5]);
+        assert!(losses[2].is_nan() && losses[3].is_nan());
     }
 
     #[test]

@@ -5,6 +5,7 @@ mod cli;
 mod drift;
 mod explain;
 mod model_files;
+mod parquet_inputs;
 mod quality;
 mod scoring;
 mod selection;

@@ -4,7 +4,7 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
-use retention_core::data::read_table;
+use retention_core::data::read_table_columns;
 use retention_core::drift::{DriftOptions, DriftReport, DriftThresholds, Status};
 
 use crate::cli::{DriftArgs, FailOnArg};
@@ -42,16 +42,39 @@ pub fn run(db: &std::path::Path, args: &DriftArgs, out: &mut dyn Write) -> Resul
         .map(|m| crate::commands::registry::resolve(db, m).map(|(m, _)| m))
         .transpose()?;
     let progress = output::Progress::new();
+    // With a model only its columns are decoded from a Parquet file.
+    let columns = model.as_ref().map(|m| m.input_columns(true));
     progress.say("reading the reference table…");
-    let reference = read_table(&args.reference)
+    let reference = read_table_columns(&args.reference, columns.as_deref())
         .with_context(|| format!("reference {}", args.reference.display()))?;
     progress.say("reading the current table…");
-    let current =
-        read_table(&args.current).with_context(|| format!("current {}", args.current.display()))?;
+    let current = read_table_columns(&args.current, columns.as_deref())
+        .with_context(|| format!("current {}", args.current.display()))?;
     progress.say("comparing…");
     let report = DriftReport::compute(&reference.frame, &current.frame, model.as_ref(), &options);
     progress.done();
-    let report = report?;
+    let mut report = report.map_err(|e| match &e {
+        retention_core::Error::ColumnNotFound { context, .. } if context.contains("reference") => {
+            reference.name_file_columns(e)
+        }
+        _ => current.name_file_columns(e),
+    })?;
+    if model.is_some() {
+        // The frames hold the model's columns only: name the file's extra columns.
+        let in_reference: std::collections::HashSet<&String> = reference.columns.iter().collect();
+        report.new_columns = current
+            .columns
+            .iter()
+            .filter(|n| !in_reference.contains(n))
+            .cloned()
+            .collect();
+    }
+    let mut notes: Vec<&String> = reference.notes.iter().chain(&current.notes).collect();
+    notes.sort();
+    notes.dedup();
+    for note in notes {
+        output::warn(note);
+    }
     // Monitoring reads the latest verdict from the operations database (`retention serve`
     // exports it as retentionai_data_drift_score); a database that does not exist is not created.
     if db.exists() {

@@ -3,15 +3,18 @@
 use std::io::Write;
 
 use anyhow::Result;
-use retention_core::data::read_table;
+use retention_core::data::read_table_columns;
 
 use crate::cli::EvaluateArgs;
 use crate::output;
 
 pub fn run(db: &std::path::Path, args: &EvaluateArgs, out: &mut dyn Write) -> Result<()> {
     let (model, _) = crate::commands::registry::resolve(db, &args.model)?;
-    let raw = read_table(&args.data)?;
-    let (metrics, unseen) = model.evaluate(&raw.frame)?;
+    // Only the model's columns are decoded from a Parquet file.
+    let raw = read_table_columns(&args.data, Some(&model.input_columns(true)))?;
+    let (metrics, unseen) = model
+        .evaluate(&raw.frame)
+        .map_err(|e| raw.name_file_columns(e))?;
     for w in unseen.messages() {
         output::warn(&w);
     }

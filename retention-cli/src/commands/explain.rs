@@ -5,7 +5,7 @@ use std::io::Write;
 
 use anyhow::{Result, bail};
 use polars::prelude::*;
-use retention_core::data::{read_table, write_table};
+use retention_core::data::{read_table_columns, with_file_columns, write_table};
 use retention_core::explain::{RowExplanation, explanations_frame};
 use retention_core::prelude::*;
 
@@ -23,10 +23,14 @@ pub fn run(db: &std::path::Path, args: &ExplainArgs, out: &mut dyn Write) -> Res
         )?;
     }
     let (model, _) = crate::commands::registry::resolve(db, &args.model)?;
-    let raw = select_ids(&model, read_table(&args.data)?.frame, &args.id)?;
+    // Only the model's columns are decoded from a Parquet file.
+    let table = read_table_columns(&args.data, Some(&model.input_columns(false)))?;
+    let file_columns = table.columns;
+    let named = |e| with_file_columns(e, &file_columns);
+    let raw = select_ids(&model, table.frame, &args.id)?;
     if !args.set.is_empty() {
         let changes: BTreeMap<String, String> = args.set.iter().cloned().collect();
-        let results = model.what_if(&raw, &changes, args.top)?;
+        let results = model.what_if(&raw, &changes, args.top).map_err(named)?;
         if args.json {
             writeln!(out, "{}", serde_json::to_string_pretty(&results)?)?;
             return Ok(());
@@ -46,7 +50,7 @@ pub fn run(db: &std::path::Path, args: &ExplainArgs, out: &mut dyn Write) -> Res
         t.write(out)?;
         return Ok(());
     }
-    let explanations = model.explain(&raw, args.top)?;
+    let explanations = model.explain(&raw, args.top).map_err(named)?;
     if let Some(path) = &args.out {
         write_explanations(&explanations, path, args.top)?;
         writeln!(
@@ -89,8 +93,11 @@ pub fn run(db: &std::path::Path, args: &ExplainArgs, out: &mut dyn Write) -> Res
 
 pub fn importance(db: &std::path::Path, args: &ImportanceArgs, out: &mut dyn Write) -> Result<()> {
     let (model, _) = crate::commands::registry::resolve(db, &args.model)?;
-    let raw = read_table(&args.data)?.frame;
-    let importance = model.importance(&raw)?;
+    let table = read_table_columns(&args.data, Some(&model.input_columns(false)))?;
+    let raw = table.frame;
+    let importance = model
+        .importance(&raw)
+        .map_err(|e| with_file_columns(e, &table.columns))?;
     if args.json {
         let v: Vec<serde_json::Value> = importance
             .iter()

@@ -42,8 +42,21 @@ pub fn run(db: &Path, args: &ScoreArgs, out: &mut dyn Write) -> Result<()> {
         Scorer::Routed(r) => r.champion.model.threshold,
     };
     let bar = Bar::new();
+    // Only the columns the model(s) and --keep read are decoded from a Parquet file.
+    let mut columns = match &scorer {
+        Scorer::Direct(m, _) => m.input_columns(false),
+        Scorer::Routed(r) => {
+            let mut columns = r.champion.model.input_columns(false);
+            if let Some((challenger, _)) = &r.challenger {
+                columns.extend(challenger.model.input_columns(false));
+            }
+            columns
+        }
+    };
+    columns.extend(args.keep.iter().cloned());
     let options = ScoreOptions {
         keep: args.keep.clone(),
+        columns: Some(columns),
         ..Default::default()
     };
     let mut log = if args.log {

@@ -11,7 +11,8 @@ use crate::error::{Error, Result, excerpt};
 
 /// Converts a column to nullable `f64`: numbers are cast, text is trimmed, blank cells become null,
 /// and anything else is an error naming the row (`first_row` is the 0-based index of the column's
-/// first cell in the file, for batches).
+/// first cell in the file, for batches). Non-finite numbers follow one rule whatever the source
+/// (text, Parquet floats, frames from Python): NaN is missing, an infinity is refused.
 ///
 /// # Errors
 /// [`Error::InvalidValue`] for a cell that is not a number (or is infinite).
@@ -19,7 +20,32 @@ pub fn to_numeric(column: &Column, first_row: usize) -> Result<Float64Chunked> {
     let name = column.name().to_string();
     if column.dtype().is_primitive_numeric() || column.dtype() == &DataType::Boolean {
         let cast = column.cast(&DataType::Float64)?;
-        return Ok(cast.f64()?.clone());
+        let values = cast.f64()?;
+        if !column.dtype().is_float() {
+            return Ok(values.clone());
+        }
+        let mut has_nan = false;
+        for (i, v) in values.iter().enumerate() {
+            match v {
+                Some(v) if v.is_nan() => has_nan = true,
+                Some(v) if v.is_infinite() => {
+                    return Err(Error::InvalidValue {
+                        column: name,
+                        row: first_row + i + 1,
+                        value: format!("{v}"),
+                        reason: INFINITE.into(),
+                    });
+                }
+                _ => {}
+            }
+        }
+        if !has_nan {
+            return Ok(values.clone());
+        }
+        return Ok(Float64Chunked::from_iter_options(
+            name.as_str().into(),
+            values.iter().map(|v| v.filter(|x| !x.is_nan())),
+        ));
     }
     let text = match column.dtype() {
         DataType::String => column.str()?.clone(),
@@ -64,10 +90,13 @@ pub fn numeric_cell(cell: &str) -> std::result::Result<Option<f64>, &'static str
     }
     match s.parse::<f64>() {
         Ok(v) if v.is_nan() => Ok(None),
-        Ok(_) => Err("infinite values are not allowed in a numeric column"),
+        Ok(_) => Err(INFINITE),
         Err(_) => Err("expected a number in this numeric column"),
     }
 }
+
+/// Why an infinite number is refused (text `inf`, a Parquet or Python float alike).
+pub const INFINITE: &str = "infinite values are not allowed in a numeric column";
 
 /// Types one categorical cell: trimmed, blank is `None`. The one definition of a categorical
 /// cell, for frames ([`to_text`]) and streamed rows alike.
@@ -144,12 +173,14 @@ pub fn to_text(column: &Column) -> Result<StringChunked> {
     let text = match column.dtype() {
         DataType::String => column.str()?.clone(),
         DataType::Float32 | DataType::Float64 => {
-            // 1.0 → "1" so that a Parquet float flag reads like the CSV's integer flag.
+            // 1.0 → "1" so that a Parquet float flag reads like the CSV's integer flag; NaN is
+            // missing, as in a numeric column.
             let f = column.cast(&DataType::Float64)?;
             let f = f.f64()?;
             return Ok(StringChunked::from_iter_options(
                 name,
-                f.iter().map(|v| v.map(format_number)),
+                f.iter()
+                    .map(|v| v.filter(|x| !x.is_nan()).map(format_number)),
             ));
         }
         _ => column.cast(&DataType::String)?.str()?.clone(),
@@ -342,6 +373,45 @@ mod tests {
                 .to_string()
                 .contains("infinite")
         );
+    }
+
+    #[test]
+    fn non_finite_numbers_one_rule_for_floats_and_text() {
+        // Float columns (Parquet, Python frames): NaN of either sign is missing.
+        for dtype in [DataType::Float64, DataType::Float32] {
+            let c = Column::new(
+                "x".into(),
+                &[Some(1.5), Some(f64::NAN), None, Some(-f64::NAN)],
+            )
+            .cast(&dtype)
+            .unwrap();
+            let v: Vec<Option<f64>> = to_numeric(&c, 0).unwrap().iter().collect();
+            assert_eq!(v, vec![Some(1.5), None, None, None], "{dtype}");
+            // The same column read as a category: NaN is blank there too.
+            let text = to_text(&c).unwrap();
+            let t: Vec<Option<&str>> = text.iter().collect();
+            assert_eq!(t, vec![Some("1.5"), None, None, None]);
+        }
+        // Infinities are refused naming the column, the file row and the value, as in text.
+        for (inf, shown) in [(f64::INFINITY, "inf"), (f64::NEG_INFINITY, "-inf")] {
+            let c = Column::new("MonthlyCharges".into(), &[1.0, 2.0, inf]);
+            let e = to_numeric(&c, 10).unwrap_err().to_string();
+            assert_eq!(
+                e,
+                format!("column 'MonthlyCharges', row 13: {INFINITE} (value \"{shown}\")")
+            );
+            let t = Column::new("MonthlyCharges".into(), &["1", "2", shown]);
+            assert_eq!(to_numeric(&t, 10).unwrap_err().to_string(), e);
+        }
+        for text in ["NaN", "nan", "-nan", " NAN "] {
+            assert_eq!(numeric_cell(text), Ok(None), "{text}");
+        }
+        for text in ["inf", "-inf", "+Infinity", "INF"] {
+            assert_eq!(numeric_cell(text), Err(INFINITE), "{text}");
+        }
+        // Integer columns are untouched.
+        let c = Column::new("n".into(), &[1i64, 2]);
+        assert_eq!(to_numeric(&c, 0).unwrap().get(1), Some(2.0));
     }
 
     #[test]

@@ -15,6 +15,7 @@ use super::csv::{
     CsvBlocks, MAX_HEADER_BYTES, check_field_counts, drop_blank_crlf_lines, parse_header,
     record_end,
 };
+use super::parquet::{ParquetBatches, ParquetFile};
 use crate::error::{Error, Result};
 use crate::fsutil::{self, sha256_hex};
 
@@ -64,6 +65,31 @@ pub struct RawTable {
     pub sha256: String,
     /// Where it came from.
     pub path: PathBuf,
+    /// Every column of the file, in file order (`frame` holds fewer when columns were chosen, or
+    /// some could not be read).
+    pub columns: Vec<String>,
+    /// Columns left out of `frame` and why (Parquet columns of types RetentionAI does not read);
+    /// for the caller to show, the library never prints.
+    pub notes: Vec<String>,
+}
+
+impl RawTable {
+    /// `err` with a missing column's list of available columns made the file's (the frame holds
+    /// only the columns that were read).
+    pub fn name_file_columns(&self, err: Error) -> Error {
+        with_file_columns(err, &self.columns)
+    }
+}
+
+/// Rewrites the available columns of an [`Error::ColumnNotFound`] to `columns`: errors raised on
+/// a frame read with a column list then still show every column of the file.
+pub fn with_file_columns(err: Error, columns: &[String]) -> Error {
+    match err {
+        Error::ColumnNotFound {
+            column, context, ..
+        } => Error::column_not_found(column, context, columns),
+        other => other,
+    }
 }
 
 /// Reads a whole CSV or Parquet file.
@@ -72,15 +98,40 @@ pub struct RawTable {
 /// [`Error::Io`] when the file cannot be read, [`Error::InvalidData`] when it is empty or has no
 /// data rows, [`Error::Malformed`] when it does not parse.
 pub fn read_table(path: &Path) -> Result<RawTable> {
-    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-    let sha256 = sha256_hex(&bytes);
-    let frame = match Format::of_path(path) {
-        Format::Csv => parse_csv(path, bytes)?,
-        Format::Parquet => ParquetReader::new(Cursor::new(bytes))
-            .finish()
-            .map_err(|e| malformed(path, e))?,
+    read_table_columns(path, None)
+}
+
+/// Reads a whole CSV or Parquet file; with `columns`, a Parquet file's other columns are not
+/// decoded at all (a CSV file is read whole: its cells are text). Without `columns`, Parquet
+/// columns of types RetentionAI does not read (lists, structs, maps…) are left out and named in
+/// [`RawTable::notes`]; with `columns`, asking for one is an error naming it and its type.
+///
+/// # Errors
+/// As [`read_table`].
+pub fn read_table_columns(path: &Path, columns: Option<&[String]>) -> Result<RawTable> {
+    let (frame, sha256, columns, notes) = match Format::of_path(path) {
+        Format::Csv => {
+            let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+            let sha256 = sha256_hex(&bytes);
+            let frame = parse_csv(path, bytes)?;
+            let names = super::column_names(&frame);
+            (frame, sha256, names, Vec::new())
+        }
+        Format::Parquet => {
+            let sha256 = fsutil::sha256_file(path)?;
+            let file = ParquetFile::open(path)?;
+            let names = file.names();
+            let (projection, notes) = file.projection(columns)?;
+            let mut batches = ParquetBatches::new(file, projection, PARQUET_BATCH_ROWS);
+            let mut frame = DataFrame::empty_with_height(0);
+            while let Some(batch) = batches.next_batch()? {
+                frame.vstack_mut_owned(batch)?;
+            }
+            frame.rechunk_mut_par();
+            (frame, sha256, names, notes)
+        }
     };
-    if frame.width() == 0 {
+    if columns.is_empty() {
         return Err(Error::InvalidData(format!(
             "{} has no columns",
             path.display()
@@ -96,8 +147,13 @@ pub fn read_table(path: &Path) -> Result<RawTable> {
         frame,
         sha256,
         path: path.to_path_buf(),
+        columns,
+        notes,
     })
 }
+
+/// Rows per Parquet batch of a whole-table read.
+const PARQUET_BATCH_ROWS: usize = 1 << 18;
 
 fn malformed(path: &Path, e: PolarsError) -> Error {
     Error::Malformed {
@@ -160,20 +216,34 @@ enum BatchSource {
         blocks: CsvBlocks,
         schema: SchemaRef,
     },
-    Parquet {
-        batch_rows: usize,
-        total_rows: usize,
-    },
+    Parquet(Box<ParquetBatches>),
 }
 
 impl TableBatches {
     /// Opens a table for batched reading. CSV batches are about `block_bytes` of text (a whole
-    /// number of records); Parquet batches hold `batch_rows` rows.
+    /// number of records); Parquet batches hold at most `batch_rows` rows.
     ///
     /// # Errors
     /// [`Error::Io`], [`Error::InvalidData`] for an empty file, [`Error::Malformed`] for a bad
     /// header or Parquet footer.
     pub fn open(path: &Path, block_bytes: usize, batch_rows: usize) -> Result<Self> {
+        Self::open_columns(path, block_bytes, batch_rows, None)
+    }
+
+    /// As [`TableBatches::open`]; with `columns`, Parquet batches hold only those of them the
+    /// file has (the others are never decoded) and asking for a column of a type RetentionAI
+    /// does not read is an error naming it. Without, such columns are left out. CSV batches hold
+    /// every column either way. Parquet files are read row group by row group: memory holds one
+    /// batch and the compressed chunks of the row groups it spans, whatever the file's layout.
+    ///
+    /// # Errors
+    /// As [`TableBatches::open`].
+    pub fn open_columns(
+        path: &Path,
+        block_bytes: usize,
+        batch_rows: usize,
+        columns: Option<&[String]>,
+    ) -> Result<Self> {
         match Format::of_path(path) {
             Format::Csv => {
                 let blocks = CsvBlocks::open(path, block_bytes)?;
@@ -188,24 +258,23 @@ impl TableBatches {
                 })
             }
             Format::Parquet => {
-                let file = File::open(path).map_err(|e| Error::io(path, e))?;
-                let mut reader = ParquetReader::new(file);
-                let schema = reader.schema().map_err(|e| malformed(path, e))?;
-                let total_rows = reader.num_rows().map_err(|e| malformed(path, e))?;
+                let file = ParquetFile::open(path)?;
+                let names = file.names();
+                let (projection, _) = file.projection(columns)?;
                 Ok(TableBatches {
                     path: path.to_path_buf(),
-                    columns: schema.iter_names().map(|n| n.to_string()).collect(),
+                    columns: names,
                     rows_read: 0,
-                    source: BatchSource::Parquet {
-                        batch_rows: batch_rows.max(1),
-                        total_rows,
-                    },
+                    source: BatchSource::Parquet(Box::new(ParquetBatches::new(
+                        file, projection, batch_rows,
+                    ))),
                 })
             }
         }
     }
 
-    /// Column names, in file order.
+    /// Column names of the file, in file order (batches may hold fewer, see
+    /// [`TableBatches::open_columns`]).
     pub fn columns(&self) -> &[String] {
         &self.columns
     }
@@ -237,19 +306,10 @@ impl TableBatches {
                     .finish()
                     .map_err(|e| malformed(&self.path, e))?
             }
-            BatchSource::Parquet {
-                batch_rows,
-                total_rows,
-            } => {
-                if first_row >= *total_rows {
-                    return Ok(None);
-                }
-                let file = File::open(&self.path).map_err(|e| Error::io(&self.path, e))?;
-                ParquetReader::new(file)
-                    .with_slice(Some((first_row, *batch_rows)))
-                    .finish()
-                    .map_err(|e| malformed(&self.path, e))?
-            }
+            BatchSource::Parquet(batches) => match batches.next_batch()? {
+                Some(frame) => frame,
+                None => return Ok(None),
+            },
         };
         if frame.height() == 0 {
             return Ok(None);

@@ -7,6 +7,7 @@
 pub mod clean;
 pub mod csv;
 pub mod io;
+mod parquet;
 pub mod schema;
 
 use std::path::Path;
@@ -14,7 +15,10 @@ use std::path::Path;
 use polars::prelude::*;
 use rayon::prelude::*;
 
-pub use io::{Format, RawTable, TableBatches, TableSink, read_table, write_table};
+pub use io::{
+    Format, RawTable, TableBatches, TableSink, read_table, read_table_columns, with_file_columns,
+    write_table,
+};
 pub use schema::{ColumnKind, ColumnRole, Role, Schema, SchemaOptions};
 
 use crate::error::{Error, Result, excerpt, name_list};
@@ -46,8 +50,32 @@ impl Dataset {
     /// Everything [`read_table`] and [`Dataset::infer`] refuse.
     pub fn load(path: &Path, options: &SchemaOptions) -> Result<Self> {
         let raw = read_table(path)?;
-        let mut ds = Dataset::infer(&raw.frame, options)?;
+        // Parquet columns of types that are not read (lists, structs…) are left out of the
+        // frame: ignoring one is a no-op, giving one another role is refused with its type.
+        let present: PlHashSet<&str> = raw
+            .frame
+            .get_column_names()
+            .into_iter()
+            .map(|n| n.as_str())
+            .collect();
+        let left_out =
+            |name: &String| !present.contains(name.as_str()) && raw.columns.contains(name);
+        let mut options = options.clone();
+        options.ignore.retain(|n| !left_out(n));
+        let roles = options.target.iter().chain(&options.id);
+        for name in roles.chain(&options.categorical).chain(&options.numeric) {
+            if left_out(name) {
+                let quoted = format!("'{name}'");
+                let note = raw.notes.iter().find(|n| n.contains(&quoted));
+                return Err(Error::InvalidData(format!(
+                    "{}; it cannot be given a role",
+                    note.map_or_else(|| format!("column {quoted} was not read"), String::clone)
+                )));
+            }
+        }
+        let mut ds = Dataset::infer(&raw.frame, &options)?;
         ds.sha256 = Some(raw.sha256);
+        ds.warnings.splice(0..0, raw.notes);
         Ok(ds)
     }
 
@@ -487,16 +515,23 @@ fn distinct_up_to(text: &StringChunked, cap: usize) -> Option<usize> {
 }
 
 /// A column whose cells are numbers but for a few (at most 1 %) is a numeric column with bad
-/// cells, not a categorical one: refuse it, naming the first bad cell.
+/// cells, not a categorical one: refuse it, naming the first bad cell. Infinities are numbers
+/// refused: a numeric column with any is refused, naming the first.
 fn refuse_mostly_numeric(name: &str, text: &StringChunked, non_null: usize) -> Result<()> {
     let mut bad: Option<(usize, &str)> = None;
+    let mut infinite: Option<(usize, &str)> = None;
     let mut n_bad = 0usize;
     let mut numbers = std::collections::HashSet::new();
     for (i, cell) in text.iter().enumerate() {
         let Some(cell) = cell else { continue };
-        match cell.parse::<f64>() {
-            Ok(v) => {
+        // The numeric-cell rule: NaN is blank, an infinity is a number refused.
+        match clean::numeric_cell(cell) {
+            Ok(Some(v)) => {
                 numbers.insert(v.to_bits());
+            }
+            Ok(None) => {}
+            Err(why) if why == clean::INFINITE => {
+                infinite.get_or_insert((i, cell));
             }
             Err(_) => {
                 n_bad += 1;
@@ -507,17 +542,32 @@ fn refuse_mostly_numeric(name: &str, text: &StringChunked, non_null: usize) -> R
             }
         }
     }
-    match bad {
-        Some((row, value)) if numbers.len() > 2 => Err(Error::InvalidValue {
-            column: name.to_string(),
-            row: row + 1,
-            value: value.to_string(),
-            reason: format!(
+    if numbers.len() <= 2 {
+        return Ok(());
+    }
+    let error = |(row, value): (usize, &str), reason: String| Error::InvalidValue {
+        column: name.to_string(),
+        row: row + 1,
+        value: value.to_string(),
+        reason,
+    };
+    match (infinite, bad) {
+        (Some(inf), b) if b.is_none_or(|b| inf.0 < b.0) => Err(error(
+            inf,
+            format!(
+                "{}; fix it, or pass --categorical {}",
+                clean::INFINITE,
+                excerpt(name)
+            ),
+        )),
+        (_, Some(b)) => Err(error(
+            b,
+            format!(
                 "the column looks numeric ({} of {non_null} values are numbers) but this cell is not; fix it, or pass --categorical {}",
                 non_null - n_bad,
                 excerpt(name)
             ),
-        }),
+        )),
         _ => Ok(()),
     }
 }
@@ -614,6 +664,30 @@ mod tests {
             e.to_string().contains("'Contract', row 1") && e.to_string().contains("\"M\""),
             "{e}"
         );
+    }
+
+    #[test]
+    fn an_infinity_in_a_numeric_column_is_refused_not_made_a_category() {
+        // Even above the 1 % of stray cells a numeric column may have: a column of numbers and
+        // infinities is numeric, and infinities are refused.
+        let values = ["1", "2", "inf", "3", "-Infinity", "", "NaN"];
+        let churn = ["Yes", "No", "No", "Yes", "No", "Yes", "No"];
+        let r = df!("charges" => values, "Churn" => churn).unwrap();
+        let e = Dataset::infer(&r, &SchemaOptions::new())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("'charges', row 3") && e.contains("infinite") && e.contains("\"inf\""),
+            "{e}"
+        );
+        let e = infer_schema(&r, &SchemaOptions::new())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("'charges', row 3"), "{e}");
+        // Words with an "inf" among them stay a category.
+        let words = df!("plan" => ["inf", "basic", "pro", "basic", "inf", "pro", "basic"], "Churn" => churn).unwrap();
+        let ds = Dataset::infer(&words, &SchemaOptions::new()).unwrap();
+        assert_eq!(ds.schema.role_of("plan"), Some(Role::Categorical));
     }
 
     #[test]

@@ -129,6 +129,12 @@ pub fn bin_counts(sorted: &[f64], edges: &[f64]) -> Vec<u64> {
     counts
 }
 
+/// Whether a sorted cursor passes `v` at `x`: `v <= x`, or either is NaN (so that the merge
+/// loops of the KS statistic always advance).
+fn not_above(v: f64, x: f64) -> bool {
+    v <= x || v.is_nan() || x.is_nan()
+}
+
 /// The two-sample Kolmogorov-Smirnov statistic `sup |F_r − F_c|` and the 1-Wasserstein distance
 /// `∫ |F_r − F_c|`, from one merge of two sorted, non-empty samples.
 pub fn ks_and_wasserstein(reference: &[f64], current: &[f64]) -> (f64, f64) {
@@ -147,10 +153,11 @@ pub fn ks_and_wasserstein(reference: &[f64], current: &[f64]) -> (f64, f64) {
             // Between the previous value and x, both CDFs are flat.
             wasserstein += (i as f64 / nr - j as f64 / nc).abs() * (x - p);
         }
-        while i < reference.len() && reference[i] <= x {
+        // A NaN (head or x) is passed over, never looped on: `v <= x` alone is false for it.
+        while i < reference.len() && not_above(reference[i], x) {
             i += 1;
         }
-        while j < current.len() && current[j] <= x {
+        while j < current.len() && not_above(current[j], x) {
             j += 1;
         }
         ks = ks.max((i as f64 / nr - j as f64 / nc).abs());
@@ -244,11 +251,11 @@ pub fn ks_and_wasserstein_weighted(reference: &Weighted, current: &Weighted) -> 
             // Between the previous value and x, both CDFs are flat.
             wasserstein += (below_r as f64 / nr - below_c as f64 / nc).abs() * (x - p);
         }
-        while i < reference.len() && reference[i].0 <= x {
+        while i < reference.len() && not_above(reference[i].0, x) {
             below_r += reference[i].1;
             i += 1;
         }
-        while j < current.len() && current[j].0 <= x {
+        while j < current.len() && not_above(current[j].0, x) {
             below_c += current[j].1;
             j += 1;
         }
@@ -559,6 +566,17 @@ mod tests {
             vec![0.0, 0.399_999_999_999_999_9, 0.799_999_999_999_999_8, 1.0]
         );
         assert_eq!(bin_counts(&flags, &[0.0, 1.0]), vec![3, 2, 0]);
+    }
+
+    #[test]
+    fn ks_and_wasserstein_are_total_over_nan() {
+        // A NaN head used to stop both cursors (NaN <= x is false): an endless loop.
+        let (ks, _) = ks_and_wasserstein(&[0.1, f64::NAN], &[0.2]);
+        assert!(ks.is_finite());
+        let (ks, _) = ks_and_wasserstein(&[f64::NAN], &[f64::NAN, 0.3]);
+        assert!(ks.is_finite());
+        let (ks, _) = ks_and_wasserstein_weighted(&[(0.1, 1), (f64::NAN, 2)], &[(0.2, 3)]);
+        assert!(ks.is_finite());
     }
 
     #[test]

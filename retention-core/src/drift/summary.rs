@@ -62,6 +62,8 @@ impl NumericSummary {
             for (i, v) in numbers.f64()?.iter().enumerate() {
                 match v {
                     Some(v) if v.is_finite() => values.push(v),
+                    // NaN is a missing value, as in every numeric column.
+                    Some(v) if v.is_nan() => missing += 1,
                     Some(v) => {
                         invalid += 1;
                         first_invalid.get_or_insert((row(i), format!("{v}")));
@@ -84,6 +86,8 @@ impl NumericSummary {
                     None | Some("") => missing += 1,
                     Some(s) => match data::clean::parse_number(s) {
                         Some(v) => values.push(v),
+                        // Text `NaN` is missing, as in every numeric column.
+                        None if matches!(data::clean::numeric_cell(s), Ok(None)) => missing += 1,
                         None => {
                             invalid += 1;
                             first_invalid.get_or_insert_with(|| (row(i), s.to_string()));

@@ -11,7 +11,7 @@ mod rows;
 
 pub use rows::{RowScore, RowScorer};
 
-use crate::data::{Dataset, Format, TableBatches, TableSink};
+use crate::data::{Dataset, Format, Role, TableBatches, TableSink, with_file_columns};
 use crate::error::{Error, Result};
 use crate::features::TransformReport;
 use crate::metrics::Metrics;
@@ -35,6 +35,11 @@ pub struct ScoreOptions {
     pub block_bytes: usize,
     /// Rows per Parquet batch. Default 100,000.
     pub batch_rows: usize,
+    /// The input columns to read from a Parquet file (the others are never decoded); `None`
+    /// reads every column of a readable type. [`ChurnModel::score_file`] fills it from the
+    /// model and `keep` when it is `None`.
+    #[serde(default)]
+    pub columns: Option<Vec<String>>,
 }
 
 impl Default for ScoreOptions {
@@ -43,6 +48,7 @@ impl Default for ScoreOptions {
             keep: Vec::new(),
             block_bytes: 16 << 20,
             batch_rows: 100_000,
+            columns: None,
         }
     }
 }
@@ -76,6 +82,20 @@ impl ScoreSummary {
 }
 
 impl ChurnModel {
+    /// The source columns scoring reads: the id and the features, and with `target` the target
+    /// (what evaluation needs), in schema order. A Parquet file's other columns need not be
+    /// decoded (see [`crate::data::read_table_columns`]).
+    pub fn input_columns(&self, target: bool) -> Vec<String> {
+        self.schema
+            .columns
+            .iter()
+            .filter(|c| {
+                c.role.is_feature() || c.role == Role::Id || (target && c.role == Role::Target)
+            })
+            .map(|c| c.name.clone())
+            .collect()
+    }
+
     /// Calibrated churn probabilities for a typed dataset (see [`Dataset::with_schema`]).
     ///
     /// # Errors
@@ -157,6 +177,13 @@ impl ChurnModel {
                 .row_scorer()
                 .score_csv(input, output, options, progress);
         }
+        let mut options = options.clone();
+        if options.columns.is_none() {
+            let mut columns = self.input_columns(false);
+            columns.extend(options.keep.iter().cloned());
+            options.columns = Some(columns);
+        }
+        let options = &options;
         score_file_with(
             input,
             output,
@@ -200,11 +227,18 @@ pub fn score_file_with(
     progress: &dyn Fn(usize),
 ) -> Result<ScoreSummary> {
     crate::fsutil::refuse_output_over_inputs("output", output, &[input])?;
-    let mut batches = TableBatches::open(input, options.block_bytes, options.batch_rows)?;
+    let mut batches = TableBatches::open_columns(
+        input,
+        options.block_bytes,
+        options.batch_rows,
+        options.columns.as_deref(),
+    )?;
     let mut sink: Option<TableSink> = None;
     let mut summary = ScoreSummary::with_every_tier();
     while let Some((first_row, raw)) = batches.next_batch()? {
-        let (scored, report, warnings) = score(&raw, first_row)?;
+        // A batch may hold only the columns asked for: a missing column's error lists the file's.
+        let (scored, report, warnings) =
+            score(&raw, first_row).map_err(|e| with_file_columns(e, batches.columns()))?;
         on_batch(first_row, &scored)?;
         summary.unseen.merge(report);
         summary.warnings.extend(warnings);
