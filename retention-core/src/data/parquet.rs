@@ -438,8 +438,8 @@ impl ParquetBatches {
     }
 }
 
-/// A column's pieces, joined in groups as they come so that many tiny row groups do not leave
-/// one small array each (joined again at the end: each value is copied at most twice).
+/// A column's pieces, joined in groups of [`Stacked::GROUP`] as they come so that many tiny row
+/// groups do not leave one small array each.
 #[derive(Default)]
 struct Stacked {
     done: Vec<Series>,
@@ -452,20 +452,21 @@ impl Stacked {
     fn push(&mut self, series: Series) -> Result<()> {
         self.pending.push(series);
         if self.pending.len() >= Self::GROUP {
-            let joined = join(std::mem::take(&mut self.pending))?;
+            let joined = join(std::mem::take(&mut self.pending), true)?;
             self.done.push(joined);
         }
         Ok(())
     }
 
+    /// The column: its groups one after the other, not copied again into one chunk.
     fn finish(mut self) -> Result<Series> {
         self.done.append(&mut self.pending);
-        join(self.done)
+        join(self.done, false)
     }
 }
 
-/// The pieces of a column one after the other, in one chunk.
-fn join(parts: Vec<Series>) -> Result<Series> {
+/// The pieces of a column one after the other (in one chunk with `rechunk`).
+fn join(parts: Vec<Series>, rechunk: bool) -> Result<Series> {
     let mut parts = parts.into_iter();
     let Some(mut out) = parts.next() else {
         return Err(Error::InvalidData("no rows to join".into()));
@@ -473,7 +474,7 @@ fn join(parts: Vec<Series>) -> Result<Series> {
     for part in parts {
         out.append(&part)?;
     }
-    Ok(if out.n_chunks() > 1 {
+    Ok(if rechunk && out.n_chunks() > 1 {
         out.rechunk()
     } else {
         out
