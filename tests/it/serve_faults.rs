@@ -82,6 +82,14 @@ fn request_bodies_cannot_amplify_memory() {
     assert_eq!(status, 422, "{answer}");
     assert_eq!(json(&answer)["error"]["code"], "missing_field");
 
+    // A header of 16 million commas: refused before the line is split into fields.
+    let mut body = b"customerID".to_vec();
+    body.resize(16 << 20, b',');
+    body.extend_from_slice(b"\n1\n");
+    let (status, answer) = server.call("POST", "/v1/predict/batch", &csv, &body);
+    assert_eq!(status, 422, "{answer}");
+    assert_eq!(json(&answer)["error"]["code"], "too_many_fields");
+
     // 60 MB of empty customers: refused at the first customer past --max-batch.
     let mut body = Vec::with_capacity(60 << 20);
     body.push(b'[');

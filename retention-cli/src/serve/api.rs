@@ -275,8 +275,8 @@ pub async fn predict(
 /// refused customer refuses the batch, and nothing of a refused batch is logged. At most
 /// `--scoring-threads` batch bodies are read and held at once, so batches cannot add up to more
 /// memory than that many bodies.
-pub async fn predict_batch(State(state): Shared, req: Request) -> Result<Json<Value>, ApiError> {
-    let _turn = state
+pub async fn predict_batch(State(state): Shared, req: Request) -> Result<Response, ApiError> {
+    let turn = state
         .batch_bodies
         .clone()
         .acquire_owned()
@@ -291,11 +291,13 @@ pub async fn predict_batch(State(state): Shared, req: Request) -> Result<Json<Va
     let limits = Limits::with_rows(state.config.max_batch);
     let live = state.live();
     let started = Instant::now();
-    let predictions = off_runtime(&state, move |cancel| {
+    // The turn is held by the job: until its model work ends, even past the request's timeout.
+    let (predictions, answer) = off_runtime(&state, move |cancel| {
+        let _turn = turn;
         let records = if is_csv {
-            records::csv_batch(&body, &live.wanted, limits)?
+            records::csv_batch(&body, &live.wanted, limits, cancel)?
         } else {
-            records::json_batch(&body, &live.wanted, limits)?
+            records::json_batch(&body, &live.wanted, limits, cancel)?
         };
         drop(body);
         let mut predictions = Vec::with_capacity(records.len());
@@ -305,13 +307,30 @@ pub async fn predict_batch(State(state): Shared, req: Request) -> Result<Json<Va
             }
             predictions.push(score(&live, &records.row(i), Some(i + 1), 0)?);
         }
-        Ok(predictions)
+        drop(records);
+        // Written straight to bytes here, on the scorer thread, with no value tree between.
+        let answer = serde_json::to_vec(&BatchAnswer {
+            count: predictions.len(),
+            predictions: &predictions,
+        })
+        .map_err(|e| ApiError::internal(format!("writing a batch answer: {e}")))?;
+        Ok((predictions, answer))
     })
     .await?;
     answered(&state, &predictions, started.elapsed().as_secs_f64());
-    Ok(Json(
-        json!({ "count": predictions.len(), "predictions": predictions }),
-    ))
+    drop(predictions);
+    Ok((
+        [(header::CONTENT_TYPE, "application/json")],
+        Bytes::from(answer),
+    )
+        .into_response())
+}
+
+/// A batch's answer.
+#[derive(serde::Serialize)]
+struct BatchAnswer<'a> {
+    count: usize,
+    predictions: &'a [Prediction],
 }
 
 #[derive(Debug, Deserialize)]

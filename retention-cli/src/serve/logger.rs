@@ -113,17 +113,21 @@ impl Logger {
             self.metrics.log_dropped.fetch_add(1, Ordering::Relaxed);
             return;
         }
-        match self.tx.try_send(Message::Entry(entry)) {
-            Ok(()) => {
-                self.metrics.log_queue_depth.fetch_add(1, Ordering::Relaxed);
-                self.metrics
-                    .log_queue_bytes
-                    .fetch_add(size as i64, Ordering::Relaxed);
-            }
-            Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
-                self.bytes.fetch_sub(size, Ordering::Relaxed);
-                self.metrics.log_dropped.fetch_add(1, Ordering::Relaxed);
-            }
+        // Counted before sending (and taken back on failure), so the writer can never
+        // subtract an entry not yet added.
+        self.metrics.log_queue_depth.fetch_add(1, Ordering::Relaxed);
+        self.metrics
+            .log_queue_bytes
+            .fetch_add(size as i64, Ordering::Relaxed);
+        if let Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) =
+            self.tx.try_send(Message::Entry(entry))
+        {
+            self.metrics.log_queue_depth.fetch_sub(1, Ordering::Relaxed);
+            self.metrics
+                .log_queue_bytes
+                .fetch_sub(size as i64, Ordering::Relaxed);
+            self.bytes.fetch_sub(size, Ordering::Relaxed);
+            self.metrics.log_dropped.fetch_add(1, Ordering::Relaxed);
         }
     }
 

@@ -87,7 +87,7 @@ pub struct Metrics {
     reload_errors: AtomicU64,
     /// Registered versions that could not be loaded (each counted once).
     pub model_load_failures: AtomicU64,
-    /// Connections open now (within the cap).
+    /// Connections open now (within the cap and the overflow).
     pub connections_open: AtomicI64,
     /// Connections accepted past the cap and served health endpoints only.
     pub connections_overflow: AtomicU64,
@@ -364,7 +364,7 @@ impl Metrics {
             &mut out,
             "retentionai_connections_open",
             "gauge",
-            "Client connections open within --max-connections.",
+            "Client connections open (within --max-connections and the health-only overflow).",
             self.connections_open.load(Ordering::Relaxed).max(0),
         );
         scalar(

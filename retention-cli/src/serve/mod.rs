@@ -175,10 +175,12 @@ pub fn run(db: &Path, args: &ServeArgs) -> Result<()> {
         store: Mutex::new(store),
         db_ok: AtomicBool::new(false),
         load_failures: Mutex::new(Default::default()),
+        reload_all: AtomicBool::new(false),
         scorers: ScorerPool::start(scoring_threads).context("starting the scorer threads")?,
         batch_bodies: Arc::new(Semaphore::new(scoring_threads)),
     });
-    // The first load is part of starting: a champion that cannot be loaded stops the start.
+    // The first load is part of starting: a database that does not answer stops the start (a
+    // version that cannot be loaded is skipped and reported, as on every reload).
     if let Some(change) = state.reload()? {
         eprintln!("{change}");
     }
@@ -301,12 +303,13 @@ async fn accept_loop(
                     }
                 };
                 let _ = stream.set_nodelay(true);
-                let (permit, service, timeout, keep_alive) =
+                // An overflow connection gets one request and OVERFLOW_TIMEOUT in all.
+                let (permit, service, timeout, overflow) =
                     if let Ok(p) = limits.slots.clone().try_acquire_owned() {
-                        (p, app.clone(), limits.idle_timeout, true)
+                        (p, app.clone(), limits.idle_timeout, false)
                     } else if let Ok(p) = limits.overflow.clone().try_acquire_owned() {
                         metrics.connections_overflow.fetch_add(1, Ordering::Relaxed);
-                        (p, overflow_app.clone(), OVERFLOW_TIMEOUT, false)
+                        (p, overflow_app.clone(), OVERFLOW_TIMEOUT, true)
                     } else {
                         metrics.connections_refused.fetch_add(1, Ordering::Relaxed);
                         drop(stream);
@@ -315,14 +318,18 @@ async fn accept_loop(
                 let connection = hyper::server::conn::http1::Builder::new()
                     .timer(TokioTimer::new())
                     .header_read_timeout(timeout)
-                    .keep_alive(keep_alive)
+                    .keep_alive(!overflow)
                     .serve_connection(TokioIo::new(stream), TowerToHyperService::new(service));
                 let watched = graceful.watch(connection);
                 let open = metrics.clone();
                 open.connections_open.fetch_add(1, Ordering::Relaxed);
                 tokio::spawn(async move {
                     // A client that goes away or times out is not the server's error.
-                    let _ = watched.await;
+                    if overflow {
+                        let _ = tokio::time::timeout(OVERFLOW_TIMEOUT, watched).await;
+                    } else {
+                        let _ = watched.await;
+                    }
                     open.connections_open.fetch_sub(1, Ordering::Relaxed);
                     drop(permit);
                 });

@@ -7,6 +7,7 @@
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::fmt;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use axum::http::StatusCode;
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
@@ -146,6 +147,17 @@ fn shown(text: &str) -> String {
     format!("{}… ({} bytes)", &text[..end], text.len())
 }
 
+/// The flag of a parse that is never abandoned (one customer).
+static NEVER: AtomicBool = AtomicBool::new(false);
+
+fn cancelled() -> ApiError {
+    ApiError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "timeout",
+        "the request ran out of time",
+    )
+}
+
 fn too_many_rows(limits: &Limits) -> ApiError {
     ApiError::new(
         StatusCode::PAYLOAD_TOO_LARGE,
@@ -195,6 +207,8 @@ fn value_too_long(row: Option<usize>, name: &str, limits: &Limits) -> ApiError {
 /// What the JSON walk shares: the limits, the wanted names, and the first refusal (serde's
 /// errors carry only text, so the answer to give is kept here).
 struct Walk<'w> {
+    /// Set when the request was abandoned: parsing stops at the next customer.
+    cancel: &'w AtomicBool,
     limits: Limits,
     refusal: RefCell<Option<ApiError>>,
     records: RefCell<Records<'w>>,
@@ -230,6 +244,7 @@ pub fn json_record<'w>(
     limits: Limits,
 ) -> Result<Records<'w>, ApiError> {
     let walk = Walk {
+        cancel: &NEVER,
         limits,
         refusal: RefCell::new(None),
         records: RefCell::new(Records::new(wanted)),
@@ -254,8 +269,10 @@ pub fn json_batch<'w>(
     body: &[u8],
     wanted: &'w Wanted,
     limits: Limits,
+    cancel: &'w AtomicBool,
 ) -> Result<Records<'w>, ApiError> {
     let walk = Walk {
+        cancel,
         limits,
         refusal: RefCell::new(None),
         records: RefCell::new(Records::new(wanted)),
@@ -431,6 +448,9 @@ fn customers<'de, A: SeqAccess<'de>>(walk: &Walk<'_>, mut seq: A) -> Result<(), 
             };
         }
         row += 1;
+        if walk.cancel.load(Ordering::Relaxed) {
+            return Err(walk.refuse(cancelled()));
+        }
         if seq
             .next_element_seed(RecordSeed {
                 walk,
@@ -669,6 +689,7 @@ pub fn csv_batch<'w>(
     body: &[u8],
     wanted: &'w Wanted,
     limits: Limits,
+    cancel: &AtomicBool,
 ) -> Result<Records<'w>, ApiError> {
     let text = std::str::from_utf8(body).map_err(|e| {
         ApiError::new(
@@ -678,6 +699,21 @@ pub fn csv_batch<'w>(
         )
     })?;
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    // A line is split into fields before they can be counted: refuse a line with more commas
+    // than any accepted record can hold (every field separated, every value full of commas)
+    // before it is split, so a body of commas cannot turn into fields many times its size.
+    let most_commas = limits.max_fields + limits.max_value_bytes;
+    let mut commas = 0usize;
+    for at in memchr::memchr2_iter(b',', b'\n', text.as_bytes()) {
+        if text.as_bytes()[at] == b'\n' {
+            commas = 0;
+        } else {
+            commas += 1;
+            if commas > most_commas {
+                return Err(too_many_fields(None, &limits));
+            }
+        }
+    }
     let mut reader = retention_core::data::csv::Records::new(text);
     let mut fields = Vec::new();
     let positions: Vec<Option<usize>> = match reader.next_into(&mut fields) {
@@ -708,6 +744,9 @@ pub fn csv_batch<'w>(
     let mut row = 0;
     while let Some(read) = reader.next_into(&mut fields) {
         row += 1;
+        if cancel.load(Ordering::Relaxed) {
+            return Err(cancelled());
+        }
         read.map_err(|e| csv_error(row, e))?;
         if row > limits.max_rows {
             return Err(too_many_rows(&limits));
@@ -745,6 +784,8 @@ pub fn csv_batch<'w>(
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    static NO: AtomicBool = AtomicBool::new(false);
 
     fn wanted() -> Wanted {
         Wanted::new(["id", "a", "b"])
@@ -791,13 +832,19 @@ mod tests {
     #[test]
     fn batches_stop_at_the_row_limit_before_reading_on() {
         let w = wanted();
-        let r = json_batch(br#"[{"a": 1}, {}, {"b": "2"}]"#, &w, limits()).unwrap();
+        let r = json_batch(br#"[{"a": 1}, {}, {"b": "2"}]"#, &w, limits(), &NO).unwrap();
         assert_eq!(r.len(), 3);
         assert_eq!(r.row(1), vec![]);
-        let r = json_batch(br#"{"x": [[[]]], "customers": [{"a": 1}]}"#, &w, limits()).unwrap();
+        let r = json_batch(
+            br#"{"x": [[[]]], "customers": [{"a": 1}]}"#,
+            &w,
+            limits(),
+            &NO,
+        )
+        .unwrap();
         assert_eq!(r.len(), 1);
         // The fourth element is refused, and what follows it is never read (even invalid JSON).
-        let e = json_batch(br#"[{}, {}, {}, {}, this is not json"#, &w, limits()).unwrap_err();
+        let e = json_batch(br#"[{}, {}, {}, {}, this is not json"#, &w, limits(), &NO).unwrap_err();
         assert_eq!(e.code, "batch_too_large");
         assert_eq!(e.status, StatusCode::PAYLOAD_TOO_LARGE);
         for bad in [
@@ -806,10 +853,10 @@ mod tests {
             b"\"x\"",
             b"{\"customers\": {}}",
         ] {
-            let e = json_batch(bad, &w, limits()).unwrap_err();
+            let e = json_batch(bad, &w, limits(), &NO).unwrap_err();
             assert_eq!(e.code, "invalid_record", "{}", String::from_utf8_lossy(bad));
         }
-        let e = json_batch(br#"[{"a": 1}, 7]"#, &w, limits()).unwrap_err();
+        let e = json_batch(br#"[{"a": 1}, 7]"#, &w, limits(), &NO).unwrap_err();
         assert!(e.message.starts_with("row 2: "), "{}", e.message);
     }
 
@@ -830,9 +877,9 @@ mod tests {
         assert_eq!(e.code, "too_many_fields");
 
         let header = format!("id,{long}\n1,2\n");
-        let e = csv_batch(header.as_bytes(), &w, limits()).unwrap_err();
+        let e = csv_batch(header.as_bytes(), &w, limits(), &NO).unwrap_err();
         assert_eq!(e.code, "field_too_long");
-        let e = csv_batch(format!("a,b\n1,{value}\n").as_bytes(), &w, limits()).unwrap_err();
+        let e = csv_batch(format!("a,b\n1,{value}\n").as_bytes(), &w, limits(), &NO).unwrap_err();
         assert_eq!(e.code, "field_too_long");
         assert!(e.message.starts_with("row 1:"), "{}", e.message);
     }
@@ -840,24 +887,24 @@ mod tests {
     #[test]
     fn csv_batches_keep_wanted_columns_and_name_the_bad_row() {
         let w = wanted();
-        let r = csv_batch(b"id,x,a\n1,2,3\n\"4\",5,\n", &w, limits()).unwrap();
+        let r = csv_batch(b"id,x,a\n1,2,3\n\"4\",5,\n", &w, limits(), &NO).unwrap();
         assert_eq!(r.len(), 2);
         assert_eq!(r.row(0), vec![("id", Some("1")), ("a", Some("3"))]);
         assert_eq!(r.row(1), vec![("id", Some("4")), ("a", Some(""))]);
-        let e = csv_batch(b"id,x\n1,2\n3\n", &w, limits()).unwrap_err();
+        let e = csv_batch(b"id,x\n1,2\n3\n", &w, limits(), &NO).unwrap_err();
         assert_eq!(e.code, "invalid_csv");
         assert!(e.message.contains("row 2"), "{}", e.message);
         assert_eq!(
-            csv_batch(b"", &w, limits()).unwrap_err().code,
+            csv_batch(b"", &w, limits(), &NO).unwrap_err().code,
             "invalid_csv"
         );
         assert_eq!(
-            csv_batch(b"\xff\xfe", &w, limits()).unwrap_err().code,
+            csv_batch(b"\xff\xfe", &w, limits(), &NO).unwrap_err().code,
             "invalid_csv"
         );
-        let e = csv_batch(b"a,a\n1,2\n", &w, limits()).unwrap_err();
+        let e = csv_batch(b"a,a\n1,2\n", &w, limits(), &NO).unwrap_err();
         assert!(e.message.contains("appears twice"), "{}", e.message);
-        let e = csv_batch(b"a\n1\n2\n3\n4\n", &w, limits()).unwrap_err();
+        let e = csv_batch(b"a\n1\n2\n3\n4\n", &w, limits(), &NO).unwrap_err();
         assert_eq!(e.code, "batch_too_large");
     }
 
@@ -887,7 +934,7 @@ mod tests {
         #[test]
         fn parsers_never_panic_on_bytes(body in prop::collection::vec(any::<u8>(), 0..256)) {
             let w = wanted();
-            for r in [json_record(&body, &w, limits()), json_batch(&body, &w, limits()), csv_batch(&body, &w, limits())] {
+            for r in [json_record(&body, &w, limits()), json_batch(&body, &w, limits(), &NO), csv_batch(&body, &w, limits(), &NO)] {
                 if let Err(e) = r {
                     prop_assert!(!e.code.is_empty());
                 }
@@ -900,7 +947,7 @@ mod tests {
         fn json_batches_agree_with_the_value(value in json_value()) {
             let w = wanted();
             let body = serde_json::to_vec(&value).unwrap();
-            match json_batch(&body, &w, limits()) {
+            match json_batch(&body, &w, limits(), &NO) {
                 Ok(records) => {
                     let items = match &value {
                         serde_json::Value::Array(items) => items.clone(),

@@ -136,6 +136,9 @@ pub struct AppState {
     pub db_ok: AtomicBool,
     /// Versions that failed to load.
     pub load_failures: Mutex<LoadFailures>,
+    /// Set when the database was reopened, cleared once every model was loaded from the new
+    /// file: an error in between must not leave models of the replaced file serving.
+    pub reload_all: AtomicBool,
     /// The threads that do all model work (`--scoring-threads`).
     pub scorers: ScorerPool,
     /// Batch bodies read and held at once (as many as `--scoring-threads`).
@@ -191,6 +194,7 @@ impl AppState {
             return Ok(false);
         }
         *store = Store::open(&self.config.db)?;
+        self.reload_all.store(true, Ordering::Relaxed);
         eprintln!("the database file was replaced: reloading every model from the new one");
         self.load_failures
             .lock()
@@ -200,7 +204,8 @@ impl AppState {
     }
 
     fn reload_inner(&self) -> anyhow::Result<Option<String>> {
-        let reopened = self.reopen_if_replaced()?;
+        self.reopen_if_replaced()?;
+        let reopened = self.reload_all.load(Ordering::Relaxed);
         let store = self.store();
         // Keys first: a revocation takes effect whatever happens to the models.
         let keys: HashMap<String, String> = store.active_api_key_hashes()?.into_iter().collect();
@@ -261,6 +266,7 @@ impl AppState {
                 .live
                 .write()
                 .unwrap_or_else(std::sync::PoisonError::into_inner) = live;
+            self.reload_all.store(false, Ordering::Relaxed);
         } else {
             self.metrics.set_models(live.gauges());
         }
