@@ -21,7 +21,7 @@ use serde_json::value::RawValue;
 
 use crate::calibration::Calibrator;
 use crate::data::{Dataset, Role, Schema};
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, excerpt};
 use crate::estimators::Estimator;
 use crate::features::FittedPipeline;
 use crate::fsutil::{atomic_write, sha256_hex};
@@ -43,11 +43,6 @@ fn cut(s: &str, max: usize) -> String {
         Some((at, _)) => format!("{}…", &s[..at]),
         None => s.to_string(),
     }
-}
-
-/// A name or value from a file as messages quote it: at most 60 characters.
-pub(crate) fn shown(s: &str) -> String {
-    cut(s, 60)
 }
 
 /// A number from a file as messages show it: plainly when of ordinary size, else in scientific
@@ -346,7 +341,7 @@ impl ChurnModel {
         if envelope.format != FORMAT_NAME {
             return Err(corrupt(format!(
                 "format is {:?}, expected {FORMAT_NAME:?}",
-                shown(&envelope.format)
+                excerpt(&envelope.format)
             )));
         }
         if envelope.format_version > FORMAT_VERSION {
@@ -482,7 +477,7 @@ fn check_schema(schema: &Schema) -> std::result::Result<(), String> {
         .iter()
         .find(|c| !seen.insert(c.name.as_str()))
     {
-        return Err(format!("column '{}' is listed twice", shown(&c.name)));
+        return Err(format!("column '{}' is listed twice", excerpt(&c.name)));
     }
     for role in [Role::Target, Role::Id] {
         let n = schema.columns.iter().filter(|c| c.role == role).count();

@@ -6,9 +6,9 @@
 //! `model ab`, like `model promote`, needs a passed validation or `--force --reason`.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::sync::OnceLock;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use retention::store::Store;
 use serde_json::{Value, json};
@@ -21,26 +21,7 @@ const HANG: Duration = Duration::from_secs(300);
 
 /// Runs `retention` (against database `db`) and waits for it, at most [`HANG`].
 fn run_bounded(db: &Path, args: &[&str]) -> Output {
-    let mut child = Command::new(bin())
-        .args(args)
-        .env("RETENTION_DB", db)
-        .env("RETENTION_ACTOR", "tester")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn retention");
-    let start = Instant::now();
-    while child.try_wait().expect("wait for retention").is_none() {
-        if start.elapsed() > HANG {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("`retention {}` did not finish: it hangs", args.join(" "));
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    child
-        .wait_with_output()
-        .expect("collect retention's output")
+    crate::util::run_bounded(db, args, HANG)
 }
 
 /// Asserts a refusal: exit status 1 (not a panic's 101), one `error:` line naming `reason`.

@@ -5,8 +5,8 @@
 //! row-group layout.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Output;
+use std::time::Duration;
 
 use polars::prelude::*;
 use retention::data::{Dataset, SchemaOptions, TableBatches, read_table};
@@ -24,23 +24,7 @@ fn fixture(name: &str) -> PathBuf {
 /// Runs `retention` (database `db`) and waits for it; a run still going after `limit` is killed
 /// and reported as hanging (the limit only bounds a broken build, it measures nothing).
 fn run_to_end(db: &Path, args: &[&str], limit: Duration) -> Output {
-    let mut child = Command::new(util::bin())
-        .args(args)
-        .env("RETENTION_DB", db)
-        .env("RETENTION_ACTOR", "tester")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn retention");
-    let start = Instant::now();
-    while child.try_wait().expect("wait for retention").is_none() {
-        if start.elapsed() > limit {
-            let _ = child.kill();
-            panic!("retention {args:?} did not finish");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    child.wait_with_output().expect("collect output")
+    util::run_bounded(db, args, limit)
 }
 
 const LIMIT: Duration = Duration::from_secs(600);

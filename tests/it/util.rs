@@ -169,3 +169,29 @@ pub fn telco_col(name: &str) -> usize {
         .and_then(|h| h.split(',').position(|c| c == name))
         .unwrap_or_else(|| panic!("no Telco column {name}"))
 }
+
+/// Runs `retention` against the database `db` (as actor `tester`) and waits for it; a run still
+/// going after `limit` is killed and reported as hanging (the limit bounds a broken build, it
+/// measures nothing).
+pub fn run_bounded(db: &Path, args: &[&str], limit: std::time::Duration) -> Output {
+    let mut child = Command::new(bin())
+        .args(args)
+        .env("RETENTION_DB", db)
+        .env("RETENTION_ACTOR", "tester")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn retention");
+    let start = std::time::Instant::now();
+    while child.try_wait().expect("wait for retention").is_none() {
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("`retention {}` did not finish: it hangs", args.join(" "));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child
+        .wait_with_output()
+        .expect("collect retention's output")
+}

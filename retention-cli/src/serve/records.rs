@@ -12,6 +12,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use axum::http::StatusCode;
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
+use retention_core::error::excerpt;
+
 use super::api::ApiError;
 
 /// Limits on what one request may hold.
@@ -134,19 +136,6 @@ fn at(row: Option<usize>) -> String {
     row.map_or(String::new(), |r| format!("row {r}: "))
 }
 
-/// The first characters of a name or value, for messages.
-fn shown(text: &str) -> String {
-    const SHOWN: usize = 40;
-    if text.len() <= SHOWN {
-        return text.to_string();
-    }
-    let mut end = SHOWN;
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{}… ({} bytes)", &text[..end], text.len())
-}
-
 /// The flag of a parse that is never abandoned (one customer).
 static NEVER: AtomicBool = AtomicBool::new(false);
 
@@ -186,7 +175,7 @@ fn name_too_long(row: Option<usize>, name: &str, limits: &Limits) -> ApiError {
         format!(
             "{}field name '{}' is longer than {} bytes",
             at(row),
-            shown(name),
+            excerpt(name),
             limits.max_name_bytes
         ),
     )
@@ -198,7 +187,7 @@ fn value_too_long(row: Option<usize>, name: &str, limits: &Limits) -> ApiError {
         format!(
             "{}field '{}': the value is longer than {} bytes",
             at(row),
-            shown(name),
+            excerpt(name),
             limits.max_value_bytes
         ),
     )
@@ -588,7 +577,7 @@ impl<'de> Visitor<'de> for FieldName<'_, '_> {
         Ok(Name {
             position,
             // Names are needed for messages about nested values only; keep them short.
-            shown: shown(v),
+            shown: excerpt(v).into_owned(),
         })
     }
 }

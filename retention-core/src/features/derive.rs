@@ -19,8 +19,9 @@ use polars::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::data::Role;
+use crate::error::excerpt as shown;
 use crate::error::{Error, Result};
-use crate::model::{shown, shown_number};
+use crate::model::shown_number;
 
 /// One derived feature.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

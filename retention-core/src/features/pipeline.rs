@@ -488,7 +488,8 @@ impl FittedPipeline {
     /// output per encoder output, named after its encoder's column; training means finite, one
     /// per output (or none, as files from before they were kept). Returns what is wrong.
     pub(crate) fn check(&self, schema: &Schema) -> std::result::Result<(), String> {
-        use crate::model::{shown, shown_number as num};
+        use crate::error::excerpt as shown;
+        use crate::model::shown_number as num;
         let features: HashMap<&str, Role> = schema
             .columns
             .iter()
