@@ -4,6 +4,7 @@ mod cli;
 mod commands;
 mod output;
 mod serve;
+mod spelling;
 
 use std::io::{self, Write};
 use std::process::ExitCode;
@@ -18,7 +19,7 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(err) if is_broken_pipe(&err) => ExitCode::SUCCESS,
         Err(err) => {
-            let chain: Vec<String> = err.chain().map(|e| e.to_string()).collect();
+            let chain: Vec<String> = err.chain().map(spelling::message).collect();
             let _ = writeln!(io::stderr().lock(), "error: {}", dedup_chain(&chain));
             ExitCode::FAILURE
         }

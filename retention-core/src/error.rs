@@ -61,7 +61,8 @@ pub enum Error {
     /// A parameter is out of its range or inconsistent with another.
     #[error("invalid parameter '{name}': {reason}")]
     InvalidParameter {
-        /// The parameter (as the user spelled it where possible, e.g. `--cv`).
+        /// The parameter, by its field name in the core's parameter types (`cv`, `test_size`);
+        /// each front end spells it its own way ([`Error::render`]).
         name: String,
         /// What is wrong and what is accepted.
         reason: String,
@@ -198,6 +199,76 @@ impl Error {
     }
 }
 
+/// How a parameter or an operation is written inside a message: its core name between
+/// backticks (`` `cv` ``, `` `model promote` ``). A front end rewrites these mentions in its own
+/// spelling with [`Error::render`] (the CLI writes `--cv`, Python `cv=`); left alone, as in
+/// `Error`'s `Display`, they read as the core's names.
+pub fn mention(name: &str) -> String {
+    format!("`{name}`")
+}
+
+/// How a front end writes the core's parameter and operation names.
+pub trait Spelling {
+    /// This front end's spelling of `name` (a core field such as `test_size`, or an operation
+    /// such as `model promote`), or `None` to leave the mention as it is.
+    fn spell(&self, name: &str) -> Option<String>;
+}
+
+/// Longest name a mention may hold; longer backtick-quoted text is left alone.
+const MENTION_CHARS: usize = 40;
+
+/// Rewrites every mention (a [`mention`]-quoted core name) in `text` in `spelling`'s words.
+pub fn respell(text: &str, spelling: &dyn Spelling) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(open) = rest.find('`') {
+        out.push_str(&rest[..open]);
+        let after = &rest[open + 1..];
+        let spelled = after.find('`').and_then(|close| {
+            let name = &after[..close];
+            let edges = |b: Option<&u8>| b.is_some_and(|b| b.is_ascii_lowercase());
+            let plain = name.len() <= MENTION_CHARS
+                && edges(name.as_bytes().first())
+                && name
+                    .as_bytes()
+                    .last()
+                    .is_some_and(|b| b.is_ascii_alphanumeric())
+                && name
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"_ -".contains(&b));
+            let spelled = if plain { spelling.spell(name) } else { None };
+            spelled.map(|s| (s, close))
+        });
+        match spelled {
+            Some((s, close)) => {
+                out.push_str(&s);
+                rest = &after[close + 1..];
+            }
+            None => {
+                out.push('`');
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+impl Error {
+    /// The message as a front end shows it: parameter names and mentions in `spelling`'s words.
+    /// `Display` gives the same message in the core's names.
+    pub fn render(&self, spelling: &dyn Spelling) -> String {
+        match self {
+            Error::InvalidParameter { name, reason } => format!(
+                "invalid parameter '{}': {}",
+                spelling.spell(name).unwrap_or_else(|| name.clone()),
+                respell(reason, spelling)
+            ),
+            other => respell(&other.to_string(), spelling),
+        }
+    }
+}
+
 /// The library's result type.
 pub type Result<T> = std::result::Result<T, Error>;
 
@@ -222,5 +293,35 @@ mod tests {
         let names: Vec<String> = (0..100_000).map(|i| format!("column_{i}")).collect();
         let e = Error::column_not_found("x".repeat(1 << 20), "", &names).to_string();
         assert!(e.len() < 1000 && e.ends_with("and 99970 more"), "{e}");
+    }
+
+    struct Flags;
+    impl Spelling for Flags {
+        fn spell(&self, name: &str) -> Option<String> {
+            (name != "model promote").then(|| format!("--{}", name.replace('_', "-")))
+        }
+    }
+
+    #[test]
+    fn front_ends_spell_parameters_their_own_way() {
+        let e = Error::param(
+            "test_size",
+            format!(
+                "use {} 2 or more, or {}",
+                mention("cv"),
+                mention("model promote")
+            ),
+        );
+        assert_eq!(
+            e.to_string(),
+            "invalid parameter 'test_size': use `cv` 2 or more, or `model promote`"
+        );
+        assert_eq!(
+            e.render(&Flags),
+            "invalid parameter '--test-size': use --cv 2 or more, or `model promote`"
+        );
+        // Backticks that quote anything but a plain name are left as they are.
+        let e = Error::InvalidData("a `Weird Name`, an open ` and `cv`".into());
+        assert_eq!(e.render(&Flags), "a `Weird Name`, an open ` and --cv");
     }
 }
