@@ -124,8 +124,17 @@ pub enum Error {
     Registry(String),
 
     /// The operations store (SQLite) refused or failed; the message names the database.
-    #[error("store: {0}")]
-    Store(String),
+    #[error(
+        "store: {context}{}",
+        .source.as_ref().map(|e| format!(": {e}")).unwrap_or_default()
+    )]
+    Store {
+        /// What failed, naming the database.
+        context: String,
+        /// SQLite's own error, when SQLite reported the failure (its message ends the text).
+        #[source]
+        source: Option<crate::store::SqliteError>,
+    },
 
     /// An error reported by polars that is not one of the cases above.
     #[error("data frame error: {0}")]

@@ -23,12 +23,21 @@ pub struct Gate {
     pub margin: f64,
 }
 
+impl Gate {
+    /// Default [`Gate::min_roc_auc`].
+    pub const MIN_ROC_AUC: f64 = 0.80;
+    /// Default [`Gate::min_accuracy`].
+    pub const MIN_ACCURACY: f64 = 0.75;
+    /// Default [`Gate::margin`].
+    pub const MARGIN: f64 = 0.002;
+}
+
 impl Default for Gate {
     fn default() -> Self {
         Gate {
-            min_roc_auc: 0.80,
-            min_accuracy: 0.75,
-            margin: 0.002,
+            min_roc_auc: Gate::MIN_ROC_AUC,
+            min_accuracy: Gate::MIN_ACCURACY,
+            margin: Gate::MARGIN,
         }
     }
 }
@@ -317,7 +326,7 @@ impl ModelRef {
 pub fn parse_age(s: &str) -> Result<std::time::Duration> {
     let bad = || {
         Error::param(
-            "--older-than",
+            "older_than",
             format!("{s:?} is not an age; use e.g. 90d, 12h, 30m"),
         )
     };

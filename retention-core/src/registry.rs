@@ -2,12 +2,18 @@
 //! it through the gate, A/B tests and rollback. The rules live in [`crate::lifecycle`]; this is
 //! the one place that applies them to a database, for the CLI, the Python module and the web app.
 
+mod compare;
+mod scoring;
+
+pub use compare::{Comparison, VariantReadout, compare};
+pub use scoring::{PredictionLog, Scorer, score_and_log};
+
 use polars::prelude::DataFrame;
 use serde::{Deserialize, Serialize};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, mention};
 use crate::lifecycle::{self, Deployed, Gate, GateCheck, ModelRef, Router};
-use crate::store::{self, Promotion, Store, Validation};
+use crate::store::{self, Promotion, PromotionAction, Store, StoredReport, Validation};
 
 /// The version a registry reference points at.
 ///
@@ -21,12 +27,14 @@ pub fn version_of(store: &Store, reference: &ModelRef) -> Result<i64> {
         ModelRef::Version(v) => Ok(store.version_info(*v)?.version),
         ModelRef::Champion => aliases.champion.ok_or_else(|| {
             Error::Registry(format!(
-                "{db} has no champion yet: promote a version with `retention model promote`"
+                "{db} has no champion yet: promote a version with {}",
+                mention("model promote")
             ))
         }),
         ModelRef::Challenger => aliases.challenger.ok_or_else(|| {
             Error::Registry(format!(
-                "{db} has no challenger: start an A/B test with `retention model ab`"
+                "{db} has no challenger: start an A/B test with {}",
+                mention("model ab")
             ))
         }),
         ModelRef::File(p) => Err(Error::Registry(format!(
@@ -117,7 +125,7 @@ pub fn validate_version(
         roc_auc: report.metrics.roc_auc,
         accuracy: report.metrics.accuracy,
         passed: report.passed,
-        report: serde_json::to_value(&report)?,
+        report: StoredReport::of(&report)?,
     };
     store.record_validation(&validation, actor)?;
     Ok(validation)
@@ -161,9 +169,11 @@ pub fn promote(
         )));
     }
     if force && reason.is_none_or(|r| r.trim().is_empty()) {
-        return Err(Error::Registry(
-            "--force needs a --reason (it is recorded with the promotion)".into(),
-        ));
+        return Err(Error::Registry(format!(
+            "{} needs a {} (it is recorded with the promotion)",
+            mention("force"),
+            mention("reason")
+        )));
     }
     // Whatever the gate says, a version whose model does not load (an unsound artifact stored by
     // an earlier release) never becomes the champion.
@@ -175,7 +185,11 @@ pub fn promote(
     };
     checks.push(validation_check(
         validation.as_ref(),
-        "run `retention model validate` or pass --data",
+        &format!(
+            "run {} or pass {}",
+            mention("model validate"),
+            mention("data")
+        ),
     ));
     if let (Some(champion), Some(v)) = (aliases.champion, &validation) {
         let theirs = match holdout {
@@ -190,7 +204,8 @@ pub fn promote(
                 name: "beats_champion".into(),
                 passed: false,
                 detail: format!(
-                    "champion (version {champion}) has no validation on the same holdout: pass --data"
+                    "champion (version {champion}) has no validation on the same holdout: pass {}",
+                    mention("data")
                 ),
             },
         });
@@ -198,13 +213,15 @@ pub fn promote(
     let passed = checks.iter().all(|c| c.passed);
     if !passed && !force {
         return Err(Error::Registry(format!(
-            "promotion of version {candidate} refused: {} (use --force --reason \"…\" to override)",
-            failed_checks(&checks)
+            "promotion of version {candidate} refused: {} (use {} {} \"…\" to override)",
+            failed_checks(&checks),
+            mention("force"),
+            mention("reason")
         )));
     }
     let mut e = event(
         actor,
-        "promote",
+        PromotionAction::Promote,
         aliases.champion,
         Some(candidate),
         reason.unwrap_or("gate passed"),
@@ -291,14 +308,16 @@ pub fn start_ab(
 ) -> Result<AbOutcome> {
     if !(0.0..=1.0).contains(&split) {
         return Err(Error::param(
-            "--split",
+            "split",
             format!("{split} must be between 0 and 1"),
         ));
     }
     if force && reason.is_none_or(|r| r.trim().is_empty()) {
-        return Err(Error::Registry(
-            "--force needs a --reason (it is recorded with the A/B test)".into(),
-        ));
+        return Err(Error::Registry(format!(
+            "{} needs a {} (it is recorded with the A/B test)",
+            mention("force"),
+            mention("reason")
+        )));
     }
     let challenger = version_of(store, reference)?;
     let aliases = store.aliases()?;
@@ -316,18 +335,20 @@ pub fn start_ab(
     store.load_model(challenger)?;
     let checks = vec![validation_check(
         store.latest_validation(challenger)?.as_ref(),
-        "run `retention model validate` first",
+        &format!("run {} first", mention("model validate")),
     )];
     let passed = checks.iter().all(|c| c.passed);
     if !passed && !force {
         return Err(Error::Registry(format!(
-            "A/B test with version {challenger} refused: {} (use --force --reason \"…\" to override)",
-            failed_checks(&checks)
+            "A/B test with version {challenger} refused: {} (use {} {} \"…\" to override)",
+            failed_checks(&checks),
+            mention("force"),
+            mention("reason")
         )));
     }
     let mut e = event(
         actor,
-        "ab_start",
+        PromotionAction::AbStart,
         aliases.challenger,
         Some(challenger),
         &match reason {
@@ -361,7 +382,13 @@ pub fn stop_ab(store: &mut Store, actor: &str) -> Result<i64> {
     store.change_aliases(
         None,
         Some((None, 0.0)),
-        &event(actor, "ab_stop", Some(challenger), None, "A/B test stopped"),
+        &event(
+            actor,
+            PromotionAction::AbStop,
+            Some(challenger),
+            None,
+            "A/B test stopped",
+        ),
     )?;
     Ok(challenger)
 }
@@ -381,9 +408,7 @@ pub fn rollback(store: &mut Store, reason: &str, actor: &str) -> Result<(i64, i6
         .promotions()?
         .iter()
         .rev()
-        .find(|p| {
-            matches!(p.action.as_str(), "promote" | "rollback") && p.to_version == Some(current)
-        })
+        .find(|p| p.action.changes_champion() && p.to_version == Some(current))
         .and_then(|p| p.from_version)
         .ok_or_else(|| {
             Error::Registry(format!(
@@ -393,16 +418,28 @@ pub fn rollback(store: &mut Store, reason: &str, actor: &str) -> Result<(i64, i6
     store.change_aliases(
         Some(previous),
         None,
-        &event(actor, "rollback", Some(current), Some(previous), reason),
+        &event(
+            actor,
+            PromotionAction::Rollback,
+            Some(current),
+            Some(previous),
+            reason,
+        ),
     )?;
     Ok((previous, current))
 }
 
-fn event(actor: &str, action: &str, from: Option<i64>, to: Option<i64>, reason: &str) -> Promotion {
+fn event(
+    actor: &str,
+    action: PromotionAction,
+    from: Option<i64>,
+    to: Option<i64>,
+    reason: &str,
+) -> Promotion {
     Promotion {
         at: store::now_rfc3339(),
         actor: actor.into(),
-        action: action.into(),
+        action,
         from_version: from,
         to_version: to,
         reason: reason.into(),

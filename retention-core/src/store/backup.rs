@@ -15,7 +15,7 @@ use std::path::{Component, Path, PathBuf};
 use rusqlite::{Connection, OpenFlags};
 use serde::{Deserialize, Serialize};
 
-use super::{Store, db_error, now_rfc3339};
+use super::{AuditAction, Store, db_error, now_rfc3339, store_error};
 use crate::error::{Error, Result};
 use crate::fsutil;
 
@@ -128,7 +128,7 @@ impl Store {
         let name = format!("{PREFIX}{stamp}");
         let final_dir = root.join(&name);
         if std::fs::symlink_metadata(&final_dir).is_ok() {
-            return Err(Error::Store(format!(
+            return Err(store_error(format!(
                 "{} already exists: take the backup again",
                 final_dir.display()
             )));
@@ -156,7 +156,7 @@ impl Store {
         let snapshot = Store::open(&db_path)?;
         let check = snapshot.check()?;
         if !check.ok() {
-            return Err(Error::Store(format!(
+            return Err(store_error(format!(
                 "the backup snapshot failed its integrity check: {:?}",
                 check.integrity_messages
             )));
@@ -227,7 +227,7 @@ impl Store {
             .map_err(|e| db_error(self.path(), e))?;
         self.audit(
             actor,
-            "backup",
+            AuditAction::Backup,
             &manifest.dir.display().to_string(),
             &serde_json::json!({
                 "files": manifest.files.len(),
@@ -409,7 +409,7 @@ fn regular_file_inside(dir: &Path, rel: &Path) -> std::result::Result<PathBuf, S
 fn read_manifest(dir: &Path) -> Result<BackupManifest> {
     use std::io::Read as _;
     let bad = |reason: String| {
-        Error::Store(format!(
+        store_error(format!(
             "backup {}: {MANIFEST} is not a valid backup manifest: {reason}",
             dir.display()
         ))
@@ -489,7 +489,7 @@ pub fn verify_backup(dir: &Path) -> Result<BackupManifest> {
     let manifest = read_manifest(dir)?;
     for f in &manifest.files {
         let bad = |reason: String| {
-            Error::Store(format!(
+            store_error(format!(
                 "backup {} is damaged: {}: {reason}",
                 dir.display(),
                 f.file
@@ -514,7 +514,7 @@ pub fn verify_backup(dir: &Path) -> Result<BackupManifest> {
     }
     let db_path = dir.join(DB_FILE);
     integrity_check(&db_path).map_err(|result| {
-        Error::Store(format!(
+        store_error(format!(
             "backup {} is damaged: {DB_FILE} fails its integrity check: {result}",
             dir.display()
         ))
@@ -522,14 +522,34 @@ pub fn verify_backup(dir: &Path) -> Result<BackupManifest> {
     Ok(manifest)
 }
 
-/// SQLite's integrity check of a database file opened read-only; `Err` holds its first message.
-fn integrity_check(db_path: &Path) -> std::result::Result<(), String> {
+/// Why a database file failed [`integrity_check`]: the check's first message, or SQLite's error
+/// when the check could not run. Shown inside the message of the caller's [`Error::Store`].
+enum Integrity {
+    Failed(String),
+    Unreadable(rusqlite::Error),
+}
+
+impl std::fmt::Display for Integrity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Integrity::Failed(message) => f.write_str(message),
+            Integrity::Unreadable(e) => e.fmt(f),
+        }
+    }
+}
+
+/// SQLite's integrity check of a database file opened read-only.
+fn integrity_check(db_path: &Path) -> std::result::Result<(), Integrity> {
     let conn = Connection::open_with_flags(db_path, OpenFlags::SQLITE_OPEN_READ_ONLY)
-        .map_err(|e| e.to_string())?;
+        .map_err(Integrity::Unreadable)?;
     let result: String = conn
         .query_row("PRAGMA integrity_check", [], |r| r.get(0))
-        .map_err(|e| e.to_string())?;
-    if result == "ok" { Ok(()) } else { Err(result) }
+        .map_err(Integrity::Unreadable)?;
+    if result == "ok" {
+        Ok(())
+    } else {
+        Err(Integrity::Failed(result))
+    }
 }
 
 /// `path` with `suffix` appended to its file name.
@@ -596,7 +616,7 @@ pub fn restore(from: &Path, target: &Path) -> Result<Option<PathBuf>> {
         .iter()
         .find(|f| f.file == DB_FILE)
         .cloned()
-        .ok_or_else(|| Error::Store(format!("backup {}: no {DB_FILE}", from.display())))?;
+        .ok_or_else(|| store_error(format!("backup {}: no {DB_FILE}", from.display())))?;
     let dir = fsutil::parent_dir(target);
     fsutil::create_private_dir_all(&dir)?;
     let staged = fsutil::private_temp_beside(target)?;
@@ -613,14 +633,14 @@ pub fn restore(from: &Path, target: &Path) -> Result<Option<PathBuf>> {
     }
     let copied = crate::sha256_file(staged.path())?;
     if copied != expected.sha256 {
-        return Err(Error::Store(format!(
+        return Err(store_error(format!(
             "backup {}: {DB_FILE} changed while it was being restored (its SHA-256 no longer matches the manifest); {} is untouched",
             from.display(),
             target.display()
         )));
     }
     integrity_check(staged.path()).map_err(|result| {
-        Error::Store(format!(
+        store_error(format!(
             "the copy of {} fails its integrity check ({result}); {} is untouched",
             source.display(),
             target.display()
@@ -642,7 +662,7 @@ pub fn restore(from: &Path, target: &Path) -> Result<Option<PathBuf>> {
     let restored = Store::open(target)?;
     restored.audit(
         "restore",
-        "restore",
+        AuditAction::Restore,
         &from.display().to_string(),
         &serde_json::json!({"replaced": aside.as_ref().map(|p| p.display().to_string())}),
     )?;
@@ -650,46 +670,5 @@ pub fn restore(from: &Path, target: &Path) -> Result<Option<PathBuf>> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn backup_names_are_recognised_exactly() {
-        assert!(backup_stamp("retentionai-20261103T021500.123Z").is_some());
-        for name in [
-            "retentionai-manual",
-            "retentionai-20261103T021500Z",
-            "retentionai-20261103T021500.123Z-old",
-            "retentionai-20261303T021500.123Z",
-            ".retentionai-20261103T021500.123Z.abc",
-        ] {
-            assert!(backup_stamp(name).is_none(), "{name}");
-        }
-    }
-
-    #[test]
-    fn manifest_paths_must_stay_inside() {
-        for ok in ["retentionai.db", "models/v1.model.json"] {
-            assert!(inside_path(ok).is_ok(), "{ok}");
-        }
-        for bad in [
-            "",
-            "/etc/passwd",
-            "../outside.db",
-            "models/../../x",
-            "./retentionai.db",
-            "a\\b",
-            "a\nb",
-            "a/b/c/d/e/f/g/h/i",
-        ] {
-            assert!(inside_path(bad).is_err(), "{bad:?}");
-        }
-        assert!(inside_path(&"x".repeat(MAX_PATH_BYTES + 1)).is_err());
-    }
-
-    #[test]
-    fn quotes_are_short() {
-        let q = quote(&"y".repeat(10_000));
-        assert!(q.chars().count() < QUOTE + 4, "{q}");
-    }
-}
+#[path = "backup_tests.rs"]
+mod tests;

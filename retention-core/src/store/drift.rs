@@ -1,0 +1,85 @@
+//! Drift comparisons recorded for monitoring.
+
+use rusqlite::{OptionalExtension, params};
+use serde::{Deserialize, Serialize};
+
+use super::{Store, now_rfc3339};
+use crate::error::Result;
+
+/// The latest recorded drift comparison (for monitoring).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DriftRecord {
+    /// When it was recorded (RFC 3339, UTC).
+    pub at: String,
+    /// The reference table.
+    pub reference: String,
+    /// The current table.
+    pub current: String,
+    /// `ok`, `warn` or `alert`.
+    pub status: String,
+    /// Share of compared features that drift.
+    pub share: f64,
+    /// Features that drift.
+    pub drifting: i64,
+    /// Features compared.
+    pub features: i64,
+}
+
+impl Store {
+    /// Records a drift comparison (its verdict and the whole report as JSON).
+    ///
+    /// # Errors
+    /// [`Error::Store`] on a database error or a report that does not serialise.
+    pub fn record_drift(
+        &self,
+        reference: &str,
+        current: &str,
+        report: &crate::drift::DriftReport,
+    ) -> Result<()> {
+        let v = &report.verdict;
+        self.conn
+            .execute(
+                "INSERT INTO drift_reports
+                 (at, reference, current, status, share, drifting, features, report)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                params![
+                    now_rfc3339(),
+                    reference,
+                    current,
+                    v.status.as_str(),
+                    v.share,
+                    v.drifting as i64,
+                    v.features as i64,
+                    report.to_json()?
+                ],
+            )
+            .map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
+    /// The most recent drift comparison, if any was recorded.
+    ///
+    /// # Errors
+    /// [`Error::Store`] on a database error.
+    pub fn latest_drift(&self) -> Result<Option<DriftRecord>> {
+        self.conn
+            .query_row(
+                "SELECT at, reference, current, status, share, drifting, features
+                 FROM drift_reports ORDER BY id DESC LIMIT 1",
+                [],
+                |r| {
+                    Ok(DriftRecord {
+                        at: r.get(0)?,
+                        reference: r.get(1)?,
+                        current: r.get(2)?,
+                        status: r.get(3)?,
+                        share: r.get(4)?,
+                        drifting: r.get(5)?,
+                        features: r.get(6)?,
+                    })
+                },
+            )
+            .optional()
+            .map_err(|e| self.err(e))
+    }
+}

@@ -1,0 +1,185 @@
+//! API keys for `retention serve`: only their SHA-256 is stored.
+
+use rusqlite::params;
+use serde::{Deserialize, Serialize};
+
+use super::{AuditAction, Store, db_error, insert_audit, now_rfc3339, store_error};
+use crate::error::{Error, Result, mention};
+
+/// Start of every API key, so that a leaked key is recognisable (e.g. by secret scanners).
+pub const API_KEY_PREFIX: &str = "rai_";
+
+/// An API key as listed (never the key itself: only its hash is stored).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ApiKeyInfo {
+    /// The name given at creation (unique among active keys).
+    pub name: String,
+    /// The key's first characters, to tell keys apart.
+    pub prefix: String,
+    /// When it was created (RFC 3339, UTC).
+    pub created_at: String,
+    /// Who created it.
+    pub created_by: String,
+    /// When it was revoked, if it was.
+    pub revoked_at: Option<String>,
+}
+
+impl Store {
+    /// Creates an API key named `name` and returns it with its listing. The key is shown only
+    /// here: the store keeps its SHA-256 (a key is 256 random bits, so a plain hash cannot be
+    /// reversed by guessing).
+    ///
+    /// # Errors
+    /// [`Error::InvalidParameter`] for a blank name or one an active key already has,
+    /// [`Error::Store`] on a database error or when the system's random source fails.
+    pub fn create_api_key(&mut self, name: &str, actor: &str) -> Result<(ApiKeyInfo, String)> {
+        let name = name.trim();
+        if name.is_empty() || name.len() > 100 || name.chars().any(char::is_control) {
+            return Err(Error::param(
+                "name",
+                "give a name of 1 to 100 printable characters",
+            ));
+        }
+        let mut secret = [0u8; 32];
+        getrandom::fill(&mut secret)
+            .map_err(|e| store_error(format!("the system's random source failed: {e}")))?;
+        let key = format!(
+            "{API_KEY_PREFIX}{}",
+            secret
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect::<String>()
+        );
+        let info = ApiKeyInfo {
+            name: name.to_string(),
+            prefix: key[..API_KEY_PREFIX.len() + 8].to_string(),
+            created_at: now_rfc3339(),
+            created_by: actor.to_string(),
+            revoked_at: None,
+        };
+        let path = self.path.clone();
+        let e = |e: rusqlite::Error| db_error(&path, e);
+        let tx = self.conn.transaction().map_err(e)?;
+        let taken: i64 = tx
+            .query_row(
+                "SELECT count(*) FROM api_keys WHERE name = ?1 AND revoked_at IS NULL",
+                [name],
+                |r| r.get(0),
+            )
+            .map_err(e)?;
+        if taken > 0 {
+            return Err(Error::param(
+                "name",
+                format!(
+                    "an active key is already named '{name}'; revoke it first or pick another name"
+                ),
+            ));
+        }
+        tx.execute(
+            "INSERT INTO api_keys (name, prefix, key_sha256, created_at, created_by)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![
+                info.name,
+                info.prefix,
+                api_key_hash(&key),
+                info.created_at,
+                info.created_by
+            ],
+        )
+        .map_err(e)?;
+        insert_audit(
+            &tx,
+            actor,
+            AuditAction::AuthCreateKey,
+            name,
+            &serde_json::json!({ "prefix": info.prefix }),
+        )
+        .map_err(e)?;
+        tx.commit().map_err(e)?;
+        Ok((info, key))
+    }
+
+    /// Revokes the active key named `name`.
+    ///
+    /// # Errors
+    /// [`Error::InvalidParameter`] when no active key has that name, [`Error::Store`] on a
+    /// database error.
+    pub fn revoke_api_key(&mut self, name: &str, actor: &str) -> Result<ApiKeyInfo> {
+        let path = self.path.clone();
+        let e = |e: rusqlite::Error| db_error(&path, e);
+        let tx = self.conn.transaction().map_err(e)?;
+        let at = now_rfc3339();
+        let changed = tx
+            .execute(
+                "UPDATE api_keys SET revoked_at = ?2 WHERE name = ?1 AND revoked_at IS NULL",
+                params![name, at],
+            )
+            .map_err(e)?;
+        if changed == 0 {
+            return Err(Error::param(
+                "name",
+                format!(
+                    "no active API key is named '{name}' (see {})",
+                    mention("auth list")
+                ),
+            ));
+        }
+        insert_audit(
+            &tx,
+            actor,
+            AuditAction::AuthRevokeKey,
+            name,
+            &serde_json::json!({}),
+        )
+        .map_err(e)?;
+        let info = tx
+            .query_row(
+                "SELECT name, prefix, created_at, created_by, revoked_at FROM api_keys
+                 WHERE name = ?1 AND revoked_at = ?2",
+                params![name, at],
+                row_to_api_key,
+            )
+            .map_err(e)?;
+        tx.commit().map_err(e)?;
+        Ok(info)
+    }
+
+    /// Every API key ever created, oldest first.
+    ///
+    /// # Errors
+    /// [`Error::Store`] on a database error.
+    pub fn api_keys(&self) -> Result<Vec<ApiKeyInfo>> {
+        self.all(
+            "SELECT name, prefix, created_at, created_by, revoked_at FROM api_keys ORDER BY id",
+            [],
+            row_to_api_key,
+        )
+    }
+
+    /// SHA-256 (hex) and name of every active key: what a server checks requests against.
+    ///
+    /// # Errors
+    /// [`Error::Store`] on a database error.
+    pub fn active_api_key_hashes(&self) -> Result<Vec<(String, String)>> {
+        self.all(
+            "SELECT key_sha256, name FROM api_keys WHERE revoked_at IS NULL ORDER BY id",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+    }
+}
+
+/// SHA-256 (hex) of an API key, as stored and as looked up.
+pub fn api_key_hash(key: &str) -> String {
+    crate::sha256_hex(key.as_bytes())
+}
+
+fn row_to_api_key(r: &rusqlite::Row<'_>) -> rusqlite::Result<ApiKeyInfo> {
+    Ok(ApiKeyInfo {
+        name: r.get(0)?,
+        prefix: r.get(1)?,
+        created_at: r.get(2)?,
+        created_by: r.get(3)?,
+        revoked_at: r.get(4)?,
+    })
+}
