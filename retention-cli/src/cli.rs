@@ -555,13 +555,13 @@ pub enum ModelCommand {
 #[derive(Debug, Args)]
 pub struct GateArgs {
     /// Minimum holdout ROC-AUC.
-    #[arg(long, value_name = "AUC", default_value_t = 0.80)]
+    #[arg(long, value_name = "AUC", default_value_t = retention_core::lifecycle::Gate::MIN_ROC_AUC)]
     pub min_auc: f64,
     /// Minimum holdout accuracy.
-    #[arg(long, value_name = "ACC", default_value_t = 0.75)]
+    #[arg(long, value_name = "ACC", default_value_t = retention_core::lifecycle::Gate::MIN_ACCURACY)]
     pub min_accuracy: f64,
     /// ROC-AUC a new champion must gain over the current one.
-    #[arg(long, value_name = "AUC", default_value_t = 0.002)]
+    #[arg(long, value_name = "AUC", default_value_t = retention_core::lifecycle::Gate::MARGIN)]
     pub margin: f64,
 }
 

@@ -40,11 +40,11 @@ fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
         Command::Inspect(args) => commands::inspect::run(args, &mut out)?,
         Command::Drift(args) => code = commands::drift::run(db, args, &mut out)?,
         Command::Generate(args) => commands::generate::run(args, &mut out)?,
-        Command::Model(cmd) => code = commands::ops::model(db, cmd, &mut out)?,
-        Command::Db(cmd) => code = commands::ops::db(db, cmd, &mut out)?,
-        Command::Backup(args) => code = commands::ops::backup(db, args, &mut out)?,
-        Command::Restore(args) => commands::ops::restore(db, args, &mut out)?,
-        Command::Gdpr(cmd) => commands::ops::gdpr(db, cmd, &mut out)?,
+        Command::Model(cmd) => code = commands::model::model(db, cmd, &mut out)?,
+        Command::Db(cmd) => code = commands::db::db(db, cmd, &mut out)?,
+        Command::Backup(args) => code = commands::backup::backup(db, args, &mut out)?,
+        Command::Restore(args) => commands::backup::restore(db, args, &mut out)?,
+        Command::Gdpr(cmd) => commands::gdpr::gdpr(db, cmd, &mut out)?,
         Command::Auth(cmd) => commands::auth::run(db, cmd, &mut out)?,
         Command::Serve(args) => {
             // The server prints its address and logs as it runs: nothing may wait in a buffer.

@@ -1,4 +1,5 @@
-//! Resolving `--model` (a file or a registry reference) and who is acting.
+//! What the commands over the store share: resolving `--model` (a file or a registry
+//! reference), opening the database, who is acting, and the exit status of a failed check.
 
 use std::path::Path;
 
@@ -29,10 +30,10 @@ pub fn model_file(spec: &str) -> Option<std::path::PathBuf> {
     }
 }
 
-/// Refuses an output (`flag`) that is one of the command's inputs: its data files, the model
-/// file `--model` names, and the database.
+/// Refuses an output (the core parameter `field`, e.g. `output` for `--out`) that is one of the
+/// command's inputs: its data files, the model file `--model` names, and the database.
 pub fn refuse_output_over_inputs(
-    flag: &str,
+    field: &str,
     output: &Path,
     data: &[&Path],
     model: Option<&str>,
@@ -43,7 +44,7 @@ pub fn refuse_output_over_inputs(
     inputs.extend(model.as_deref());
     inputs.push(db);
     Ok(retention_core::refuse_output_over_inputs(
-        flag, output, &inputs,
+        field, output, &inputs,
     )?)
 }
 
@@ -84,4 +85,14 @@ pub fn open_existing(db: &Path) -> Result<Store> {
 /// Who is acting, for the audit log: `RETENTION_ACTOR`, else the login name.
 pub fn actor() -> String {
     retention_core::store::default_actor()
+}
+
+/// Exit status when a check ran and failed (validation gate, database check, incomplete backup).
+pub const CHECK_FAILED: u8 = 3;
+
+/// Warns when the database file may be read by other users.
+pub fn warn_if_shared(store: &Store) {
+    if let Some(w) = store.permission_warning() {
+        crate::output::warn(&w);
+    }
 }

@@ -7,8 +7,8 @@ use std::path::Path;
 use anyhow::{Context, Result};
 use polars::prelude::*;
 use retention_core::data::TableBatches;
-use retention_core::lifecycle::Router;
 use retention_core::prelude::*;
+use retention_core::registry::{PredictionLog, Scorer};
 use retention_core::scoring::{PROBABILITY, score_file_with};
 use retention_core::store::Store;
 
@@ -16,43 +16,28 @@ use crate::cli::ScoreArgs;
 use crate::commands::registry;
 use crate::output::{self, Progress as Bar, Table};
 
-/// One model for every row, or champion and challenger by the store's A/B split.
-enum Scorer {
-    Direct(Box<ChurnModel>, Option<i64>),
-    Routed(Box<Router>),
-}
-
 pub fn run(db: &Path, args: &ScoreArgs, out: &mut dyn Write) -> Result<()> {
     registry::refuse_output_over_inputs(
-        "--out",
+        "output",
         &args.out,
         &[&args.data],
         args.model.as_deref(),
         db,
     )?;
-    let scorer = match &args.model {
+    let mut scorer = match &args.model {
         Some(spec) => {
             let (model, version) = registry::resolve(db, spec)?;
-            Scorer::Direct(Box::new(model), version)
+            Scorer::Direct {
+                model: Box::new(model),
+                version,
+            }
         }
         None => Scorer::Routed(Box::new(registry::router(db)?)),
     };
-    let threshold = match &scorer {
-        Scorer::Direct(m, _) => m.threshold,
-        Scorer::Routed(r) => r.champion.model.threshold,
-    };
+    let threshold = scorer.threshold();
     let bar = Bar::new();
     // Only the columns the model(s) and --keep read are decoded from a Parquet file.
-    let mut columns = match &scorer {
-        Scorer::Direct(m, _) => m.input_columns(false),
-        Scorer::Routed(r) => {
-            let mut columns = r.champion.model.input_columns(false);
-            if let Some((challenger, _)) = &r.challenger {
-                columns.extend(challenger.model.input_columns(false));
-            }
-            columns
-        }
-    };
+    let mut columns = scorer.input_columns();
     columns.extend(args.keep.iter().cloned());
     let options = ScoreOptions {
         keep: args.keep.clone(),
@@ -60,54 +45,24 @@ pub fn run(db: &Path, args: &ScoreArgs, out: &mut dyn Write) -> Result<()> {
         ..Default::default()
     };
     let mut log = if args.log {
-        let mut store = Store::open(db)?;
-        let (version, identity) = match &scorer {
-            Scorer::Direct(_, Some(v)) => (*v, format!("v{v}")),
-            Scorer::Direct(_, None) => {
-                // A model file is registered (once, by its checksum) so its rows name a version.
-                let path = args.model.as_deref().unwrap_or_default();
-                let bytes = std::fs::read(path).with_context(|| format!("read {path}"))?;
-                let v = store
-                    .register(&bytes, "registered by score --log", &registry::actor())?
-                    .version;
-                (v, format!("v{v}"))
-            }
-            Scorer::Routed(r) => (
-                r.champion.version,
-                match &r.challenger {
-                    Some((c, split)) => format!("v{}+v{}@{split}", r.champion.version, c.version),
-                    None => format!("v{}", r.champion.version),
-                },
-            ),
-        };
-        let batch_id = match &args.batch_id {
-            Some(id) => id.clone(),
-            None => {
-                let data = retention_core::sha256_file(&args.data)?;
-                retention_core::sha256_hex(format!("{data}:{identity}").as_bytes())[..16]
-                    .to_string()
-            }
-        };
-        Some((store, version, batch_id, 0usize))
+        Some(start_log(db, args, &mut scorer)?)
     } else {
         None
     };
-    let score = |raw: &DataFrame, first_row: usize| match &scorer {
-        Scorer::Direct(m, _) => m.score_frame(raw, first_row, &options.keep),
-        Scorer::Routed(r) => r.score_frame(raw, first_row, &options.keep),
-    };
+    let score =
+        |raw: &DataFrame, first_row: usize| scorer.score_frame(raw, first_row, &options.keep);
     let logging = log.is_some();
     let mut on_batch = |first_row: usize, scored: &DataFrame| -> retention_core::Result<()> {
-        if let Some((store, version, batch_id, logged)) = log.as_mut() {
-            *logged += store.log_scored(batch_id, *version, first_row, scored)?;
+        if let Some((store, batch)) = log.as_mut() {
+            batch.log(store, first_row, scored)?;
         }
         Ok(())
     };
     let progress = |rows: usize| bar.say(&format!("scored {rows} rows"));
     let summary = match &scorer {
         // One model and nothing to log: the streaming path (CSV→CSV on every core).
-        Scorer::Direct(m, _) if !logging => {
-            m.score_file(&args.data, &args.out, &options, &progress)?
+        Scorer::Direct { model, .. } if !logging => {
+            model.score_file(&args.data, &args.out, &options, &progress)?
         }
         _ => score_file_with(
             &args.data,
@@ -134,11 +89,13 @@ pub fn run(db: &Path, args: &ScoreArgs, out: &mut dyn Write) -> Result<()> {
         summary.predicted_churn,
         threshold
     )?;
-    if let Some((store, _, batch_id, logged)) = &log {
+    if let Some((store, batch)) = &log {
         writeln!(
             out,
-            "Logged {logged} new rows to {} (batch {batch_id}; rows already logged under it are skipped).",
-            store.path().display()
+            "Logged {} new rows to {} (batch {}; rows already logged under it are skipped).",
+            batch.logged,
+            store.path().display(),
+            batch.batch_id
         )?;
     }
     let mut tiers = Table::new(["risk tier", "customers", "share"]);
@@ -154,31 +111,56 @@ pub fn run(db: &Path, args: &ScoreArgs, out: &mut dyn Write) -> Result<()> {
     }
     tiers.write(out)?;
     if args.show > 0 {
-        // Only the first rows are read back, however large the output.
-        let head = TableBatches::open(&args.out, 64 << 10, args.show)?
-            .next_batch()?
-            .map(|(_, frame)| frame.head(Some(args.show)))
-            .unwrap_or_default();
-        let mut table = Table::new(head.get_column_names().iter().map(|n| n.to_string()));
-        for i in 0..head.height() {
-            let row: Vec<String> = head
-                .columns()
-                .iter()
-                .map(|c| {
-                    let text = c
-                        .get(i)
-                        .map(|v| v.str_value().to_string())
-                        .unwrap_or_default();
-                    match text.parse::<f64>() {
-                        Ok(p) if c.name() == PROBABILITY => format!("{p:.4}"),
-                        _ => text,
-                    }
-                })
-                .collect();
-            table.row(row);
-        }
-        writeln!(out, "\nFirst {} rows:", head.height())?;
-        table.write(out)?;
+        show_head(&args.out, args.show, out)?;
     }
     Ok(())
+}
+
+/// Prints the first `show` rows of the scored output.
+fn show_head(output: &Path, show: usize, out: &mut dyn Write) -> Result<()> {
+    // Only the first rows are read back, however large the output.
+    let head = TableBatches::open(output, 64 << 10, show)?
+        .next_batch()?
+        .map(|(_, frame)| frame.head(Some(show)))
+        .unwrap_or_default();
+    let mut table = Table::new(head.get_column_names().iter().map(|n| n.to_string()));
+    for i in 0..head.height() {
+        let row: Vec<String> = head
+            .columns()
+            .iter()
+            .map(|c| {
+                let text = c
+                    .get(i)
+                    .map(|v| v.str_value().to_string())
+                    .unwrap_or_default();
+                match text.parse::<f64>() {
+                    Ok(p) if c.name() == PROBABILITY => format!("{p:.4}"),
+                    _ => text,
+                }
+            })
+            .collect();
+        table.row(row);
+    }
+    writeln!(out, "\nFirst {} rows:", head.height())?;
+    table.write(out)?;
+
+    Ok(())
+}
+
+/// Opens the store and starts the batch the scored rows are logged under; a model file is
+/// registered first (once, by its checksum) so its rows name a version.
+fn start_log(db: &Path, args: &ScoreArgs, scorer: &mut Scorer) -> Result<(Store, PredictionLog)> {
+    let mut store = Store::open(db)?;
+    if let Scorer::Direct { version, .. } = scorer
+        && version.is_none()
+    {
+        let path = args.model.as_deref().unwrap_or_default();
+        let bytes = std::fs::read(path).with_context(|| format!("read {path}"))?;
+        let v = store
+            .register(&bytes, "registered by score --log", &registry::actor())?
+            .version;
+        *version = Some(v);
+    }
+    let batch = PredictionLog::for_file(scorer, &args.data, args.batch_id.clone())?;
+    Ok((store, batch))
 }

@@ -542,7 +542,7 @@ pub async fn require_key(State(state): Shared, req: Request, next: Next) -> Resp
         // The first characters only: enough to recognise a revoked key, useless to an attacker.
         let shown: Option<String> = presented.map(|k| k.chars().take(12).collect());
         logger.log(Entry::Audit {
-            action: "auth.failure",
+            action: retention_core::store::AuditAction::AuthFailure,
             subject: endpoint,
             details: json!({ "reason": reason, "key_starts": shown }),
         });

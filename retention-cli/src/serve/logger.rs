@@ -30,7 +30,7 @@ pub enum Entry {
         tier: &'static str,
     },
     Audit {
-        action: &'static str,
+        action: retention_core::store::AuditAction,
         subject: String,
         details: serde_json::Value,
     },
@@ -253,7 +253,7 @@ fn write_batch(store: &mut Store, batch_id: &str, batch: &[Entry], metrics: &Met
             subject,
             details,
         } = e
-            && let Err(err) = store.audit("serve", action, subject, details)
+            && let Err(err) = store.audit("serve", *action, subject, details)
         {
             metrics.log_errors.fetch_add(1, Ordering::Relaxed);
             eprintln!("error: writing an audit entry ({action}): {err}");

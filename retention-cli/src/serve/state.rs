@@ -300,7 +300,7 @@ impl AppState {
                 registered_at: info.registered_at,
                 validation: RwLock::new(None),
             }))),
-            Err(e @ (CoreError::Store(_) | CoreError::Io { .. })) => Err(e.into()),
+            Err(e @ (CoreError::Store { .. } | CoreError::Io { .. })) => Err(e.into()),
             Err(e) => {
                 let reason = e.to_string();
                 eprintln!("error: loading model v{v} from the registry (skipped): {reason}");
@@ -309,7 +309,7 @@ impl AppState {
                     .fetch_add(1, Ordering::Relaxed);
                 if let Some(logger) = &self.logger {
                     logger.log(Entry::Audit {
-                        action: "model.load_failed",
+                        action: retention_core::store::AuditAction::ModelLoadFailed,
                         subject: format!("v{v}"),
                         details: json!({ "reason": reason }),
                     });
