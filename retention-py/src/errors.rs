@@ -22,7 +22,7 @@ pub fn to_py(py: Python<'_>, e: Error) -> PyErr {
         Error::UnsupportedFormat { .. } => "UnsupportedFormatError",
         Error::Training { .. } => "TrainingError",
         Error::Registry(_) => "RegistryError",
-        Error::Store(_) => "StoreError",
+        Error::Store { .. } => "StoreError",
         Error::Json(_) => "RetentionError",
         Error::Io { path, source } => {
             let args = (

@@ -69,29 +69,6 @@ fn gate(min_auc: f64, min_accuracy: f64, margin: f64) -> Gate {
     }
 }
 
-/// A batch id from what was scored: the customers' ids in order and the models that scored
-/// them (as `retention score --log` derives one from the file and the models), so logging the
-/// same frame twice logs it once.
-fn content_batch_id(
-    scored: &polars::prelude::DataFrame,
-    router: &retention_core::lifecycle::Router,
-) -> retention_core::Result<String> {
-    use polars::prelude::DataType;
-    let identity = match &router.challenger {
-        Some((c, split)) => format!("v{}+v{}@{split}", router.champion.version, c.version),
-        None => format!("v{}", router.champion.version),
-    };
-    let mut text = identity.into_bytes();
-    if let Some(first) = scored.columns().first() {
-        let ids = first.cast(&DataType::String)?;
-        for id in ids.str()?.iter() {
-            text.push(b'\n');
-            text.extend_from_slice(id.unwrap_or_default().as_bytes());
-        }
-    }
-    Ok(retention_core::sha256_hex(&text)[..16].to_string())
-}
-
 #[pymethods]
 impl Store {
     /// Opens (or creates) the database at `path`. `actor` names who acts in the audit log
@@ -139,15 +116,7 @@ impl Store {
                 .collect::<retention_core::Result<Vec<_>>>()?;
             Ok((versions, s.aliases()?, validations))
         })?;
-        let alias = |v: i64| {
-            if aliases.champion == Some(v) {
-                Some("champion".to_string())
-            } else if aliases.challenger == Some(v) {
-                Some("challenger".to_string())
-            } else {
-                None
-            }
-        };
+        let alias = |v: i64| aliases.label(v).map(|l| l.name());
         let df = DataFrame::new(
             versions.len(),
             vec![
@@ -173,7 +142,7 @@ impl Store {
                     "cv_roc_auc".into(),
                     versions
                         .iter()
-                        .map(|v| v.metrics["cv_roc_auc"].as_f64())
+                        .map(|v| v.metrics.cv_roc_auc)
                         .collect::<Vec<_>>(),
                 ),
                 Column::new(
@@ -244,7 +213,14 @@ impl Store {
 
     /// Validates a version on a labelled holdout frame against the gate (`min_auc` 0.80,
     /// `min_accuracy` 0.75; with a champion, the same inputs) and records the result.
-    #[pyo3(signature = (reference, holdout, *, min_auc = 0.80, min_accuracy = 0.75, margin = 0.002))]
+    #[pyo3(signature = (
+        reference,
+        holdout,
+        *,
+        min_auc = Gate::MIN_ROC_AUC,
+        min_accuracy = Gate::MIN_ACCURACY,
+        margin = Gate::MARGIN,
+    ))]
     fn validate(
         &self,
         py: Python<'_>,
@@ -273,7 +249,16 @@ impl Store {
     /// passing validation (run now on `holdout`, or the latest recorded) that beats the
     /// champion's on the same holdout. `force=True` overrides a failing gate and needs a
     /// `reason`. Raises `RegistryError` naming each failed check.
-    #[pyo3(signature = (reference = None, *, holdout = None, force = false, reason = None, min_auc = 0.80, min_accuracy = 0.75, margin = 0.002))]
+    #[pyo3(signature = (
+        reference = None,
+        *,
+        holdout = None,
+        force = false,
+        reason = None,
+        min_auc = Gate::MIN_ROC_AUC,
+        min_accuracy = Gate::MIN_ACCURACY,
+        margin = Gate::MARGIN,
+    ))]
     #[allow(clippy::too_many_arguments)]
     fn promote(
         &self,
@@ -363,20 +348,30 @@ impl Store {
         let raw = frame(py, df)?;
         let keep = keep.unwrap_or_default();
         let (scored, warnings) = self.with(py, move |s| {
-            let router = registry::router(s)?;
-            let (scored, unseen, mut warnings) = router.score_frame(&raw, 0, &keep)?;
-            warnings.extend(unseen.messages());
-            if log {
-                let batch = match batch_id {
-                    Some(b) => b,
-                    None => content_batch_id(&scored, &router)?,
-                };
-                s.log_scored(&batch, router.champion.version, 0, &scored)?;
-            }
-            Ok((scored, warnings))
+            registry::score_and_log(s, &raw, &keep, log, batch_id)
         })?;
         crate::convert::warn(py, &warnings)?;
         to_frame(py, scored)
+    }
+
+    /// The A/B readout: the champion and (while an A/B test runs) the challenger, each by its
+    /// latest logged prediction per customer joined with `outcomes` (a frame with the customer
+    /// id and the observed churn; `target` and `id` default to the champion's columns). One
+    /// dict per variant: `variant`, `version`, `customers`, `churned`, `roc_auc`, `accuracy`
+    /// (`None` unless both outcomes occur).
+    #[pyo3(signature = (outcomes, *, target = None, id = None))]
+    fn compare(
+        &self,
+        py: Python<'_>,
+        outcomes: &Bound<'_, PyAny>,
+        target: Option<String>,
+        id: Option<String>,
+    ) -> PyResult<Py<PyAny>> {
+        let data = frame(py, outcomes)?;
+        let comparison = self.with(py, move |s| {
+            registry::compare(s, || Ok(data), target.as_deref(), id.as_deref())
+        })?;
+        to_python(py, &comparison.variants)
     }
 
     /// Logged predictions of one customer, oldest first.
