@@ -25,6 +25,48 @@ const DB_FILE: &str = "retentionai.db";
 const MANIFEST: &str = "manifest.json";
 /// Backup folders are named `retentionai-<UTC time>`, the time as [`STAMP`].
 const PREFIX: &str = "retentionai-";
+/// A new owner-only folder under `root` where the backup `name` is written before it is renamed
+/// into place (hidden: `.<name>.<random>`).
+fn staging_dir(root: &Path, name: &str) -> Result<tempfile::TempDir> {
+    let prefix = format!(".{name}.");
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(&prefix);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        builder.permissions(std::fs::Permissions::from_mode(0o700));
+    }
+    builder.tempdir_in(root).map_err(|e| Error::io(root, e))
+}
+
+/// Copies every model version of the snapshot into `models_dir` (under the backup folder
+/// `dir`) as a file; a version whose stored bytes are corrupt is skipped and listed.
+fn copy_models(
+    snapshot: &Store,
+    dir: &Path,
+    models_dir: &Path,
+) -> Result<(Vec<ManifestEntry>, Vec<SkippedVersion>)> {
+    fsutil::create_private_dir_all(models_dir)?;
+    let mut files = Vec::new();
+    let mut skipped = Vec::new();
+    for v in snapshot.versions()? {
+        match snapshot.artifact(v.version) {
+            Ok(bytes) => {
+                let file = format!("models/v{}.model.json", v.version);
+                fsutil::write_private_file(&dir.join(&file), &bytes)?;
+                files.push(entry(&file, &bytes));
+            }
+            // One corrupt version must not cost the backup of everything else.
+            Err(Error::CorruptArtifact { reason, .. }) => skipped.push(SkippedVersion {
+                version: v.version,
+                reason,
+            }),
+            Err(e) => return Err(e),
+        }
+    }
+    Ok((files, skipped))
+}
+
 /// The time in a backup folder's name.
 const STAMP: &str = "%Y%m%dT%H%M%S%.3fZ";
 /// Largest manifest read (a manifest lists one file per model version: ~150 bytes each).
@@ -133,15 +175,7 @@ impl Store {
                 final_dir.display()
             )));
         }
-        let prefix = format!(".{name}.");
-        let mut builder = tempfile::Builder::new();
-        builder.prefix(&prefix);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            builder.permissions(std::fs::Permissions::from_mode(0o700));
-        }
-        let staging = builder.tempdir_in(root).map_err(|e| Error::io(root, e))?;
+        let staging = staging_dir(root, &name)?;
         let dir = staging.path();
         // One step copies every page under one read transaction: a consistent snapshot of what
         // was committed when the backup began, while other connections keep writing to the WAL.
@@ -166,24 +200,7 @@ impl Store {
             .execute_batch("PRAGMA wal_checkpoint(TRUNCATE); PRAGMA journal_mode = DELETE;")
             .map_err(|e| db_error(&db_path, e))?;
         let models_dir = dir.join("models");
-        fsutil::create_private_dir_all(&models_dir)?;
-        let mut files = Vec::new();
-        let mut skipped = Vec::new();
-        for v in snapshot.versions()? {
-            match snapshot.artifact(v.version) {
-                Ok(bytes) => {
-                    let file = format!("models/v{}.model.json", v.version);
-                    fsutil::write_private_file(&dir.join(&file), &bytes)?;
-                    files.push(entry(&file, &bytes));
-                }
-                // One corrupt version must not cost the backup of everything else.
-                Err(Error::CorruptArtifact { reason, .. }) => skipped.push(SkippedVersion {
-                    version: v.version,
-                    reason,
-                }),
-                Err(e) => return Err(e),
-            }
-        }
+        let (mut files, skipped) = copy_models(&snapshot, dir, &models_dir)?;
         drop(snapshot);
         fsutil::sync_file(&db_path)?;
         let db_bytes = std::fs::metadata(&db_path)
