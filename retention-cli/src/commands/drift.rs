@@ -17,7 +17,7 @@ const DRIFT_EXIT: u8 = 3;
 pub fn run(db: &std::path::Path, args: &DriftArgs, out: &mut dyn Write) -> Result<ExitCode> {
     if let Some(path) = &args.out {
         crate::commands::registry::refuse_output_over_inputs(
-            "--out",
+            "output",
             path,
             &[&args.reference, &args.current],
             args.model.as_deref(),

@@ -15,7 +15,7 @@ use crate::output::Table;
 pub fn run(db: &std::path::Path, args: &ExplainArgs, out: &mut dyn Write) -> Result<()> {
     if let Some(path) = &args.out {
         crate::commands::registry::refuse_output_over_inputs(
-            "--out",
+            "output",
             path,
             &[&args.data],
             Some(&args.model),

@@ -595,7 +595,7 @@ pub fn gdpr(db: &Path, cmd: &GdprCommand, out: &mut dyn Write) -> Result<()> {
             out: file,
         } => {
             if let Some(path) = file {
-                retention_core::refuse_output_over_inputs("--out", path, &[db])?;
+                retention_core::refuse_output_over_inputs("output", path, &[db])?;
             }
             let store = open_existing(db)?;
             warn_if_shared(&store);

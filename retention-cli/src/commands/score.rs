@@ -24,7 +24,7 @@ enum Scorer {
 
 pub fn run(db: &Path, args: &ScoreArgs, out: &mut dyn Write) -> Result<()> {
     registry::refuse_output_over_inputs(
-        "--out",
+        "output",
         &args.out,
         &[&args.data],
         args.model.as_deref(),
