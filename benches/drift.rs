@@ -5,6 +5,9 @@
 //! Run: `cargo bench --bench drift` (criterion; rows per second per side are reported as
 //! throughput). `benches/compare/drift_vs_scipy.sh` runs it beside numpy/scipy on the same rows.
 
+// Benchmark and example code, run by hand: a failure may stop it with a panic.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::hint::black_box;
 use std::path::Path;
 

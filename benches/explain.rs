@@ -4,6 +4,9 @@
 //! Run: `cargo bench --bench explain` (criterion; rows per second are reported as throughput).
 //! The 100,000-row table repeats the bundled Telco rows.
 
+// Benchmark and example code, run by hand: a failure may stop it with a panic.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::hint::black_box;
 use std::path::Path;
 

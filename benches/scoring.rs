@@ -6,6 +6,9 @@
 //! Run: `cargo bench --bench scoring` (criterion; rows per second are reported as throughput).
 //! Single-row latency percentiles: `cargo bench --bench latency`.
 
+// Benchmark and example code, run by hand: a failure may stop it with a panic.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::hint::black_box;
 use std::path::Path;
 

@@ -3,6 +3,9 @@
 //!
 //! Run: `cargo bench --bench store` (criterion; rows per second are reported as throughput).
 
+// Benchmark and example code, run by hand: a failure may stop it with a panic.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::hint::black_box;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};

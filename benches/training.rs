@@ -11,6 +11,9 @@
 //! Run: `cargo bench --bench training` (criterion; rows per second are reported as throughput).
 //! Whole-process timings beside scikit-learn and LightGBM: `benches/compare/run.sh`.
 
+// Benchmark and example code, run by hand: a failure may stop it with a panic.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::hint::black_box;
 use std::path::Path;
 

@@ -3,6 +3,9 @@
 //!
 //! Run with `cargo run --example embed`.
 
+// Benchmark and example code, run by hand: a failure may stop it with a panic.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::path::Path;
 
 use retention::prelude::*;

@@ -9,6 +9,10 @@ pub struct Flags;
 
 impl Spelling for Flags {
     fn spell(&self, name: &str) -> Option<String> {
+        if name.starts_with("--") {
+            // Already a flag (a core message that names its parameter the CLI's way): as it is.
+            return Some(name.to_string());
+        }
         if name.contains(' ') {
             // An operation: the command that runs it.
             return Some(format!("`retention {name}`"));

@@ -193,12 +193,13 @@ pub(crate) fn shared_mode(path: &Path) -> Option<u32> {
 /// Refuses to write `output` when it is one of `inputs`: the same path once canonicalised, or the
 /// same file under another name (a hard link or a symbolic link: same device and inode). Every
 /// command that reads files and writes one calls this before reading anything, so that
-/// `score --data in.csv --out in.csv` fails instead of replacing its own input. `flag` is how the
-/// user named the output (`--out`). An output that does not exist yet is no input.
+/// `score --data in.csv --out in.csv` fails instead of replacing its own input. `name` is the
+/// output's parameter, by its core field name (`output`; each front end spells it its own way).
+/// An output that does not exist yet is no input.
 ///
 /// # Errors
-/// [`Error::InvalidParameter`] naming the flag, the output and the input it would overwrite.
-pub fn refuse_output_over_inputs(flag: &str, output: &Path, inputs: &[&Path]) -> Result<()> {
+/// [`Error::InvalidParameter`] naming the parameter, the output and the input it would overwrite.
+pub fn refuse_output_over_inputs(name: &str, output: &Path, inputs: &[&Path]) -> Result<()> {
     let Ok(out_meta) = std::fs::metadata(output) else {
         return Ok(());
     };
@@ -211,7 +212,7 @@ pub fn refuse_output_over_inputs(flag: &str, output: &Path, inputs: &[&Path]) ->
             out_canonical.is_some() && out_canonical == std::fs::canonicalize(input).ok();
         if same_path || same_identity(&out_meta, &in_meta) {
             return Err(Error::param(
-                flag,
+                name,
                 format!(
                     "{} is the same file as the input {}; writing it would destroy the input: choose another output path",
                     output.display(),
@@ -306,12 +307,12 @@ mod tests {
         let other = dir.path().join("other.csv");
         std::fs::write(&other, "a\n1\n").unwrap();
         let fresh = dir.path().join("new.csv");
-        let check = |out: &Path| refuse_output_over_inputs("--out", out, &[&other, &input]);
+        let check = |out: &Path| refuse_output_over_inputs("output", out, &[&other, &input]);
         assert!(check(&fresh).is_ok());
-        assert!(refuse_output_over_inputs("--out", &other, &[&input]).is_ok());
+        assert!(refuse_output_over_inputs("output", &other, &[&input]).is_ok());
         let e = check(&input).unwrap_err().to_string();
         assert!(
-            e.contains("'--out'") && e.contains("in.csv is the same file as the input"),
+            e.contains("'output'") && e.contains("in.csv is the same file as the input"),
             "{e}"
         );
         // Another spelling of the same path.
@@ -327,7 +328,7 @@ mod tests {
             std::os::unix::fs::symlink(&input, &soft).unwrap();
             assert!(check(&soft).is_err());
             // An input given through a link is the file it names.
-            assert!(refuse_output_over_inputs("--out", &input, &[&soft]).is_err());
+            assert!(refuse_output_over_inputs("output", &input, &[&soft]).is_err());
         }
         assert_eq!(std::fs::read_to_string(&input).unwrap(), "a\n1\n");
     }

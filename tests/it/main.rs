@@ -1,5 +1,8 @@
 //! Integration tests of the library and the `retention` binary, as one test binary.
 
+// Test code: helpers outside `#[test]` functions may unwrap, expect and panic too.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 mod bad_inputs;
 mod cli;
 mod drift;

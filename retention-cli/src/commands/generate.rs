@@ -11,7 +11,7 @@ use crate::cli::GenerateArgs;
 use crate::output::Progress;
 
 pub fn run(args: &GenerateArgs, out: &mut dyn Write) -> Result<()> {
-    retention_core::refuse_output_over_inputs("--out", &args.out, &[&args.like])?;
+    retention_core::refuse_output_over_inputs("output", &args.out, &[&args.like])?;
     let shifts = args
         .shift
         .iter()

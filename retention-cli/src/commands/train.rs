@@ -14,7 +14,7 @@ use retention_core::estimators::ClassWeight;
 pub fn run(args: &TrainArgs, out: &mut dyn Write) -> Result<()> {
     let mut inputs = vec![args.data.as_path()];
     inputs.extend(args.features.as_deref());
-    retention_core::refuse_output_over_inputs("--out", &args.out, &inputs)?;
+    retention_core::refuse_output_over_inputs("output", &args.out, &inputs)?;
     let params = params(args)?;
     let bar = Bar::new();
     bar.say(&format!("reading {}", args.data.display()));

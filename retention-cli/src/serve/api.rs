@@ -1,5 +1,5 @@
-//! The HTTP endpoints, their middleware (metrics, timeout, API keys) and the JSON error format:
-//! `{"error": {"code": "...", "message": "..."}}` with a stable `code` per kind of failure.
+//! The HTTP endpoints and their middleware (metrics, timeout, API keys); errors are answered as
+//! [`super::error`] writes them.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -19,6 +19,7 @@ use retention_core::store::{api_key_hash, normalize_customer_id};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::error::{ApiError, Code};
 use super::health;
 use super::logger::Entry;
 use super::metrics::method_label;
@@ -27,68 +28,12 @@ use super::state::{AppState, Live, Served};
 
 type Shared = State<Arc<AppState>>;
 
-/// An error answer.
-#[derive(Debug)]
-pub struct ApiError {
-    pub(super) status: StatusCode,
-    pub(super) code: &'static str,
-    pub(super) message: String,
-}
-
-impl ApiError {
-    pub(super) fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        ApiError {
-            status,
-            code,
-            message: message.into(),
-        }
-    }
-
-    pub(super) fn unprocessable(code: &'static str, message: impl Into<String>) -> Self {
-        Self::new(StatusCode::UNPROCESSABLE_ENTITY, code, message)
-    }
-
-    /// A failure of the server's own: the detail goes to the server's log, the client is told
-    /// only that it happened.
-    pub(super) fn internal(detail: impl std::fmt::Display) -> Self {
-        eprintln!("error: answering a request: {detail}");
-        Self::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
-            "the server failed to answer this request; the detail is in its log",
-        )
-    }
-
-    fn not_ready() -> Self {
-        Self::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "not_ready",
-            "no champion model is loaded: promote a version with `retention model promote`",
-        )
-    }
-
-    fn cancelled() -> Self {
-        Self::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "timeout",
-            "the request ran out of time",
-        )
-    }
-}
-
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let body = json!({ "error": { "code": self.code, "message": self.message } });
-        (self.status, Json(body)).into_response()
-    }
-}
-
 /// A core error about one record, with `row` (1-based, for batches) in the message.
 fn record_error(e: CoreError, row: Option<usize>) -> ApiError {
     let at = row.map_or(String::new(), |r| format!("row {r}: "));
     match e {
-        CoreError::ColumnNotFound { column, .. } => ApiError::unprocessable(
-            "missing_field",
+        CoreError::ColumnNotFound { column, .. } => ApiError::new(
+            Code::MissingField,
             format!("{at}the record has no field '{column}', which the model needs"),
         ),
         CoreError::InvalidValue {
@@ -96,8 +41,8 @@ fn record_error(e: CoreError, row: Option<usize>) -> ApiError {
             value,
             reason,
             ..
-        } => ApiError::unprocessable(
-            "invalid_value",
+        } => ApiError::new(
+            Code::InvalidValue,
             format!("{at}field '{column}': {reason} (value {value:?})"),
         ),
         other => ApiError::internal(format!("{at}{other}")),
@@ -107,17 +52,16 @@ fn record_error(e: CoreError, row: Option<usize>) -> ApiError {
 fn body_error(e: BytesRejection) -> ApiError {
     if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
         ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "payload_too_large",
+            Code::PayloadTooLarge,
             "the request body is larger than this endpoint accepts",
         )
     } else {
-        ApiError::new(StatusCode::BAD_REQUEST, "invalid_body", e.body_text())
+        ApiError::new(Code::InvalidBody, e.body_text())
     }
 }
 
 fn query_error(e: QueryRejection) -> ApiError {
-    ApiError::new(StatusCode::BAD_REQUEST, "invalid_query", e.body_text())
+    ApiError::new(Code::InvalidQuery, e.body_text())
 }
 
 /// A scored customer, as answered.
@@ -163,8 +107,8 @@ fn score(
         .filter(|id| !id.is_empty());
     if let (None, Some(id_column)) = (id, id_column) {
         let at = row.map_or(String::new(), |r| format!("row {r}: "));
-        return Err(ApiError::unprocessable(
-            "missing_field",
+        return Err(ApiError::new(
+            Code::MissingField,
             format!(
                 "{at}the record has no '{id_column}': the customer id routes A/B tests and keys the prediction log"
             ),
@@ -406,8 +350,7 @@ pub async fn ready(State(state): Shared) -> Response {
         }
         (None, _) => ApiError::not_ready().into_response(),
         (Some(_), false) => ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "not_ready",
+            Code::NotReady,
             "the database did not answer the last reload",
         )
         .into_response(),
@@ -445,8 +388,7 @@ pub async fn metrics(State(state): Shared) -> Response {
 
 pub async fn not_found() -> ApiError {
     ApiError::new(
-        StatusCode::NOT_FOUND,
-        "not_found",
+        Code::NotFound,
         "no such endpoint: /v1/predict, /v1/predict/batch, /v1/explain, /v1/model, /health, /live, /ready, /metrics",
     )
 }
@@ -456,16 +398,14 @@ pub async fn not_found() -> ApiError {
 /// the client reads the answer.
 pub async fn overloaded(_body: Result<Bytes, BytesRejection>) -> ApiError {
     ApiError::new(
-        StatusCode::SERVICE_UNAVAILABLE,
-        "overloaded",
+        Code::Overloaded,
         "the server has as many connections open as it serves (--max-connections); retry later",
     )
 }
 
 pub async fn method_not_allowed() -> ApiError {
     ApiError::new(
-        StatusCode::METHOD_NOT_ALLOWED,
-        "method_not_allowed",
+        Code::MethodNotAllowed,
         "this endpoint does not take that method (scoring endpoints take POST)",
     )
 }
@@ -493,8 +433,7 @@ pub async fn timeout(State(state): Shared, req: Request, next: Next) -> Response
     match tokio::time::timeout(state.config.timeout, next.run(req)).await {
         Ok(response) => response,
         Err(_) => ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "timeout",
+            Code::Timeout,
             format!(
                 "the request took longer than {} ms",
                 state.config.timeout.as_millis()
@@ -509,6 +448,44 @@ const AUDITED_FAILURES_PER_SECOND: u64 = 10;
 static AUDIT_SECOND: AtomicU64 = AtomicU64::new(0);
 static AUDITED_IN_SECOND: AtomicU64 = AtomicU64::new(0);
 
+/// Why a request to /v1 was refused its key.
+#[derive(Debug, Clone, Copy)]
+enum KeyRefusal {
+    /// No key was sent.
+    Missing,
+    /// The key is unknown or revoked.
+    Invalid,
+}
+
+impl KeyRefusal {
+    /// The reason as metrics and the audit log write it.
+    fn reason(self) -> &'static str {
+        match self {
+            KeyRefusal::Missing => "missing_key",
+            KeyRefusal::Invalid => "invalid_key",
+        }
+    }
+
+    /// The answer (401, with `WWW-Authenticate: Bearer`).
+    fn answer(self) -> Response {
+        let error = match self {
+            KeyRefusal::Missing => ApiError::new(
+                Code::MissingApiKey,
+                "send an API key as `Authorization: Bearer <key>` or `X-API-Key: <key>` (create one with `retention auth create-key`)",
+            ),
+            KeyRefusal::Invalid => {
+                ApiError::new(Code::InvalidApiKey, "the API key is unknown or revoked")
+            }
+        };
+        let mut response = error.into_response();
+        response.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            header::HeaderValue::from_static("Bearer"),
+        );
+        response
+    }
+}
+
 /// Requires an active API key (`Authorization: Bearer KEY` or `X-API-Key: KEY`) on /v1.
 pub async fn require_key(State(state): Shared, req: Request, next: Next) -> Response {
     if !state.config.auth {
@@ -521,13 +498,14 @@ pub async fn require_key(State(state): Shared, req: Request, next: Next) -> Resp
         .and_then(|v| v.strip_prefix("Bearer "))
         .or_else(|| headers.get("x-api-key").and_then(|v| v.to_str().ok()))
         .map(str::trim);
-    let reason = match presented {
-        None => "missing_key",
+    let refusal = match presented {
+        None => KeyRefusal::Missing,
         Some(key) if state.keys().contains_key(&api_key_hash(key)) => {
             return next.run(req).await;
         }
-        Some(_) => "invalid_key",
+        Some(_) => KeyRefusal::Invalid,
     };
+    let reason = refusal.reason();
     state.metrics.auth_failure(reason);
     let endpoint = req.uri().path().chars().take(100).collect::<String>();
     let second = std::time::SystemTime::now()
@@ -547,17 +525,5 @@ pub async fn require_key(State(state): Shared, req: Request, next: Next) -> Resp
             details: json!({ "reason": reason, "key_starts": shown }),
         });
     }
-    let (code, message) = match reason {
-        "missing_key" => (
-            "missing_api_key",
-            "send an API key as `Authorization: Bearer <key>` or `X-API-Key: <key>` (create one with `retention auth create-key`)",
-        ),
-        _ => ("invalid_api_key", "the API key is unknown or revoked"),
-    };
-    let mut response = ApiError::new(StatusCode::UNAUTHORIZED, code, message).into_response();
-    response.headers_mut().insert(
-        header::WWW_AUTHENTICATE,
-        header::HeaderValue::from_static("Bearer"),
-    );
-    response
+    refusal.answer()
 }

@@ -23,6 +23,7 @@ pub struct HealthReport {
     pub checks: BTreeMap<&'static str, Check>,
 }
 
+/// Runs every check: the database, the served models, free disk and resident memory.
 pub fn check(state: &AppState) -> HealthReport {
     let mut checks = BTreeMap::new();
     let database = match state.store().ping() {
@@ -36,6 +37,24 @@ pub fn check(state: &AppState) -> HealthReport {
         },
     };
     checks.insert("database", database);
+    checks.insert("model", model_check(state));
+    checks.insert("disk", disk_check(state));
+    checks.insert("memory", memory_check(state));
+    let failing: Vec<&'static str> = checks
+        .iter()
+        .filter(|(_, c)| !c.ok)
+        .map(|(name, _)| *name)
+        .collect();
+    HealthReport {
+        status: if failing.is_empty() { "ok" } else { "fail" },
+        ok: failing.is_empty(),
+        failing,
+        checks,
+    }
+}
+
+/// The champion is loaded, and no version an alias names failed to load.
+fn model_check(state: &AppState) -> Check {
     let live = state.live();
     let failures = state.load_failures();
     let named: Vec<(&str, i64)> = [
@@ -53,83 +72,70 @@ pub fn check(state: &AppState) -> HealthReport {
                 .map(|reason| format!("{alias} v{v} cannot be loaded: {reason}"))
         })
         .collect();
-    checks.insert(
-        "model",
-        match &live.champion {
-            Some(c) if broken.is_empty() => Check {
-                ok: true,
-                detail: format!("champion v{} loaded", c.version),
-            },
-            Some(c) => Check {
-                ok: false,
-                detail: format!("serving v{}; {}", c.version, broken.join("; ")),
-            },
-            None if !broken.is_empty() => Check {
-                ok: false,
-                detail: broken.join("; "),
-            },
-            None => Check {
-                ok: false,
-                detail: "no champion loaded: promote a version with `retention model promote`"
-                    .into(),
-            },
+    match &live.champion {
+        Some(c) if broken.is_empty() => Check {
+            ok: true,
+            detail: format!("champion v{} loaded", c.version),
         },
-    );
+        Some(c) => Check {
+            ok: false,
+            detail: format!("serving v{}; {}", c.version, broken.join("; ")),
+        },
+        None if !broken.is_empty() => Check {
+            ok: false,
+            detail: broken.join("; "),
+        },
+        None => Check {
+            ok: false,
+            detail: "no champion loaded: promote a version with `retention model promote`".into(),
+        },
+    }
+}
+
+/// Free space on the database's file system, against `--min-free-disk`.
+fn disk_check(state: &AppState) -> Check {
     let dir = state
         .config
         .db
         .parent()
         .filter(|d| !d.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
-    checks.insert(
-        "disk",
-        match free_bytes(dir) {
-            Some(free) => {
-                let mib = free / (1 << 20);
-                Check {
-                    ok: mib >= state.config.min_free_disk_mib,
-                    detail: format!(
-                        "{mib} MiB free on the database's file system (minimum {} MiB)",
-                        state.config.min_free_disk_mib
-                    ),
-                }
+    match free_bytes(dir) {
+        Some(free) => {
+            let mib = free / (1 << 20);
+            Check {
+                ok: mib >= state.config.min_free_disk_mib,
+                detail: format!(
+                    "{mib} MiB free on the database's file system (minimum {} MiB)",
+                    state.config.min_free_disk_mib
+                ),
             }
-            None => Check {
-                ok: false,
-                detail: "cannot read the free space of the database's file system".into(),
-            },
+        }
+        None => Check {
+            ok: false,
+            detail: "cannot read the free space of the database's file system".into(),
         },
-    );
-    checks.insert(
-        "memory",
-        match resident_bytes() {
-            Some(rss) => {
-                let mib = rss / (1 << 20);
-                Check {
-                    ok: mib <= state.config.max_memory_mib,
-                    detail: format!(
-                        "{mib} MiB resident (limit {} MiB)",
-                        state.config.max_memory_mib
-                    ),
-                }
+    }
+}
+
+/// Resident memory, against `--max-memory`.
+fn memory_check(state: &AppState) -> Check {
+    match resident_bytes() {
+        Some(rss) => {
+            let mib = rss / (1 << 20);
+            Check {
+                ok: mib <= state.config.max_memory_mib,
+                detail: format!(
+                    "{mib} MiB resident (limit {} MiB)",
+                    state.config.max_memory_mib
+                ),
             }
-            // Not Linux: nothing to measure with, nothing to fail on.
-            None => Check {
-                ok: true,
-                detail: "resident memory not measurable on this system".into(),
-            },
+        }
+        // Not Linux: nothing to measure with, nothing to fail on.
+        None => Check {
+            ok: true,
+            detail: "resident memory not measurable on this system".into(),
         },
-    );
-    let failing: Vec<&'static str> = checks
-        .iter()
-        .filter(|(_, c)| !c.ok)
-        .map(|(name, _)| *name)
-        .collect();
-    HealthReport {
-        status: if failing.is_empty() { "ok" } else { "fail" },
-        ok: failing.is_empty(),
-        failing,
-        checks,
     }
 }
 

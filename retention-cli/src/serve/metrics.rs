@@ -196,23 +196,31 @@ impl Metrics {
         self.reload_errors.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// The text exposition format (version 0.0.4).
+    /// The text exposition format (version 0.0.4): one family after another, in a fixed order.
     pub fn render(&self) -> String {
         let mut out = String::with_capacity(8192);
-        head(
+        build_info(&mut out);
+        self.render_requests(&mut out);
+        self.render_predictions(&mut out);
+        scalar(
             &mut out,
-            "retentionai_build_info",
-            "gauge",
-            "Build of the running service (always 1).",
+            "retentionai_model_deployments_total",
+            "counter",
+            "Changes of the served champion, challenger or split picked up by this process (the first load counts).",
+            self.deployments.load(Ordering::Relaxed),
         );
-        let _ = writeln!(
-            out,
-            "retentionai_build_info{{version=\"{}\"}} 1",
-            env!("CARGO_PKG_VERSION")
-        );
+        self.render_models(&mut out);
+        self.render_upkeep(&mut out);
+        self.render_connections(&mut out);
+        self.render_auth_failures(&mut out);
+        self.render_log_queue(&mut out);
+        out
+    }
 
+    /// Requests: counts by method, endpoint and status, durations by endpoint.
+    fn render_requests(&self, out: &mut String) {
         head(
-            &mut out,
+            out,
             "retentionai_requests_total",
             "counter",
             "HTTP requests by method, endpoint and status.",
@@ -225,21 +233,24 @@ impl Metrics {
             );
         }
         head(
-            &mut out,
+            out,
             "retentionai_request_duration_seconds",
             "histogram",
             "HTTP request duration by endpoint, seconds.",
         );
         for (endpoint, h) in lock(&self.request_duration).iter() {
             h.render(
-                &mut out,
+                out,
                 "retentionai_request_duration_seconds",
                 &format!("endpoint=\"{}\"", escape(endpoint)),
             );
         }
+    }
 
+    /// Predictions: counts by model and variant, scoring time, high-risk count.
+    fn render_predictions(&self, out: &mut String) {
         head(
-            &mut out,
+            out,
             "retentionai_predictions_total",
             "counter",
             "Customers scored, by model version and variant.",
@@ -251,34 +262,26 @@ impl Metrics {
             );
         }
         head(
-            &mut out,
+            out,
             "retentionai_prediction_duration_seconds",
             "histogram",
             "Time to score one request's customers (parse, encode, predict), seconds.",
         );
-        lock(&self.prediction_duration).render(
-            &mut out,
-            "retentionai_prediction_duration_seconds",
-            "",
-        );
+        lock(&self.prediction_duration).render(out, "retentionai_prediction_duration_seconds", "");
         scalar(
-            &mut out,
+            out,
             "retentionai_high_risk_customers_total",
             "counter",
             "Predictions in the high risk tier.",
             self.high_risk.load(Ordering::Relaxed),
         );
+    }
 
-        scalar(
-            &mut out,
-            "retentionai_model_deployments_total",
-            "counter",
-            "Changes of the served champion, challenger or split picked up by this process (the first load counts).",
-            self.deployments.load(Ordering::Relaxed),
-        );
+    /// The served models: one info line each, and their validation accuracy and AUC.
+    fn render_models(&self, out: &mut String) {
         let models = lock(&self.models).clone();
         head(
-            &mut out,
+            out,
             "retentionai_model_info",
             "gauge",
             "Served models (always 1).",
@@ -292,46 +295,34 @@ impl Metrics {
                 escape(&m.algorithm)
             );
         }
-        head(
-            &mut out,
+        model_figure(
+            out,
             "retentionai_model_accuracy",
-            "gauge",
             "Accuracy of each served model on its latest validation holdout (0-1).",
+            &models,
+            |m| m.accuracy,
         );
-        for m in &models {
-            if let Some(a) = m.accuracy {
-                let _ = writeln!(
-                    out,
-                    "retentionai_model_accuracy{{model_version=\"{}\",variant=\"{}\"}} {a}",
-                    m.version, m.variant
-                );
-            }
-        }
-        head(
-            &mut out,
+        model_figure(
+            out,
             "retentionai_model_auc",
-            "gauge",
             "ROC-AUC of each served model on its latest validation holdout.",
+            &models,
+            |m| m.auc,
         );
-        for m in &models {
-            if let Some(a) = m.auc {
-                let _ = writeln!(
-                    out,
-                    "retentionai_model_auc{{model_version=\"{}\",variant=\"{}\"}} {a}",
-                    m.version, m.variant
-                );
-            }
-        }
+    }
+
+    /// Drift, backups, registry reloads and model loads.
+    fn render_upkeep(&self, out: &mut String) {
         if let Some(d) = lock(&self.drift).clone() {
             scalar(
-                &mut out,
+                out,
                 "retentionai_data_drift_score",
                 "gauge",
                 "Share of features drifting in the latest recorded drift report (0-1).",
                 d.share,
             );
             scalar(
-                &mut out,
+                out,
                 "retentionai_data_drift_status",
                 "gauge",
                 "Verdict of the latest recorded drift report: 0 ok, 1 warn, 2 alert.",
@@ -339,51 +330,57 @@ impl Metrics {
             );
         }
         scalar(
-            &mut out,
+            out,
             "retentionai_last_backup_timestamp_seconds",
             "gauge",
             "Unix time of the newest backup recorded in the database (0 when none was taken).",
             lock(&self.last_backup).unwrap_or(0),
         );
         scalar(
-            &mut out,
+            out,
             "retentionai_model_reload_errors_total",
             "counter",
             "Failed looks at the registry (the served models stay as they were).",
             self.reload_errors.load(Ordering::Relaxed),
         );
-
         scalar(
-            &mut out,
+            out,
             "retentionai_model_load_failures_total",
             "counter",
             "Registered versions that could not be loaded (skipped; /health names them).",
             self.model_load_failures.load(Ordering::Relaxed),
         );
+    }
+
+    /// Connections: open now, past the cap, refused.
+    fn render_connections(&self, out: &mut String) {
         scalar(
-            &mut out,
+            out,
             "retentionai_connections_open",
             "gauge",
             "Client connections open (within --max-connections and the health-only overflow).",
             self.connections_open.load(Ordering::Relaxed).max(0),
         );
         scalar(
-            &mut out,
+            out,
             "retentionai_connections_overflow_total",
             "counter",
             "Connections past --max-connections, answered on health endpoints only.",
             self.connections_overflow.load(Ordering::Relaxed),
         );
         scalar(
-            &mut out,
+            out,
             "retentionai_connections_refused_total",
             "counter",
             "Connections closed unanswered because every slot was taken.",
             self.connections_refused.load(Ordering::Relaxed),
         );
+    }
 
+    /// Requests refused for their API key, by reason.
+    fn render_auth_failures(&self, out: &mut String) {
         head(
-            &mut out,
+            out,
             "retentionai_auth_failures_total",
             "counter",
             "Requests refused for a missing or unknown API key.",
@@ -394,43 +391,80 @@ impl Metrics {
                 "retentionai_auth_failures_total{{reason=\"{reason}\"}} {n}"
             );
         }
+    }
 
+    /// The prediction log's queue and writer.
+    fn render_log_queue(&self, out: &mut String) {
         scalar(
-            &mut out,
+            out,
             "retentionai_prediction_log_queue_depth",
             "gauge",
             "Log entries waiting for the background writer.",
             self.log_queue_depth.load(Ordering::Relaxed).max(0),
         );
         scalar(
-            &mut out,
+            out,
             "retentionai_prediction_log_queue_bytes",
             "gauge",
             "Bytes held by the log entries waiting for the background writer.",
             self.log_queue_bytes.load(Ordering::Relaxed).max(0),
         );
         scalar(
-            &mut out,
+            out,
             "retentionai_prediction_log_dropped_total",
             "counter",
             "Log entries dropped because the queue was full.",
             self.log_dropped.load(Ordering::Relaxed),
         );
         scalar(
-            &mut out,
+            out,
             "retentionai_prediction_log_written_total",
             "counter",
             "Predictions written to the database.",
             self.log_written.load(Ordering::Relaxed),
         );
         scalar(
-            &mut out,
+            out,
             "retentionai_prediction_log_errors_total",
             "counter",
             "Log entries lost to database errors.",
             self.log_errors.load(Ordering::Relaxed),
         );
-        out
+    }
+}
+
+/// The build of the running service.
+fn build_info(out: &mut String) {
+    head(
+        out,
+        "retentionai_build_info",
+        "gauge",
+        "Build of the running service (always 1).",
+    );
+    let _ = writeln!(
+        out,
+        "retentionai_build_info{{version=\"{}\"}} 1",
+        env!("CARGO_PKG_VERSION")
+    );
+}
+
+/// A gauge of the served models that have `figure` (a validation figure).
+fn model_figure(
+    out: &mut String,
+    name: &str,
+    help: &str,
+    models: &[ModelGauge],
+    figure: impl Fn(&ModelGauge) -> Option<f64>,
+) {
+    head(out, name, "gauge", help);
+    for m in models {
+        if let Some(a) = figure(m) {
+            let _ = writeln!(
+                out,
+                "{name}{{model_version=\"{}\",variant=\"{}\"}} {a}",
+                m.version, m.variant
+            );
+        }
     }
 }
 

@@ -12,6 +12,7 @@
 //! registry at once (as the reload interval would), and stops nothing.
 
 mod api;
+mod error;
 mod health;
 mod logger;
 mod metrics;

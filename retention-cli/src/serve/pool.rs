@@ -13,7 +13,7 @@ use std::sync::{Arc, Condvar, Mutex};
 
 use tokio::sync::oneshot;
 
-use super::api::ApiError;
+use super::error::ApiError;
 
 type Job = Box<dyn FnOnce() + Send>;
 

@@ -21,7 +21,7 @@ pub use io::{
 };
 pub use schema::{ColumnKind, ColumnRole, Role, Schema, SchemaOptions};
 
-use crate::error::{Error, Result, excerpt, name_list};
+use crate::error::{Error, Result, excerpt, mention, name_list};
 
 /// A categorical column with more distinct values than this (and than half its rows) is taken for
 /// free text or an identifier and ignored unless the user declares it categorical.
@@ -100,7 +100,8 @@ impl Dataset {
             Some(t) => t,
             None => {
                 return Err(Error::InvalidData(format!(
-                    "no target column: name it with --target (looked for {}; columns are {})",
+                    "no target column: name it with {} (looked for {}; columns are {})",
+                    mention("target"),
                     schema::TARGET_CANDIDATES.join(", "),
                     name_list(&names)
                 )));
@@ -331,7 +332,7 @@ fn target_column(names: &[String], options: &SchemaOptions) -> Result<Option<Str
             .cloned()
     });
     if let Some(t) = &target {
-        refuse_case_twins("target", "--target", t, names, options)?;
+        refuse_case_twins("target", t, names, options)?;
     }
     Ok(target)
 }
@@ -351,7 +352,7 @@ fn resolve_id(
         None => infer_id(raw, names, target)?,
     };
     if let Some(id) = &id {
-        refuse_case_twins("id", "--id", id, names, options)?;
+        refuse_case_twins("id", id, names, options)?;
     }
     Ok(id)
 }
@@ -365,7 +366,6 @@ fn resolve_id(
 /// [`Error::InvalidData`] naming both columns.
 fn refuse_case_twins(
     role: &str,
-    flag: &str,
     chosen: &str,
     names: &[String],
     options: &SchemaOptions,
@@ -378,8 +378,9 @@ fn refuse_case_twins(
         None => Ok(()),
         Some(other) => {
             let (chosen, other) = (excerpt(chosen), excerpt(other));
+            let (flag, ignore) = (mention(role), mention("ignore"));
             Err(Error::InvalidData(format!(
-                "the {role} name matches two columns, '{chosen}' and '{other}' (names are compared in any case): rename one, or name the {role} with {flag} and pass --ignore for the other"
+                "the {role} name matches two columns, '{chosen}' and '{other}' (names are compared in any case): rename one, or name the {role} with {flag} and pass {ignore} for the other"
             )))
         }
     }
@@ -421,8 +422,9 @@ pub fn column_names(frame: &DataFrame) -> Vec<String> {
 fn refuse_all_null(name: &str, nulls: usize, len: usize) -> Result<()> {
     if len > 0 && nulls == len {
         let name = excerpt(name);
+        let ignore = mention("ignore");
         return Err(Error::InvalidData(format!(
-            "column '{name}' has no values (all {len} cells are blank); remove it or pass --ignore {name}"
+            "column '{name}' has no values (all {len} cells are blank); remove it or pass {ignore} {name}"
         )));
     }
     Ok(())
@@ -555,16 +557,18 @@ fn refuse_mostly_numeric(name: &str, text: &StringChunked, non_null: usize) -> R
         (Some(inf), b) if b.is_none_or(|b| inf.0 < b.0) => Err(error(
             inf,
             format!(
-                "{}; fix it, or pass --categorical {}",
+                "{}; fix it, or pass {} {}",
                 clean::INFINITE,
+                mention("categorical"),
                 excerpt(name)
             ),
         )),
         (_, Some(b)) => Err(error(
             b,
             format!(
-                "the column looks numeric ({} of {non_null} values are numbers) but this cell is not; fix it, or pass --categorical {}",
+                "the column looks numeric ({} of {non_null} values are numbers) but this cell is not; fix it, or pass {} {}",
                 non_null - n_bad,
+                mention("categorical"),
                 excerpt(name)
             ),
         )),
@@ -602,144 +606,4 @@ pub(crate) fn duplicate_id_warning<'a>(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn raw() -> DataFrame {
-        df!(
-            "customerID" => ["a", "b", "c", "d"],
-            "tenure" => ["1", "5", " ", "40"],
-            "Senior" => ["0", "1", "0", "0"],
-            "Contract" => ["M", "Y", "M ", "Y"],
-            "Churn" => ["Yes", "No", "No", "Yes"]
-        )
-        .unwrap()
-    }
-
-    #[test]
-    fn infers_roles_and_types() {
-        let ds = Dataset::infer(&raw(), &SchemaOptions::new()).unwrap();
-        let s = &ds.schema;
-        assert_eq!(s.target(), Some("Churn"));
-        assert_eq!(s.id(), Some("customerID"));
-        assert_eq!(s.role_of("tenure"), Some(Role::Numeric));
-        assert_eq!(s.role_of("Senior"), Some(Role::Categorical));
-        assert_eq!(s.role_of("Contract"), Some(Role::Categorical));
-        assert_eq!(ds.target, Some(vec![true, false, false, true]));
-        let tenure = ds.frame.column("tenure").unwrap().f64().unwrap();
-        assert_eq!(tenure.get(2), None);
-        let contract = ds.frame.column("Contract").unwrap().str().unwrap();
-        assert_eq!(contract.get(2), Some("M"));
-    }
-
-    #[test]
-    fn refusals_name_what_is_wrong() {
-        let mut r = raw();
-        r.replace(
-            "Churn",
-            Column::new("Churn".into(), ["No", "No", "No", "No"]),
-        )
-        .unwrap();
-        let e = Dataset::infer(&r, &SchemaOptions::new()).unwrap_err();
-        assert!(e.to_string().contains("single class"), "{e}");
-
-        let e = Dataset::infer(&raw(), &SchemaOptions::new().target("nope")).unwrap_err();
-        assert!(matches!(e, Error::ColumnNotFound { .. }), "{e}");
-
-        let mut r = raw();
-        r.with_column(Column::new("empty".into(), [" ", "", " ", ""]))
-            .unwrap();
-        let e = Dataset::infer(&r, &SchemaOptions::new()).unwrap_err();
-        assert!(
-            e.to_string().contains("column 'empty' has no values"),
-            "{e}"
-        );
-
-        let opts = SchemaOptions {
-            numeric: vec!["Contract".into()],
-            ..Default::default()
-        };
-        let e = Dataset::infer(&raw(), &opts).unwrap_err();
-        assert!(
-            e.to_string().contains("'Contract', row 1") && e.to_string().contains("\"M\""),
-            "{e}"
-        );
-    }
-
-    #[test]
-    fn an_infinity_in_a_numeric_column_is_refused_not_made_a_category() {
-        // Even above the 1 % of stray cells a numeric column may have: a column of numbers and
-        // infinities is numeric, and infinities are refused.
-        let values = ["1", "2", "inf", "3", "-Infinity", "", "NaN"];
-        let churn = ["Yes", "No", "No", "Yes", "No", "Yes", "No"];
-        let r = df!("charges" => values, "Churn" => churn).unwrap();
-        let e = Dataset::infer(&r, &SchemaOptions::new())
-            .unwrap_err()
-            .to_string();
-        assert!(
-            e.contains("'charges', row 3") && e.contains("infinite") && e.contains("\"inf\""),
-            "{e}"
-        );
-        let e = infer_schema(&r, &SchemaOptions::new())
-            .unwrap_err()
-            .to_string();
-        assert!(e.contains("'charges', row 3"), "{e}");
-        // Words with an "inf" among them stay a category.
-        let words = df!("plan" => ["inf", "basic", "pro", "basic", "inf", "pro", "basic"], "Churn" => churn).unwrap();
-        let ds = Dataset::infer(&words, &SchemaOptions::new()).unwrap();
-        assert_eq!(ds.schema.role_of("plan"), Some(Role::Categorical));
-    }
-
-    #[test]
-    fn a_stray_word_in_a_numeric_column_is_refused() {
-        let mut values: Vec<String> = (0..200).map(|i| i.to_string()).collect();
-        values[57] = "abc".into();
-        let churn: Vec<&str> = (0..200)
-            .map(|i| if i % 2 == 0 { "Yes" } else { "No" })
-            .collect();
-        let r = df!("charges" => values, "Churn" => churn).unwrap();
-        let e = Dataset::infer(&r, &SchemaOptions::new())
-            .unwrap_err()
-            .to_string();
-        assert!(
-            e.contains("'charges', row 58") && e.contains("\"abc\"") && e.contains("--categorical"),
-            "{e}"
-        );
-        let opts = SchemaOptions {
-            categorical: vec!["charges".into()],
-            ..Default::default()
-        };
-        assert!(Dataset::infer(&r, &opts).is_ok());
-    }
-
-    #[test]
-    fn duplicate_ids_warn() {
-        let mut r = raw();
-        r.replace(
-            "customerID",
-            Column::new("customerID".into(), ["a", "a", "c", "d"]),
-        )
-        .unwrap();
-        let ds = Dataset::infer(&r, &SchemaOptions::new().id("customerID")).unwrap();
-        assert!(
-            ds.warnings.iter().any(|w| w.contains("\"a\"")),
-            "{:?}",
-            ds.warnings
-        );
-    }
-
-    #[test]
-    fn known_schema_reports_missing_columns() {
-        let ds = Dataset::infer(&raw(), &SchemaOptions::new()).unwrap();
-        let scoring = raw().drop("Contract").unwrap();
-        let e = Dataset::with_schema(&scoring, &ds.schema, 0, false).unwrap_err();
-        assert!(
-            e.to_string().contains("'Contract' not found in this table"),
-            "{e}"
-        );
-        let unlabeled = raw().drop("Churn").unwrap();
-        let ok = Dataset::with_schema(&unlabeled, &ds.schema, 0, false).unwrap();
-        assert!(ok.target.is_none());
-        assert!(Dataset::with_schema(&unlabeled, &ds.schema, 0, true).is_err());
-    }
-}
+mod tests;

@@ -5,7 +5,7 @@ use std::borrow::Cow;
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::{Error, Result, excerpt};
+use crate::error::{Error, Result, excerpt, mention};
 
 /// What a column is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -224,30 +224,31 @@ impl SchemaOptions {
     pub fn check(&self, available: &[String]) -> Result<()> {
         let mut seen: Vec<(&str, &str)> = Vec::new();
         let lists: [(&str, Vec<&String>); 5] = [
-            ("--target", self.target.iter().collect()),
-            ("--id", self.id.iter().collect()),
-            ("--categorical", self.categorical.iter().collect()),
-            ("--numeric", self.numeric.iter().collect()),
-            ("--ignore", self.ignore.iter().collect()),
+            ("target", self.target.iter().collect()),
+            ("id", self.id.iter().collect()),
+            ("categorical", self.categorical.iter().collect()),
+            ("numeric", self.numeric.iter().collect()),
+            ("ignore", self.ignore.iter().collect()),
         ];
-        for (flag, names) in lists {
+        for (field, names) in lists {
             for name in names {
                 if !available.iter().any(|a| a == name) {
                     return Err(Error::column_not_found(
                         name.clone(),
-                        format!(" (named by {flag})"),
+                        format!(" (named by {})", mention(field)),
                         available,
                     ));
                 }
                 if let Some((_, other)) = seen.iter().find(|(n, _)| *n == name.as_str()) {
                     return Err(Error::param(
-                        flag,
+                        field,
                         format!(
-                            "column '{name}' is already given by {other}; a column has one role"
+                            "column '{name}' is already given by {}; a column has one role",
+                            mention(other)
                         ),
                     ));
                 }
-                seen.push((name.as_str(), flag));
+                seen.push((name.as_str(), field));
             }
         }
         Ok(())
@@ -314,7 +315,7 @@ pub(crate) fn resolve_labels(
                     Ok((b.clone(), a.clone()))
                 } else {
                     Err(Error::param(
-                        "--positive-label",
+                        "positive_label",
                         format!(
                             "{:?} is not a value of target column '{column}' (its values are {:?} and {:?}, in any case)",
                             excerpt(pos),
@@ -333,11 +334,12 @@ pub(crate) fn resolve_labels(
                 }
             }
             Err(Error::param(
-                "--positive-label",
+                "positive_label",
                 format!(
-                    "cannot tell which value of target column '{column}' means churn ({:?} or {:?}); name it with --positive-label",
+                    "cannot tell which value of target column '{column}' means churn ({:?} or {:?}); name it with {}",
                     excerpt(a),
-                    excerpt(b)
+                    excerpt(b),
+                    mention("positive_label")
                 ),
             ))
         }
@@ -384,7 +386,7 @@ mod tests {
             ("gone".into(), "here".into())
         );
         let err = resolve_labels("c", &s(&["gone", "here"]), None).unwrap_err();
-        assert!(err.to_string().contains("--positive-label"), "{err}");
+        assert!(err.to_string().contains("`positive_label`"), "{err}");
         let err = resolve_labels("c", &s(&["a", "b"]), Some("x")).unwrap_err();
         assert!(err.to_string().contains("\"x\" is not a value"), "{err}");
         let err = resolve_labels("Churn", &s(&["No"]), None).unwrap_err();

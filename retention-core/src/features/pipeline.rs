@@ -5,7 +5,7 @@
 //! training vocabulary; levels rarer than the threshold share an `(other)` column, and levels never
 //! seen in training are counted in a [`TransformReport`] and encoded as `(other)` (or all zeros).
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 
 use polars::prelude::*;
 use rayon::prelude::*;
@@ -14,6 +14,8 @@ use serde::{Deserialize, Serialize};
 use super::derive::FeatureSpec;
 use crate::data::{Role, Schema};
 use crate::error::{Error, Result};
+
+mod check;
 
 /// Settings of the feature pipeline.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -481,154 +483,6 @@ impl FittedPipeline {
         self.outputs.len()
     }
 
-    /// Checks a pipeline read from a model file against the model's schema: the derived
-    /// features valid against the schema's feature columns (as when training); exactly one
-    /// encoder per feature column and derived feature, of the column's kind; numeric encoders
-    /// with finite median and mean and a finite positive scale; categorical levels unique; one
-    /// output per encoder output, named after its encoder's column; training means finite, one
-    /// per output (or none, as files from before they were kept). Returns what is wrong.
-    pub(crate) fn check(&self, schema: &Schema) -> std::result::Result<(), String> {
-        use crate::error::excerpt as shown;
-        use crate::model::shown_number as num;
-        let features: HashMap<&str, Role> = schema
-            .columns
-            .iter()
-            .filter(|c| c.role.is_feature())
-            .map(|c| (c.name.as_str(), c.role))
-            .collect();
-        let added = self
-            .spec
-            .validate("the model", |c| features.get(c).copied())
-            .map_err(|e| match e {
-                Error::FeatureSpec { reason, .. } => format!("derived features: {reason}"),
-                other => format!("derived features: {other}"),
-            })?;
-        let mut expected: HashMap<&str, Role> = features.clone();
-        expected.extend(added.iter().map(|(n, r)| (n.as_str(), *r)));
-        let mut encoded: HashSet<&str> = HashSet::with_capacity(self.encoders.len());
-        let mut width = 0usize;
-        for enc in &self.encoders {
-            let column = enc.column();
-            let at = || format!("encoder of column '{}'", shown(column));
-            let kind = match enc {
-                Encoder::Numeric { .. } => Role::Numeric,
-                Encoder::Categorical { .. } => Role::Categorical,
-            };
-            match expected.get(column) {
-                None => {
-                    return Err(format!(
-                        "{}: the schema has no feature column (or derived feature) of that name",
-                        at()
-                    ));
-                }
-                Some(&role) if role != kind => {
-                    return Err(format!(
-                        "{}: encodes a {} column, but the column is {}",
-                        at(),
-                        kind.as_str(),
-                        role.as_str()
-                    ));
-                }
-                Some(_) => {}
-            }
-            if !encoded.insert(column) {
-                return Err(format!("{}: the column is encoded twice", at()));
-            }
-            match enc {
-                Encoder::Numeric {
-                    median,
-                    mean,
-                    scale,
-                    ..
-                } => {
-                    if !(median.is_finite() && mean.is_finite()) {
-                        return Err(format!(
-                            "{}: median {} and mean {} must be finite",
-                            at(),
-                            num(*median),
-                            num(*mean)
-                        ));
-                    }
-                    if !(scale.is_finite() && *scale > 0.0) {
-                        return Err(format!(
-                            "{}: scale {} is not a finite positive number",
-                            at(),
-                            num(*scale)
-                        ));
-                    }
-                }
-                Encoder::Categorical { levels, .. } => {
-                    let mut seen: HashSet<&str> = HashSet::with_capacity(levels.len());
-                    if let Some(level) = levels.iter().find(|l| !seen.insert(l.as_str())) {
-                        return Err(format!(
-                            "{}: level '{}' is listed twice",
-                            at(),
-                            shown(level)
-                        ));
-                    }
-                }
-            }
-            width = width.saturating_add(enc.width());
-        }
-        if let Some(missing) = schema
-            .feature_names()
-            .into_iter()
-            .chain(added.iter().map(|(n, _)| n.as_str()))
-            .find(|c| !encoded.contains(c))
-        {
-            return Err(format!(
-                "feature column '{}' has no encoder",
-                shown(missing)
-            ));
-        }
-        if self.outputs.len() != width {
-            return Err(format!(
-                "{} input name(s), but the encoders make {width} input(s)",
-                self.outputs.len()
-            ));
-        }
-        let sources = self
-            .encoders
-            .iter()
-            .flat_map(|e| std::iter::repeat_n(e.column(), e.width()));
-        if let Some((j, o)) = self
-            .outputs
-            .iter()
-            .zip(sources)
-            .enumerate()
-            .find_map(|(j, (o, s))| (o.source != s).then_some((j, o)))
-        {
-            return Err(format!(
-                "input {j} ('{}') comes from column '{}', not from its encoder's",
-                shown(&o.name),
-                shown(&o.source)
-            ));
-        }
-        if !(self.input_means.is_empty() || self.input_means.len() == width) {
-            return Err(format!(
-                "{} input mean(s) for {width} input(s)",
-                self.input_means.len()
-            ));
-        }
-        if let Some(j) = self.input_means.iter().position(|m| !m.is_finite()) {
-            return Err(format!(
-                "the mean of input {j} ({}) is not finite",
-                num(self.input_means[j])
-            ));
-        }
-        Ok(())
-    }
-
-    /// Source columns the pipeline reads (before derivation), in order.
-    pub fn source_columns(&self) -> Vec<&str> {
-        let derived: HashSet<&str> = self.spec.features.iter().map(|f| f.name()).collect();
-        self.encoders
-            .iter()
-            .map(|e| e.column())
-            .filter(|c| !derived.contains(c))
-            .collect()
-    }
-
     /// The frame with the derived features added: the source values explanations refer to.
     ///
     /// # Errors
@@ -795,81 +649,4 @@ fn fit_categorical(name: &str, ca: &StringChunked, n: usize, params: &PipelinePa
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::data::{Dataset, SchemaOptions};
-
-    fn dataset() -> Dataset {
-        let mut contract = vec!["M"; 30];
-        contract.extend(vec!["Y"; 20]);
-        contract[0] = "Z"; // rare
-        contract[1] = "W"; // rare
-        let tenure: Vec<Option<f64>> = (0..50)
-            .map(|i| if i == 3 { None } else { Some(i as f64) })
-            .collect();
-        let churn: Vec<&str> = (0..50)
-            .map(|i| if i % 3 == 0 { "Yes" } else { "No" })
-            .collect();
-        let raw = df!("tenure" => tenure, "Contract" => contract, "Churn" => churn).unwrap();
-        Dataset::infer(&raw, &SchemaOptions::new()).unwrap()
-    }
-
-    #[test]
-    fn learns_imputation_encoding_and_scaling() {
-        let ds = dataset();
-        let p = FittedPipeline::fit(
-            &ds.frame,
-            &ds.schema,
-            &FeatureSpec::default(),
-            &PipelineParams::default(),
-        )
-        .unwrap();
-        let names: Vec<&str> = p.outputs.iter().map(|o| o.name.as_str()).collect();
-        assert_eq!(
-            names,
-            vec![
-                "tenure",
-                "tenure (missing)",
-                "Contract = M",
-                "Contract = Y",
-                "Contract = (other)"
-            ]
-        );
-        let (m, report) = p.transform(&ds.frame).unwrap();
-        assert!(
-            report.unseen.is_empty(),
-            "rare training levels are not 'unseen'"
-        );
-        let t = m.column(0);
-        let mean = t.iter().sum::<f64>() / 50.0;
-        let sd = (t.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / 50.0).sqrt();
-        assert!(
-            mean.abs() < 1e-12 && (sd - 1.0).abs() < 1e-12,
-            "{mean} {sd}"
-        );
-        assert_eq!(m.column(1)[3], 1.0);
-        assert_eq!(m.column(4)[0], 1.0, "rare level goes to (other)");
-        assert_eq!(p.outputs[4].source, "Contract");
-    }
-
-    #[test]
-    fn unseen_levels_are_counted_not_fatal() {
-        let ds = dataset();
-        let p = FittedPipeline::fit(
-            &ds.frame,
-            &ds.schema,
-            &FeatureSpec::default(),
-            &PipelineParams::default(),
-        )
-        .unwrap();
-        let new = df!("tenure" => [Some(5.0)], "Contract" => [Some("Q")]).unwrap();
-        let (m, report) = p.transform(&new).unwrap();
-        assert_eq!(report.unseen["Contract"].count, 1);
-        assert_eq!(report.unseen["Contract"].examples, vec!["Q"]);
-        assert_eq!(m.column(4)[0], 1.0);
-        assert!(report.messages()[0].contains("\"Q\""));
-        let missing = df!("tenure" => [1.0]).unwrap();
-        let e = p.transform(&missing).unwrap_err();
-        assert!(e.to_string().contains("'Contract' not found"), "{e}");
-    }
-}
+mod tests;

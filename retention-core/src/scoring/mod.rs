@@ -12,7 +12,7 @@ mod rows;
 pub use rows::{RowScore, RowScorer};
 
 use crate::data::{Dataset, Format, Role, TableBatches, TableSink, with_file_columns};
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, mention};
 use crate::features::TransformReport;
 use crate::metrics::Metrics;
 use crate::model::{ChurnModel, Tier};
@@ -150,7 +150,11 @@ impl ChurnModel {
             }
             let col = raw.column(name).map_err(|_| {
                 let names = crate::data::column_names(raw);
-                Error::column_not_found(name.clone(), " (asked for by --keep)", &names)
+                Error::column_not_found(
+                    name.clone(),
+                    format!(" (asked for by {})", mention("keep")),
+                    &names,
+                )
             })?;
             columns.push(col.clone());
         }

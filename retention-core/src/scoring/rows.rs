@@ -13,7 +13,7 @@ use crate::data::clean::{numeric_cell, text_cell};
 use crate::data::csv::{CsvBlocks, Records, push_field};
 use crate::data::io::offset_row;
 use crate::data::{Role, duplicate_id_warning};
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, mention};
 use crate::features::{Cell, FeatureMatrix, RowEncoder, TransformReport, UnseenLevels};
 use crate::fsutil;
 use crate::model::{ChurnModel, Tier};
@@ -259,17 +259,7 @@ impl<'m> RowScorer<'m> {
         let mut values = vec![0.0; CHUNK_ROWS * self.encoder.n_outputs()];
         let mut float = zmij::Buffer::new();
         // Validated once for the whole block: every field is then text.
-        let text = std::str::from_utf8(text).map_err(|e| {
-            let row = text[..e.valid_up_to()]
-                .iter()
-                .filter(|&&b| b == b'\n')
-                .count()
-                + 1;
-            Error::Malformed {
-                path: path.to_path_buf(),
-                reason: format!("row {row}: not valid UTF-8"),
-            }
-        })?;
+        let text = block_text(path, text)?;
         let mut records = Records::new(text);
         loop {
             pending.clear();
@@ -328,27 +318,7 @@ impl<'m> RowScorer<'m> {
             }
             let p;
             (p, values) = self.probabilities_of(values, CHUNK_ROWS);
-            let mut start = 0;
-            for (&prob, &(id_end, end)) in p.iter().zip(&ends) {
-                let score = self.row_score(prob);
-                if let Some(starts) = &mut out.line_starts {
-                    starts.push(out.bytes.len());
-                }
-                out.bytes.extend_from_slice(&pending[start..id_end]);
-                out.bytes.push(b',');
-                out.bytes.extend_from_slice(float.format(prob).as_bytes());
-                out.bytes
-                    .extend_from_slice(if score.prediction { b",1," } else { b",0," });
-                out.bytes.extend_from_slice(score.tier.as_str().as_bytes());
-                out.bytes.extend_from_slice(&pending[id_end..end]);
-                out.bytes.push(b'\n');
-                out.churn += usize::from(score.prediction);
-                if let Some(t) = Tier::ALL.iter().position(|t| *t == score.tier) {
-                    out.tiers[t] += 1;
-                }
-                start = end;
-            }
-            out.rows += ends.len();
+            self.write_chunk(&mut out, &p, &pending, &ends, &mut float);
             if ends.len() < CHUNK_ROWS {
                 break;
             }
@@ -358,6 +328,54 @@ impl<'m> RowScorer<'m> {
         }
         Ok(out)
     }
+
+    /// Writes a chunk's output lines: each row's id (from `pending`, up to `ends[r].0`), its
+    /// probability `p[r]`, prediction and tier, then its kept fields (up to `ends[r].1`).
+    fn write_chunk(
+        &self,
+        out: &mut BlockOut,
+        p: &[f64],
+        pending: &[u8],
+        ends: &[(usize, usize)],
+        float: &mut zmij::Buffer,
+    ) {
+        let mut start = 0;
+        for (&prob, &(id_end, end)) in p.iter().zip(ends) {
+            let score = self.row_score(prob);
+            if let Some(starts) = &mut out.line_starts {
+                starts.push(out.bytes.len());
+            }
+            out.bytes.extend_from_slice(&pending[start..id_end]);
+            out.bytes.push(b',');
+            out.bytes.extend_from_slice(float.format(prob).as_bytes());
+            out.bytes
+                .extend_from_slice(if score.prediction { b",1," } else { b",0," });
+            out.bytes.extend_from_slice(score.tier.as_str().as_bytes());
+            out.bytes.extend_from_slice(&pending[id_end..end]);
+            out.bytes.push(b'\n');
+            out.churn += usize::from(score.prediction);
+            if let Some(t) = Tier::ALL.iter().position(|t| *t == score.tier) {
+                out.tiers[t] += 1;
+            }
+            start = end;
+        }
+        out.rows += ends.len();
+    }
+}
+
+/// A block's bytes as text, or the row of the first byte that is not UTF-8.
+fn block_text<'t>(path: &Path, text: &'t [u8]) -> Result<&'t str> {
+    std::str::from_utf8(text).map_err(|e| {
+        let row = text[..e.valid_up_to()]
+            .iter()
+            .filter(|&&b| b == b'\n')
+            .count()
+            + 1;
+        Error::Malformed {
+            path: path.to_path_buf(),
+            reason: format!("row {row}: not valid UTF-8"),
+        }
+    })
 }
 
 /// An empty vector reusing another's allocation for cells of another lifetime.
@@ -414,7 +432,10 @@ impl Layout {
             if taken.contains(&name.as_str()) || keep_names.contains(name) {
                 continue;
             }
-            kept.push(position(name, " (asked for by --keep)")?);
+            kept.push(position(
+                name,
+                &format!(" (asked for by {})", mention("keep")),
+            )?);
             keep_names.push(name.clone());
         }
         Ok(Layout {

@@ -1,7 +1,9 @@
 """Exceptions raised by RetentionAI: one class per kind of error of the Rust core.
 
-Every message is the core's own and names the column, row, value or file at fault. File errors
-are Python's own ``FileNotFoundError``, ``PermissionError`` or ``OSError``.
+Every message is the core's own and names the column, row, value or file at fault; parameters
+are written as keyword arguments (``cv=``) and operations as the methods that run them
+(``Store.promote()``), while ``InvalidParameterError.name`` is the bare parameter name (``cv``).
+File errors are Python's own ``FileNotFoundError``, ``PermissionError`` or ``OSError``.
 
 >>> try:
 ...     model.score(df.drop("tenure"))

@@ -1,0 +1,78 @@
+//! Tests of `pipeline.rs`.
+
+use super::*;
+use crate::data::{Dataset, SchemaOptions};
+
+fn dataset() -> Dataset {
+    let mut contract = vec!["M"; 30];
+    contract.extend(vec!["Y"; 20]);
+    contract[0] = "Z"; // rare
+    contract[1] = "W"; // rare
+    let tenure: Vec<Option<f64>> = (0..50)
+        .map(|i| if i == 3 { None } else { Some(i as f64) })
+        .collect();
+    let churn: Vec<&str> = (0..50)
+        .map(|i| if i % 3 == 0 { "Yes" } else { "No" })
+        .collect();
+    let raw = df!("tenure" => tenure, "Contract" => contract, "Churn" => churn).unwrap();
+    Dataset::infer(&raw, &SchemaOptions::new()).unwrap()
+}
+
+#[test]
+fn learns_imputation_encoding_and_scaling() {
+    let ds = dataset();
+    let p = FittedPipeline::fit(
+        &ds.frame,
+        &ds.schema,
+        &FeatureSpec::default(),
+        &PipelineParams::default(),
+    )
+    .unwrap();
+    let names: Vec<&str> = p.outputs.iter().map(|o| o.name.as_str()).collect();
+    assert_eq!(
+        names,
+        vec![
+            "tenure",
+            "tenure (missing)",
+            "Contract = M",
+            "Contract = Y",
+            "Contract = (other)"
+        ]
+    );
+    let (m, report) = p.transform(&ds.frame).unwrap();
+    assert!(
+        report.unseen.is_empty(),
+        "rare training levels are not 'unseen'"
+    );
+    let t = m.column(0);
+    let mean = t.iter().sum::<f64>() / 50.0;
+    let sd = (t.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / 50.0).sqrt();
+    assert!(
+        mean.abs() < 1e-12 && (sd - 1.0).abs() < 1e-12,
+        "{mean} {sd}"
+    );
+    assert_eq!(m.column(1)[3], 1.0);
+    assert_eq!(m.column(4)[0], 1.0, "rare level goes to (other)");
+    assert_eq!(p.outputs[4].source, "Contract");
+}
+
+#[test]
+fn unseen_levels_are_counted_not_fatal() {
+    let ds = dataset();
+    let p = FittedPipeline::fit(
+        &ds.frame,
+        &ds.schema,
+        &FeatureSpec::default(),
+        &PipelineParams::default(),
+    )
+    .unwrap();
+    let new = df!("tenure" => [Some(5.0)], "Contract" => [Some("Q")]).unwrap();
+    let (m, report) = p.transform(&new).unwrap();
+    assert_eq!(report.unseen["Contract"].count, 1);
+    assert_eq!(report.unseen["Contract"].examples, vec!["Q"]);
+    assert_eq!(m.column(4)[0], 1.0);
+    assert!(report.messages()[0].contains("\"Q\""));
+    let missing = df!("tenure" => [1.0]).unwrap();
+    let e = p.transform(&missing).unwrap_err();
+    assert!(e.to_string().contains("'Contract' not found"), "{e}");
+}
