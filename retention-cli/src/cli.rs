@@ -2,7 +2,18 @@
 
 use std::path::PathBuf;
 
+use std::collections::HashMap;
+use std::sync::{Mutex, OnceLock};
+
+use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use retention_core::choice::Choice;
+use retention_core::drift::{DriftOptions, DriftThresholds};
+use retention_core::explain::DEFAULT_TOP;
+use retention_core::prelude::{
+    Algorithm, BoostingParams, BusinessValues, CalibrationMethod, ClassWeight, LogisticParams,
+    RiskTiers, SelectionMetric, ThresholdObjective, TrainParams, TreeParams,
+};
 
 /// RetentionAI: predict which customers are about to churn, and how sure the model is.
 #[derive(Debug, Parser)]
@@ -128,53 +139,93 @@ exiting.",
     Inspect(InspectArgs),
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum AlgorithmArg {
-    /// Cross-validate logistic, tree, boosting and the average of the best two; keep the best.
-    Auto,
-    /// L2-regularised logistic regression.
-    Logistic,
-    /// A decision tree with smoothed leaf probabilities.
-    Tree,
-    /// Gradient-boosted trees (histogram GBDT).
-    Boosting,
+/// A core setting chosen by name ([`Choice`]) as a flag value: the core's names with `-` for
+/// `_` (`log-loss`), each with its help line, parsed back through the core.
+fn choice<T: Choice + Clone + Send + Sync>(
+    help: &'static [(T, &'static str)],
+) -> impl clap::builder::TypedValueParser<Value = T> {
+    let values = T::NAMES.iter().map(|(name, value)| {
+        let help = help.iter().find(|(v, _)| v == value).map_or("", |(_, h)| h);
+        PossibleValue::new(flag_value(name)).help(help)
+    });
+    PossibleValuesParser::new(values).try_map(|s: String| T::parse(&s.replace('-', "_")))
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum CalibrationArg {
-    /// The model's own probabilities.
-    None,
-    /// Platt scaling (two parameters; keeps the ranking).
-    Platt,
-    /// Isotonic regression (any monotone map).
-    Isotonic,
+/// A core name as a flag value: `log_loss` → `log-loss` (made once per name).
+fn flag_value(name: &'static str) -> &'static str {
+    static SPELLED: OnceLock<Mutex<HashMap<&'static str, &'static str>>> = OnceLock::new();
+    if !name.contains('_') {
+        return name;
+    }
+    let mut spelled = SPELLED
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    spelled
+        .entry(name)
+        .or_insert_with(|| Box::leak(name.replace('_', "-").into_boxed_str()))
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum SelectArg {
-    /// Lowest cross-validated log-loss.
-    LogLoss,
-    /// Highest cross-validated ROC-AUC.
-    RocAuc,
+/// The flag value of a core setting's default.
+fn default_of<T: Choice>(value: T) -> &'static str {
+    flag_value(value.name())
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum ThresholdObjectiveArg {
-    /// The --threshold given.
-    Fixed,
-    /// Best F1 on out-of-fold predictions.
-    F1,
-    /// Most expected profit of retention offers on out-of-fold predictions.
-    Profit,
+/// The default `--tiers`, from the core's.
+fn default_tiers() -> &'static str {
+    static TIERS: OnceLock<String> = OnceLock::new();
+    TIERS.get_or_init(|| format!("{},{}", RiskTiers::DEFAULT.medium, RiskTiers::DEFAULT.high))
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum ClassWeightArg {
-    /// Every row weighs 1.
-    None,
-    /// Each class weighs as much in total as the other.
-    Balanced,
-}
+const ALGORITHM_HELP: &[(Algorithm, &str)] = &[
+    (
+        Algorithm::Auto,
+        "Cross-validate logistic, tree, boosting and the average of the best two; keep the best",
+    ),
+    (Algorithm::Logistic, "L2-regularised logistic regression"),
+    (
+        Algorithm::Tree,
+        "A decision tree with smoothed leaf probabilities",
+    ),
+    (
+        Algorithm::Boosting,
+        "Gradient-boosted trees (histogram GBDT)",
+    ),
+];
+
+const CALIBRATION_HELP: &[(CalibrationMethod, &str)] = &[
+    (CalibrationMethod::None, "The model's own probabilities"),
+    (
+        CalibrationMethod::Platt,
+        "Platt scaling (two parameters; keeps the ranking)",
+    ),
+    (
+        CalibrationMethod::Isotonic,
+        "Isotonic regression (any monotone map)",
+    ),
+];
+
+const SELECTION_HELP: &[(SelectionMetric, &str)] = &[
+    (SelectionMetric::LogLoss, "Lowest cross-validated log-loss"),
+    (SelectionMetric::RocAuc, "Highest cross-validated ROC-AUC"),
+];
+
+const THRESHOLD_OBJECTIVE_HELP: &[(ThresholdObjective, &str)] = &[
+    (ThresholdObjective::Fixed, "The --threshold given"),
+    (ThresholdObjective::F1, "Best F1 on out-of-fold predictions"),
+    (
+        ThresholdObjective::Profit,
+        "Most expected profit of retention offers on out-of-fold predictions",
+    ),
+];
+
+const CLASS_WEIGHT_HELP: &[(ClassWeight, &str)] = &[
+    (ClassWeight::None, "Every row weighs 1"),
+    (
+        ClassWeight::Balanced,
+        "Each class weighs as much in total as the other",
+    ),
+];
 
 #[derive(Debug, Args)]
 pub struct SchemaArgs {
@@ -210,65 +261,85 @@ pub struct TrainArgs {
     #[command(flatten)]
     pub schema: SchemaArgs,
     /// Model family; auto cross-validates every family and keeps the best.
-    #[arg(long, value_enum, default_value = "auto")]
-    pub algorithm: AlgorithmArg,
+    #[arg(
+        long,
+        value_parser = choice(ALGORITHM_HELP),
+        default_value = default_of(TrainParams::DEFAULT_ALGORITHM)
+    )]
+    pub algorithm: Algorithm,
     /// What auto selects by.
-    #[arg(long, value_enum, default_value = "log-loss")]
-    pub select_by: SelectArg,
+    #[arg(
+        long,
+        value_parser = choice(SELECTION_HELP),
+        default_value = default_of(SelectionMetric::default())
+    )]
+    pub select_by: SelectionMetric,
     /// Calibration fitted on out-of-fold predictions (needs --cv).
-    #[arg(long, value_enum, default_value = "platt")]
-    pub calibration: CalibrationArg,
+    #[arg(
+        long,
+        value_parser = choice(CALIBRATION_HELP),
+        default_value = default_of(CalibrationMethod::default())
+    )]
+    pub calibration: CalibrationMethod,
     /// Folds of stratified cross-validation (0 to skip).
-    #[arg(long, value_name = "K", default_value_t = 5)]
+    #[arg(long, value_name = "K", default_value_t = TrainParams::DEFAULT_CV_FOLDS)]
     pub cv: usize,
     /// Share of rows held out (stratified) for a final test; 0 keeps every row for training.
-    #[arg(long, value_name = "SHARE", default_value_t = 0.0)]
+    #[arg(long, value_name = "SHARE", default_value_t = TrainParams::DEFAULT_TEST_SIZE)]
     pub test_size: f64,
     /// Seed of the folds and the split.
-    #[arg(long, default_value_t = 42)]
+    #[arg(long, default_value_t = TrainParams::DEFAULT_SEED)]
     pub seed: u64,
     /// Derived-feature spec (TOML), e.g. examples/telco_features.toml.
     #[arg(long, value_name = "SPEC")]
     pub features: Option<PathBuf>,
     /// L2 penalty of logistic regression (scikit-learn's C is 1/l2).
-    #[arg(long, default_value_t = 1.0)]
+    #[arg(long, default_value_t = LogisticParams::DEFAULT.l2)]
     pub l2: f64,
     /// Maximum depth of the decision tree.
-    #[arg(long, default_value_t = 6)]
+    #[arg(long, default_value_t = TreeParams::DEFAULT.max_depth)]
     pub max_depth: usize,
     /// Minimum training rows per tree leaf.
-    #[arg(long, default_value_t = 20)]
+    #[arg(long, default_value_t = TreeParams::DEFAULT.min_samples_leaf)]
     pub min_samples_leaf: usize,
     /// Trees of gradient boosting.
-    #[arg(long, value_name = "N", default_value_t = 100)]
+    #[arg(long, value_name = "N", default_value_t = BoostingParams::DEFAULT.trees)]
     pub trees: usize,
     /// Learning rate (shrinkage) of gradient boosting.
-    #[arg(long, value_name = "RATE", default_value_t = 0.1)]
+    #[arg(long, value_name = "RATE", default_value_t = BoostingParams::DEFAULT.learning_rate)]
     pub learning_rate: f64,
     /// Leaves per boosted tree at most.
-    #[arg(long, value_name = "N", default_value_t = 8)]
+    #[arg(long, value_name = "N", default_value_t = BoostingParams::DEFAULT.max_leaves)]
     pub max_leaves: usize,
     /// Row weighting for every algorithm.
-    #[arg(long, value_enum, default_value = "none")]
-    pub class_weight: ClassWeightArg,
+    #[arg(
+        long,
+        value_parser = choice(CLASS_WEIGHT_HELP),
+        default_value = default_of(ClassWeight::default())
+    )]
+    pub class_weight: ClassWeight,
     /// Probability at or above which a customer is predicted to churn (with
     /// --threshold-objective fixed).
-    #[arg(long, default_value_t = 0.5)]
+    #[arg(long, default_value_t = TrainParams::DEFAULT_THRESHOLD)]
     pub threshold: f64,
     /// How the decision threshold is chosen.
-    #[arg(long, value_enum, default_value = "fixed")]
-    pub threshold_objective: ThresholdObjectiveArg,
+    #[arg(
+        long,
+        value_parser = choice(THRESHOLD_OBJECTIVE_HELP),
+        default_value = default_of(ThresholdObjective::default())
+    )]
+    pub threshold_objective: ThresholdObjective,
     /// Lifetime value of a retained customer (profit threshold and report).
-    #[arg(long, value_name = "MONEY", default_value_t = 1200.0)]
+    #[arg(long, value_name = "MONEY", default_value_t = BusinessValues::DEFAULT.customer_value)]
     pub customer_value: f64,
     /// Cost of one retention offer.
-    #[arg(long, value_name = "MONEY", default_value_t = 50.0)]
+    #[arg(long, value_name = "MONEY", default_value_t = BusinessValues::DEFAULT.offer_cost)]
     pub offer_cost: f64,
     /// Share of contacted churners the offer keeps.
-    #[arg(long, value_name = "RATE", default_value_t = 0.7)]
+    #[arg(long, value_name = "RATE", default_value_t = BusinessValues::DEFAULT.offer_success_rate)]
     pub offer_success_rate: f64,
     /// Risk tier boundaries MEDIUM,HIGH: Low < MEDIUM <= Medium < HIGH <= High.
-    #[arg(long, value_name = "MEDIUM,HIGH", value_parser = parse_tiers, default_value = "0.3,0.7")]
+    #[arg(long, value_name = "MEDIUM,HIGH", value_parser = parse_tiers, default_value = default_tiers())]
     pub tiers: (f64, f64),
     /// Print the result as JSON.
     #[arg(long)]
@@ -343,22 +414,22 @@ pub struct DriftArgs {
     #[command(flatten)]
     pub schema: SchemaArgs,
     /// Quantile bins for numeric PSI.
-    #[arg(long, value_name = "N", default_value_t = 10)]
+    #[arg(long, value_name = "N", default_value_t = DriftOptions::DEFAULT_BINS)]
     pub bins: usize,
     /// PSI at which a significant change warns.
-    #[arg(long, value_name = "PSI", default_value_t = 0.1)]
+    #[arg(long, value_name = "PSI", default_value_t = DriftThresholds::DEFAULT.psi_warn)]
     pub psi_warn: f64,
     /// PSI at which a significant change alerts.
-    #[arg(long, value_name = "PSI", default_value_t = 0.25)]
+    #[arg(long, value_name = "PSI", default_value_t = DriftThresholds::DEFAULT.psi_alert)]
     pub psi_alert: f64,
     /// Significance level of the tests (KS, chi-square).
-    #[arg(long, value_name = "P", default_value_t = 0.05)]
+    #[arg(long, value_name = "P", default_value_t = DriftThresholds::DEFAULT.p_value)]
     pub p_value: f64,
     /// Normalised Wasserstein / Jensen-Shannon distance at which a significant change warns.
-    #[arg(long, value_name = "D", default_value_t = 0.1)]
+    #[arg(long, value_name = "D", default_value_t = DriftThresholds::DEFAULT.distance_warn)]
     pub distance_warn: f64,
     /// Share of drifting features at which the whole table alerts.
-    #[arg(long, value_name = "SHARE", default_value_t = 0.5)]
+    #[arg(long, value_name = "SHARE", default_value_t = DriftThresholds::DEFAULT.drift_share)]
     pub drift_share: f64,
     /// Exit with status 3 when the verdict reaches this level (for cron and CI).
     #[arg(long, value_enum, default_value = "never")]
@@ -413,7 +484,7 @@ pub struct ExplainArgs {
     #[arg(long, value_name = "COLUMN=VALUE", value_parser = parse_assignment)]
     pub set: Vec<(String, String)>,
     /// Reasons per customer.
-    #[arg(long, value_name = "K", default_value_t = 3)]
+    #[arg(long, value_name = "K", default_value_t = DEFAULT_TOP)]
     pub top: usize,
     /// Write every explanation to a file (.csv or .json) instead of printing them.
     #[arg(long, value_name = "FILE")]

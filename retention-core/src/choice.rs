@@ -102,6 +102,9 @@ mod tests {
             e,
             "invalid parameter 'calibration': unknown calibration method \"beta\"; choose one of: none, platt, isotonic"
         );
-        assert_eq!("ROC_AUC".parse::<SelectionMetric>().unwrap(), SelectionMetric::RocAuc);
+        assert_eq!(
+            "ROC_AUC".parse::<SelectionMetric>().unwrap(),
+            SelectionMetric::RocAuc
+        );
     }
 }

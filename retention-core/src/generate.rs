@@ -176,7 +176,11 @@ fn apply_shifts(
                     .find(|(n, _)| n == column)
                     .map(|(_, s)| s)
                     .ok_or_else(|| {
-                        Error::column_not_found(column.clone(), " among the numeric columns", &names)
+                        Error::column_not_found(
+                            column.clone(),
+                            " among the numeric columns",
+                            &names,
+                        )
                     })?;
                 shape.add += amount;
             }

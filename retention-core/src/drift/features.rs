@@ -168,7 +168,12 @@ pub(super) fn numeric_drift(
 }
 
 /// How far a KS statistic from compacted summaries can be from the exact one (None: exact).
-pub(super) fn ks_error_bound(rank_error_r: u64, nr: u64, rank_error_c: u64, nc: u64) -> Option<f64> {
+pub(super) fn ks_error_bound(
+    rank_error_r: u64,
+    nr: u64,
+    rank_error_c: u64,
+    nc: u64,
+) -> Option<f64> {
     (rank_error_r + rank_error_c > 0).then(|| share(rank_error_r, nr) + share(rank_error_c, nc))
 }
 
@@ -307,4 +312,3 @@ pub(super) fn categorical_drift(
         note,
     }
 }
-

@@ -183,4 +183,3 @@ pub fn estimate_performance_weighted(p: &[(f64, u64)], threshold: f64) -> Perfor
         churn_rate: churners / n,
     }
 }
-

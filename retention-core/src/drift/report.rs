@@ -7,8 +7,8 @@ use serde::{Deserialize, Serialize};
 use super::features::{FeatureDrift, categorical_drift, numeric_drift};
 use super::prediction::{PredictionDrift, prediction_drift};
 use super::summary::{self, ColumnSummary, TableSummary};
-use crate::data::{self, Role, SchemaOptions};
 use crate::choice::{Choice, named_choice};
+use crate::data::{self, Role, SchemaOptions};
 use crate::error::{Error, Result, mention};
 use crate::model::ChurnModel;
 
@@ -110,7 +110,11 @@ impl DriftThresholds {
             return bad("p_value", self.p_value, "must be between 0 and 1");
         }
         if !(self.distance_warn.is_finite() && self.distance_warn > 0.0) {
-            return bad("distance_warn", self.distance_warn, "must be a positive number");
+            return bad(
+                "distance_warn",
+                self.distance_warn,
+                "must be a positive number",
+            );
         }
         if !(self.drift_share > 0.0 && self.drift_share <= 1.0) {
             return bad("drift_share", self.drift_share, "must be in (0, 1]");
@@ -460,4 +464,3 @@ fn verdict(
         summary,
     }
 }
-

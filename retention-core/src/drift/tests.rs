@@ -67,9 +67,8 @@ fn numeric_bins_missing_and_type_changes() {
             i => Some(if i % 2 == 0 { "50" } else { "51" }),
         })
         .collect();
-    let summary = |column: Column| {
-        NumericSummary::of(&column, Some(0), summary::DEFAULT_CAPACITY).unwrap()
-    };
+    let summary =
+        |column: Column| NumericSummary::of(&column, Some(0), summary::DEFAULT_CAPACITY).unwrap();
     let f = numeric_drift(
         "x",
         &summary(Column::new("x".into(), r)),

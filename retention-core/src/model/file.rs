@@ -142,5 +142,4 @@ impl ChurnModel {
         model.validate(path)?;
         Ok(model)
     }
-
 }

@@ -8,13 +8,13 @@ use polars::prelude::*;
 use proptest::prelude::*;
 
 use super::*;
-use crate::data::Role;
-use crate::fsutil::sha256_hex;
 use crate::calibration::CalibrationMethod;
+use crate::data::Role;
 use crate::data::SchemaOptions;
 use crate::estimators::tree::{MAX_TREE_DEPTH, TreeModel, TreeNode};
 use crate::estimators::{Algorithm, EstimatorParams};
 use crate::features::{Encoder, FeatureSpec};
+use crate::fsutil::sha256_hex;
 use crate::training::{TrainParams, train};
 
 /// 400 customers: numeric (with blanks) and categorical inputs, an id, a Yes/No target.
@@ -57,8 +57,7 @@ fn raw() -> DataFrame {
 fn sample() -> &'static ChurnModel {
     static MODEL: OnceLock<ChurnModel> = OnceLock::new();
     MODEL.get_or_init(|| {
-        let ds =
-            Dataset::infer(&raw(), &SchemaOptions::new().target("churn").id("id")).unwrap();
+        let ds = Dataset::infer(&raw(), &SchemaOptions::new().target("churn").id("id")).unwrap();
         let spec = FeatureSpec::parse(
             r#"
             [[feature]]

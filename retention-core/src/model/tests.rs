@@ -25,12 +25,10 @@ fn envelope_refuses_garbage_and_newer_formats() {
     let p = Path::new("m.json");
     let e = ChurnModel::from_bytes(b"hello", p).unwrap_err();
     assert!(matches!(e, Error::CorruptArtifact { .. }), "{e}");
-    let newer =
-        br#"{"format":"retentionai-model","format_version":99,"sha256":"x","model":{}}"#;
+    let newer = br#"{"format":"retentionai-model","format_version":99,"sha256":"x","model":{}}"#;
     let e = ChurnModel::from_bytes(newer, p).unwrap_err();
     assert!(e.to_string().contains("format version 99"), "{e}");
-    let tampered =
-        br#"{"format":"retentionai-model","format_version":1,"sha256":"00","model":{}}"#;
+    let tampered = br#"{"format":"retentionai-model","format_version":1,"sha256":"00","model":{}}"#;
     let e = ChurnModel::from_bytes(tampered, p).unwrap_err();
     assert!(e.to_string().contains("checksum mismatch"), "{e}");
     // A sound file from the earlier booster format says to retrain.

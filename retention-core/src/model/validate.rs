@@ -55,7 +55,6 @@ impl ChurnModel {
         };
         checks().err()
     }
-
 }
 
 /// The schema's own rules: column names unique, at most one target and one id.
@@ -79,4 +78,3 @@ fn check_schema(schema: &Schema) -> std::result::Result<(), String> {
     }
     Ok(())
 }
-

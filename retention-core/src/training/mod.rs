@@ -22,9 +22,7 @@ use crate::error::{Error, Result};
 use crate::estimators::{Algorithm, Estimator};
 use crate::features::FittedPipeline;
 use crate::metrics::{CvReport, MeanStd, Metrics, nan_last, same_score};
-use crate::model::{
-    ChurnModel, LeaderboardEntry, ModelMetrics, Provenance, ThresholdChoice,
-};
+use crate::model::{ChurnModel, LeaderboardEntry, ModelMetrics, Provenance, ThresholdChoice};
 
 /// A step of training, reported to a progress callback.
 #[derive(Debug, Clone, PartialEq)]
@@ -201,7 +199,15 @@ fn candidates(
     }
     let y_train = &rows.y_train;
     let fold_of = stratified_folds(y_train, params.cv_folds, params.seed);
-    let oofs = cross_validate(ds, &rows.train, y_train, &fold_of, algorithms, params, progress)?;
+    let oofs = cross_validate(
+        ds,
+        &rows.train,
+        y_train,
+        &fold_of,
+        algorithms,
+        params,
+        progress,
+    )?;
     let mut candidates = Vec::new();
     for (algorithm, oof) in algorithms.iter().zip(oofs) {
         candidates.push(evaluate(

@@ -94,10 +94,7 @@ impl BusinessValues {
             ));
         }
         if !(self.offer_cost.is_finite() && self.offer_cost >= 0.0) {
-            return Err(Error::param(
-                "offer_cost",
-                "must be a non-negative number",
-            ));
+            return Err(Error::param("offer_cost", "must be a non-negative number"));
         }
         if !(0.0..=1.0).contains(&self.offer_success_rate) {
             return Err(Error::param(
@@ -278,4 +275,3 @@ impl TrainParams {
         self.estimator.check()
     }
 }
-

@@ -82,4 +82,3 @@ pub fn stratified_split(y: &[bool], test_size: f64, seed: u64) -> Result<(Vec<us
     test.sort_unstable();
     Ok((train, test))
 }
-

@@ -38,7 +38,13 @@ impl Binned {
     /// Reorders `rows` so that those going left when input `j` is split after bin `bin` come
     /// first, each side keeping its order; returns how many go left. Branch-free: every row is
     /// written to both sides and only the side it belongs to advances.
-    pub(super) fn partition(&self, j: usize, bin: usize, rows: &mut [u32], scratch: &mut Vec<u32>) -> usize {
+    pub(super) fn partition(
+        &self,
+        j: usize,
+        bin: usize,
+        rows: &mut [u32],
+        scratch: &mut Vec<u32>,
+    ) -> usize {
         fn run(rows: &mut [u32], scratch: &mut Vec<u32>, left: impl Fn(u32) -> bool) -> usize {
             scratch.clear();
             scratch.resize(rows.len() + 1, 0);
@@ -186,4 +192,3 @@ pub(super) fn bin_matrix(x: &FeatureMatrix, max_bin: usize) -> Binned {
         cuts,
     }
 }
-
