@@ -163,7 +163,7 @@ fn print_report(args: &DriftArgs, report: &DriftReport, out: &mut dyn Write) -> 
         table.row([
             name.as_str(),
             "-",
-            "alert",
+            Status::Alert.as_str(),
             "-",
             "-",
             "-",
