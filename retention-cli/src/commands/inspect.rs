@@ -52,7 +52,7 @@ fn print_summary(args: &InspectArgs, model: &ChurnModel, out: &mut dyn Write) ->
     let p = &model.provenance;
     writeln!(out, "Model {}", args.model.display())?;
     writeln!(out, "  algorithm {}", model.estimator.name())?;
-    writeln!(out, "  {}", output::threshold_line(&model))?;
+    writeln!(out, "  {}", output::threshold_line(model))?;
     writeln!(
         out,
         "  trained {} by retention {} on {} rows ({} fitted, {} held out), seed {}",
