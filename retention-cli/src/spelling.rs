@@ -20,6 +20,9 @@ impl Spelling for Flags {
         let flag = match name {
             // Core fields whose flag is not their name with dashes.
             "output" => "out",
+            // Training, explanations and drift (the core's parameter names).
+            "selection" => "select_by",
+            "changes" => "set",
             other => other,
         };
         Some(format!("--{}", flag.replace('_', "-")))

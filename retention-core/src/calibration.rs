@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::choice::{Choice, named_choice};
 use crate::error::{Error, Result};
 use crate::estimators::sigmoid;
 use crate::model::shown_number as num;
@@ -23,13 +24,21 @@ pub enum CalibrationMethod {
 impl CalibrationMethod {
     /// Lower-case name.
     pub fn as_str(self) -> &'static str {
-        match self {
-            CalibrationMethod::None => "none",
-            CalibrationMethod::Platt => "platt",
-            CalibrationMethod::Isotonic => "isotonic",
-        }
+        self.name()
     }
 }
+
+impl Choice for CalibrationMethod {
+    const PARAM: &'static str = "calibration";
+    const WHAT: &'static str = "calibration method";
+    const NAMES: &'static [(&'static str, Self)] = &[
+        ("none", CalibrationMethod::None),
+        ("platt", CalibrationMethod::Platt),
+        ("isotonic", CalibrationMethod::Isotonic),
+    ];
+}
+
+named_choice!(CalibrationMethod);
 
 /// A fitted calibration map from log-odds to probability.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

@@ -13,11 +13,14 @@ use polars::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::data::Dataset;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, mention};
 use crate::estimators::Estimator;
 use crate::estimators::tree::TreeNode;
 use crate::features::FeatureMatrix;
 use crate::model::ChurnModel;
+
+/// Reasons per customer when the caller does not say (the CLI's `--top`, Python's `top`).
+pub const DEFAULT_TOP: usize = 3;
 
 /// Per-input contributions of many rows.
 #[derive(Debug, Clone, PartialEq)]
@@ -288,7 +291,7 @@ impl ChurnModel {
                 let names = crate::data::column_names(raw);
                 return Err(Error::column_not_found(
                     column.clone(),
-                    " (named by --set)",
+                    format!(" (named by {})", mention("changes")),
                     &names,
                 ));
             }

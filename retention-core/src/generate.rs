@@ -15,7 +15,7 @@ use polars::prelude::*;
 use rayon::prelude::*;
 
 use crate::data::{self, Role, SchemaOptions, TableSink, clean};
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, mention};
 use crate::fsutil;
 use crate::training::SplitMix64;
 
@@ -51,7 +51,7 @@ impl Shift {
     pub fn parse(s: &str) -> Result<Shift> {
         let bad = |why: &str| {
             Error::param(
-                "--shift",
+                "shift",
                 format!("{s:?} {why}; use COLUMN=+N for numbers or COLUMN=LEVEL:+SHARE for levels"),
             )
         };
@@ -127,6 +127,157 @@ struct TemplateColumn {
     id: bool,
 }
 
+/// The range, integer-ness and shown decimals of every numeric column of the template.
+fn numeric_shapes(
+    template: &DataFrame,
+    schema: &data::Schema,
+) -> Result<Vec<(String, NumericShape)>> {
+    let mut numeric = Vec::new();
+    for c in schema.columns.iter().filter(|c| c.role == Role::Numeric) {
+        let text = clean::to_text(template.column(&c.name)?)?;
+        let values = clean::to_numeric(template.column(&c.name)?, 0)?;
+        let min = values.min().unwrap_or(0.0);
+        let max = values.max().unwrap_or(0.0);
+        let integer = values.iter().flatten().all(|v| v.fract() == 0.0);
+        let decimals = text
+            .iter()
+            .flatten()
+            .filter_map(|s| s.split_once('.').map(|(_, d)| d.len()))
+            .max()
+            .unwrap_or(0);
+        numeric.push((
+            c.name.clone(),
+            NumericShape {
+                min,
+                max,
+                integer,
+                decimals,
+                add: 0.0,
+            },
+        ));
+    }
+    Ok(numeric)
+}
+
+/// Checks the shifts against the template: numeric shifts are added to their column's shape;
+/// level shifts are returned as (column, level, probability that a customer elsewhere switches).
+fn apply_shifts(
+    template: &DataFrame,
+    shifts: &[Shift],
+    numeric: &mut [(String, NumericShape)],
+) -> Result<Vec<(String, String, f64)>> {
+    let names = data::column_names(template);
+    let mut levels = Vec::new();
+    for shift in shifts {
+        match shift {
+            Shift::Add { column, amount } => {
+                let shape = numeric
+                    .iter_mut()
+                    .find(|(n, _)| n == column)
+                    .map(|(_, s)| s)
+                    .ok_or_else(|| {
+                        Error::column_not_found(
+                            column.clone(),
+                            " among the numeric columns",
+                            &names,
+                        )
+                    })?;
+                shape.add += amount;
+            }
+            Shift::Level {
+                column,
+                level,
+                share,
+            } => {
+                let text = clean::to_text(template.column(column).map_err(|_| {
+                    let context = format!(" (named by {})", mention("shift"));
+                    Error::column_not_found(column.clone(), context, &names)
+                })?)?;
+                let have = text.iter().filter(|v| *v == Some(level.as_str())).count() as f64
+                    / text.len().max(1) as f64;
+                if have + share >= 1.0 {
+                    return Err(Error::param(
+                        "shift",
+                        format!(
+                            "{column} is {level:?} for {:.1} % of customers already; +{share} would pass 100 %",
+                            have * 100.0
+                        ),
+                    ));
+                }
+                // Each customer elsewhere switches with the probability that moves `share`.
+                levels.push((column.clone(), level.clone(), share / (1.0 - have)));
+            }
+        }
+    }
+    Ok(levels)
+}
+
+/// The template column by column as text, with the parsed values of jittered columns and the
+/// level shifts on each.
+fn template_cells(
+    template: &DataFrame,
+    numeric: &[(String, NumericShape)],
+    levels: &[(String, String, f64)],
+    id: Option<&str>,
+) -> Result<Vec<TemplateColumn>> {
+    let mut cells: Vec<TemplateColumn> = Vec::with_capacity(template.width());
+    for column in template.columns() {
+        let name = column.name().as_str();
+        let changed = numeric.iter().any(|(n, _)| n == name) || levels.iter().any(|l| l.0 == name);
+        // Changed columns go through the cleaned text as in `block`; the others are written
+        // as they are (the CSV writer is used only when every column is text).
+        let text: Vec<Option<String>> = if changed {
+            clean::to_text(column)?
+                .iter()
+                .map(|v| v.map(str::to_string))
+                .collect()
+        } else if let Ok(raw) = column.str() {
+            raw.iter().map(|v| v.map(str::to_string)).collect()
+        } else {
+            Vec::new()
+        };
+        let numeric = numeric.iter().position(|(n, _)| n == name).map(|k| {
+            let values = text
+                .iter()
+                .map(|v| v.as_deref().and_then(clean::parse_number))
+                .collect();
+            (k, values)
+        });
+        cells.push(TemplateColumn {
+            levels: (0..levels.len()).filter(|&k| levels[k].0 == name).collect(),
+            id: id == Some(name),
+            text,
+            numeric,
+        });
+    }
+    Ok(cells)
+}
+
+/// Every template row rendered once as CSV fields, with the offsets of each field.
+fn render(cells: &[TemplateColumn], height: usize) -> Result<(Vec<u8>, Vec<u32>)> {
+    let width = cells.len();
+    let mut rendered = Vec::new();
+    let mut offsets = Vec::with_capacity(height * (width + 1));
+    for row in 0..height {
+        offsets.push(rendered.len() as u32);
+        for column in cells {
+            match column.text.get(row).and_then(|v| v.as_deref()) {
+                Some("") => rendered.extend_from_slice(b"\"\""),
+                Some(v) => crate::data::csv::push_field(&mut rendered, v.as_bytes()),
+                None => {}
+            }
+            offsets.push(rendered.len() as u32);
+        }
+    }
+    if u32::try_from(rendered.len()).is_err() {
+        return Err(Error::param(
+            "template",
+            "is over 4 GB of text; use a smaller template table",
+        ));
+    }
+    Ok((rendered, offsets))
+}
+
 impl Generator {
     /// Learns the template's roles, ranges and level shares and checks the shifts against them.
     ///
@@ -136,124 +287,11 @@ impl Generator {
     /// inference refuses.
     pub fn new(template: DataFrame, shifts: &[Shift]) -> Result<Self> {
         let schema = data::infer_schema(&template, &SchemaOptions::default())?;
-        let names = data::column_names(&template);
-        let mut numeric = Vec::new();
-        for c in schema.columns.iter().filter(|c| c.role == Role::Numeric) {
-            let text = clean::to_text(template.column(&c.name)?)?;
-            let values = clean::to_numeric(template.column(&c.name)?, 0)?;
-            let min = values.min().unwrap_or(0.0);
-            let max = values.max().unwrap_or(0.0);
-            let integer = values.iter().flatten().all(|v| v.fract() == 0.0);
-            let decimals = text
-                .iter()
-                .flatten()
-                .filter_map(|s| s.split_once('.').map(|(_, d)| d.len()))
-                .max()
-                .unwrap_or(0);
-            numeric.push((
-                c.name.clone(),
-                NumericShape {
-                    min,
-                    max,
-                    integer,
-                    decimals,
-                    add: 0.0,
-                },
-            ));
-        }
-        let mut levels = Vec::new();
-        for shift in shifts {
-            match shift {
-                Shift::Add { column, amount } => {
-                    let shape = numeric
-                        .iter_mut()
-                        .find(|(n, _)| n == column)
-                        .map(|(_, s)| s)
-                        .ok_or_else(|| {
-                            Error::column_not_found(
-                                column.clone(),
-                                " among the numeric columns",
-                                &names,
-                            )
-                        })?;
-                    shape.add += amount;
-                }
-                Shift::Level {
-                    column,
-                    level,
-                    share,
-                } => {
-                    let text = clean::to_text(template.column(column).map_err(|_| {
-                        Error::column_not_found(column.clone(), " (named by --shift)", &names)
-                    })?)?;
-                    let have = text.iter().filter(|v| *v == Some(level.as_str())).count() as f64
-                        / text.len().max(1) as f64;
-                    if have + share >= 1.0 {
-                        return Err(Error::param(
-                            "--shift",
-                            format!(
-                                "{column} is {level:?} for {:.1} % of customers already; +{share} would pass 100 %",
-                                have * 100.0
-                            ),
-                        ));
-                    }
-                    // Each customer elsewhere switches with the probability that moves `share`.
-                    levels.push((column.clone(), level.clone(), share / (1.0 - have)));
-                }
-            }
-        }
+        let mut numeric = numeric_shapes(&template, &schema)?;
+        let levels = apply_shifts(&template, shifts, &mut numeric)?;
         let id = schema.id().map(str::to_string);
-        let mut cells: Vec<TemplateColumn> = Vec::with_capacity(template.width());
-        for column in template.columns() {
-            let name = column.name().as_str();
-            let changed =
-                numeric.iter().any(|(n, _)| n == name) || levels.iter().any(|l| l.0 == name);
-            // Changed columns go through the cleaned text as in `block`; the others are written
-            // as they are (the CSV writer is used only when every column is text).
-            let text: Vec<Option<String>> = if changed {
-                clean::to_text(column)?
-                    .iter()
-                    .map(|v| v.map(str::to_string))
-                    .collect()
-            } else if let Ok(raw) = column.str() {
-                raw.iter().map(|v| v.map(str::to_string)).collect()
-            } else {
-                Vec::new()
-            };
-            let numeric = numeric.iter().position(|(n, _)| n == name).map(|k| {
-                let values = text
-                    .iter()
-                    .map(|v| v.as_deref().and_then(clean::parse_number))
-                    .collect();
-                (k, values)
-            });
-            cells.push(TemplateColumn {
-                levels: (0..levels.len()).filter(|&k| levels[k].0 == name).collect(),
-                id: id.as_deref() == Some(name),
-                text,
-                numeric,
-            });
-        }
-        let width = cells.len();
-        let mut rendered = Vec::new();
-        let mut offsets = Vec::with_capacity(template.height() * (width + 1));
-        for row in 0..template.height() {
-            offsets.push(rendered.len() as u32);
-            for column in &cells {
-                match column.text.get(row).and_then(|v| v.as_deref()) {
-                    Some("") => rendered.extend_from_slice(b"\"\""),
-                    Some(v) => crate::data::csv::push_field(&mut rendered, v.as_bytes()),
-                    None => {}
-                }
-                offsets.push(rendered.len() as u32);
-            }
-        }
-        if u32::try_from(rendered.len()).is_err() {
-            return Err(Error::param(
-                "template",
-                "is over 4 GB of text; use a smaller template table",
-            ));
-        }
+        let mut cells = template_cells(&template, &numeric, &levels, id.as_deref())?;
+        let (rendered, offsets) = render(&cells, template.height())?;
         // Only level-shifted columns need their text again (to compare with the level).
         for column in &mut cells {
             if column.levels.is_empty() {
@@ -394,7 +432,7 @@ impl Generator {
         progress: &dyn Fn(usize),
     ) -> Result<()> {
         if rows == 0 {
-            return Err(Error::param("--rows", "must be at least 1"));
+            return Err(Error::param("rows", "must be at least 1"));
         }
         let all_text = self
             .template

@@ -33,6 +33,7 @@
 //! model's predictions on them) over time.
 
 pub mod calibration;
+pub mod choice;
 pub mod data;
 pub mod drift;
 pub mod error;
@@ -57,6 +58,7 @@ pub use fsutil::{
 /// The types most programs need.
 pub mod prelude {
     pub use crate::calibration::{CalibrationMethod, Calibrator};
+    pub use crate::choice::Choice;
     pub use crate::data::{Dataset, Format, Role, Schema, SchemaOptions, read_table, write_table};
     pub use crate::drift::{DriftOptions, DriftReport, DriftThresholds};
     pub use crate::error::{Error, Result};

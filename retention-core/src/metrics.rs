@@ -242,9 +242,34 @@ impl CvReport {
         }
     }
 
-    /// Mean ± std of one metric.
+    /// Mean ± std of one metric, by its name in [`Metrics::named`].
     pub fn get(&self, metric: &str) -> Option<MeanStd> {
         self.summary.get(metric).copied()
+    }
+
+    /// Cross-validated ROC-AUC.
+    pub fn roc_auc(&self) -> Option<MeanStd> {
+        self.get("roc_auc")
+    }
+
+    /// Cross-validated log-loss.
+    pub fn log_loss(&self) -> Option<MeanStd> {
+        self.get("log_loss")
+    }
+
+    /// Cross-validated PR-AUC (average precision).
+    pub fn pr_auc(&self) -> Option<MeanStd> {
+        self.get("pr_auc")
+    }
+
+    /// Cross-validated Brier score.
+    pub fn brier(&self) -> Option<MeanStd> {
+        self.get("brier")
+    }
+
+    /// Cross-validated expected calibration error.
+    pub fn ece(&self) -> Option<MeanStd> {
+        self.get("ece")
     }
 }
 

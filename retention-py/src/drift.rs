@@ -157,7 +157,7 @@ impl DriftReport {
 /// Example:
 ///     >>> report = retention.drift(reference, current, model=model)
 #[pyfunction]
-#[pyo3(signature = (reference, current, model = None, *, bins = 10, thresholds = None, target = None, id = None))]
+#[pyo3(signature = (reference, current, model = None, *, bins = DriftOptions::DEFAULT_BINS, thresholds = None, target = None, id = None))]
 #[allow(clippy::too_many_arguments)]
 pub fn drift(
     py: Python<'_>,
@@ -285,7 +285,7 @@ pub fn drift_merge<'py>(py: Python<'py>, parts: Vec<Vec<u8>>) -> PyResult<Bound<
 
 /// The drift report of two merged summaries under `plan`.
 #[pyfunction]
-#[pyo3(signature = (plan, reference, current, model = None, *, bins = 10, thresholds = None))]
+#[pyo3(signature = (plan, reference, current, model = None, *, bins = DriftOptions::DEFAULT_BINS, thresholds = None))]
 pub fn drift_from_summaries(
     py: Python<'_>,
     plan: &str,

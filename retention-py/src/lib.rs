@@ -18,6 +18,7 @@ fn _retention(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<drift::DriftReport>()?;
     m.add_class::<store::Store>()?;
     m.add_function(wrap_pyfunction!(model::train, m)?)?;
+    m.add_function(wrap_pyfunction!(model::defaults, m)?)?;
     m.add_function(wrap_pyfunction!(drift::drift, m)?)?;
     m.add_function(wrap_pyfunction!(drift::drift_plan, m)?)?;
     m.add_function(wrap_pyfunction!(drift::drift_summary, m)?)?;

@@ -6,7 +6,8 @@ use std::sync::Arc;
 
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict};
-use retention_core::explain::{explanations_frame, what_if_frame};
+use retention_core::drift::{DriftOptions, DriftThresholds, summary};
+use retention_core::explain::{DEFAULT_TOP, explanations_frame, what_if_frame};
 use retention_core::features::FeatureSpec;
 use retention_core::prelude::*;
 
@@ -66,7 +67,7 @@ impl ChurnModel {
     ///
     /// Example:
     ///     >>> model.explain(customers.filter(pl.col("customerID") == "7590-VHVEG"), top=5)
-    #[pyo3(signature = (df, top = 3))]
+    #[pyo3(signature = (df, top = DEFAULT_TOP))]
     fn explain(&self, py: Python<'_>, df: &Bound<'_, PyAny>, top: usize) -> PyResult<Py<PyAny>> {
         let raw = model_frame(py, df, &self.inner, false)?;
         let model = &self.inner;
@@ -79,7 +80,7 @@ impl ChurnModel {
     ///
     /// Example:
     ///     >>> model.what_if(one_customer, {"Contract": "Two year", "tenure": 24})
-    #[pyo3(signature = (df, changes, top = 3))]
+    #[pyo3(signature = (df, changes, top = DEFAULT_TOP))]
     fn what_if(
         &self,
         py: Python<'_>,
@@ -288,7 +289,7 @@ impl ChurnModel {
         format!(
             "ChurnModel(algorithm={:?}, cv_roc_auc={:.4}, threshold={}, inputs={}, trained_rows={})",
             m.estimator.name(),
-            m.headline_auc(),
+            m.metrics.headline_auc(),
             m.threshold,
             m.schema.feature_names().len(),
             m.provenance.rows
@@ -315,7 +316,7 @@ impl ChurnModel {
 ///     >>> model = retention.train(df, target="Churn", id="customerID", algorithm="boosting")
 ///     >>> model.metrics["cv"]["summary"]["roc_auc"]
 #[pyfunction]
-#[pyo3(signature = (df, target = None, id = None, algorithm = "auto", **options))]
+#[pyo3(signature = (df, target = None, id = None, algorithm = TrainParams::DEFAULT_ALGORITHM.name(), **options))]
 pub fn train(
     py: Python<'_>,
     df: &Bound<'_, PyAny>,
@@ -325,9 +326,7 @@ pub fn train(
     options: Option<&Bound<'_, PyDict>>,
 ) -> PyResult<ChurnModel> {
     let raw = frame(py, df)?;
-    let algorithm: Algorithm = algorithm
-        .parse()
-        .map_err(|e: retention_core::Error| crate::errors::to_py(py, e))?;
+    let algorithm = Algorithm::parse(algorithm).py_err(py)?;
     let mut params = TrainParams::new(algorithm);
     let mut schema = SchemaOptions {
         target,
@@ -343,10 +342,7 @@ pub fn train(
     }
     let report = |p: Progress| {
         if let Some(cb) = &progress {
-            let line = match p {
-                Progress::Fold(done, k) => format!("cross-validation: {done}/{k} folds done"),
-                Progress::FinalFit(rows) => format!("fitting the final model on {rows} rows"),
-            };
+            let line = p.to_string();
             // A failing callback must not abort training; Python shows the error as unraisable.
             Python::attach(|py| {
                 if let Err(e) = cb.call1(py, (line,)) {
@@ -376,23 +372,18 @@ fn apply_option(
     schema: &mut SchemaOptions,
     progress: &mut Option<Py<PyAny>>,
 ) -> PyResult<()> {
-    fn named<T: serde::de::DeserializeOwned>(
-        py: Python<'_>,
-        key: &str,
-        value: &Bound<'_, PyAny>,
-    ) -> PyResult<T> {
+    fn named<T: Choice>(py: Python<'_>, value: &Bound<'_, PyAny>) -> PyResult<T> {
         let text: String = value.extract()?;
-        serde_json::from_value(serde_json::Value::String(text.clone()))
-            .map_err(|e| param(py, key, format!("{text:?}: {e}")))
+        T::parse(&text).py_err(py)
     }
     match key {
         "cv" => params.cv_folds = value.extract()?,
         "seed" => params.seed = value.extract()?,
         "test_size" => params.test_size = value.extract()?,
         "threshold" => params.threshold = value.extract()?,
-        "calibration" => params.calibration = named(py, key, value)?,
-        "selection" => params.selection = named(py, key, value)?,
-        "threshold_objective" => params.threshold_objective = named(py, key, value)?,
+        "calibration" => params.calibration = named(py, value)?,
+        "selection" => params.selection = named(py, value)?,
+        "threshold_objective" => params.threshold_objective = named(py, value)?,
         "customer_value" => params.business.customer_value = value.extract()?,
         "offer_cost" => params.business.offer_cost = value.extract()?,
         "offer_success_rate" => params.business.offer_success_rate = value.extract()?,
@@ -427,4 +418,49 @@ fn apply_option(
         }
     }
     Ok(())
+}
+
+/// The core's defaults of every argument the stubs (`_retention.pyi`) give a default, by
+/// function (`train`, `drift`, `ChurnModel.explain`…), plus the keys and defaults of a drift
+/// `Thresholds` dict: one source for the signatures here and the stubs' values (checked by
+/// `tests/test_defaults.py`).
+#[pyfunction(name = "_defaults")]
+pub fn defaults(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
+    let train = TrainParams::default();
+    let business = BusinessValues::DEFAULT;
+    let tiers = RiskTiers::DEFAULT;
+    let out = PyDict::new(py);
+    let entry = |name: &str| -> PyResult<Bound<'_, PyDict>> {
+        let d = PyDict::new(py);
+        out.set_item(name, &d)?;
+        Ok(d)
+    };
+    let t = entry("train")?;
+    t.set_item("algorithm", train.algorithm.name())?;
+    t.set_item("cv", train.cv_folds)?;
+    t.set_item("seed", train.seed)?;
+    t.set_item("test_size", train.test_size)?;
+    t.set_item("calibration", train.calibration.name())?;
+    t.set_item("selection", train.selection.name())?;
+    t.set_item("threshold", train.threshold)?;
+    t.set_item("threshold_objective", train.threshold_objective.name())?;
+    t.set_item("customer_value", business.customer_value)?;
+    t.set_item("offer_cost", business.offer_cost)?;
+    t.set_item("offer_success_rate", business.offer_success_rate)?;
+    t.set_item("tiers", (tiers.medium, tiers.high))?;
+    for name in ["drift", "drift_from_summaries"] {
+        entry(name)?.set_item("bins", DriftOptions::DEFAULT_BINS)?;
+    }
+    entry("drift_summary")?.set_item("capacity", summary::DEFAULT_CAPACITY)?;
+    for name in ["ChurnModel.explain", "ChurnModel.what_if"] {
+        entry(name)?.set_item("top", DEFAULT_TOP)?;
+    }
+    let d = DriftThresholds::DEFAULT;
+    let thresholds = entry("Thresholds")?;
+    thresholds.set_item("psi_warn", d.psi_warn)?;
+    thresholds.set_item("psi_alert", d.psi_alert)?;
+    thresholds.set_item("p_value", d.p_value)?;
+    thresholds.set_item("distance_warn", d.distance_warn)?;
+    thresholds.set_item("drift_share", d.drift_share)?;
+    Ok(out)
 }

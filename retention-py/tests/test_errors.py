@@ -48,7 +48,7 @@ def test_invalid_data(telco):
 def test_invalid_parameters(telco):
     with pytest.raises(retention.InvalidParameterError) as e:
         retention.train(telco, target="Churn", cv=1)
-    assert e.value.name == "--cv"
+    assert e.value.name == "cv"
     with pytest.raises(retention.InvalidParameterError, match="unknown option"):
         retention.train(telco, target="Churn", folds=3)
     with pytest.raises(retention.InvalidParameterError, match="xgboost"):

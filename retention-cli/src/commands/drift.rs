@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use retention_core::data::read_table_columns;
-use retention_core::drift::{DriftOptions, DriftReport, DriftThresholds, Status};
+use retention_core::drift::{DriftOptions, DriftReport, DriftThresholds, PredictionDrift, Status};
 
 use crate::cli::{DriftArgs, FailOnArg};
 use crate::commands::train::schema_options;
@@ -24,18 +24,7 @@ pub fn run(db: &std::path::Path, args: &DriftArgs, out: &mut dyn Write) -> Resul
             db,
         )?;
     }
-    let options = DriftOptions {
-        thresholds: DriftThresholds {
-            psi_warn: args.psi_warn,
-            psi_alert: args.psi_alert,
-            p_value: args.p_value,
-            distance_warn: args.distance_warn,
-            drift_share: args.drift_share,
-        },
-        bins: args.bins,
-        schema: schema_options(&args.schema),
-    };
-    options.thresholds.check()?;
+    let options = options(args)?;
     let model = args
         .model
         .as_deref()
@@ -75,23 +64,7 @@ pub fn run(db: &std::path::Path, args: &DriftArgs, out: &mut dyn Write) -> Resul
     for note in notes {
         output::warn(note);
     }
-    // Monitoring reads the latest verdict from the operations database (`retention serve`
-    // exports it as retentionai_data_drift_score); a database that does not exist is not created.
-    if db.exists() {
-        let recorded = retention_core::store::Store::open_existing(db).and_then(|store| {
-            store.record_drift(
-                &args.reference.display().to_string(),
-                &args.current.display().to_string(),
-                &report,
-            )
-        });
-        if let Err(e) = recorded {
-            output::warn(&format!(
-                "the drift report was not recorded in {}: {e}",
-                db.display()
-            ));
-        }
-    }
+    record(db, args, &report);
     if let Some(path) = &args.out {
         let json = report.to_json()?;
         retention_core::atomic_write(path, |w| {
@@ -116,6 +89,45 @@ pub fn run(db: &std::path::Path, args: &DriftArgs, out: &mut dyn Write) -> Resul
         Some(level) if report.verdict.status >= level => ExitCode::from(DRIFT_EXIT),
         _ => ExitCode::SUCCESS,
     })
+}
+
+/// The comparison's options from the arguments, thresholds checked.
+fn options(args: &DriftArgs) -> Result<DriftOptions> {
+    let options = DriftOptions {
+        thresholds: DriftThresholds {
+            psi_warn: args.psi_warn,
+            psi_alert: args.psi_alert,
+            p_value: args.p_value,
+            distance_warn: args.distance_warn,
+            drift_share: args.drift_share,
+        },
+        bins: args.bins,
+        schema: schema_options(&args.schema),
+    };
+    options.thresholds.check()?;
+    Ok(options)
+}
+
+/// Records the verdict in the operations database, when it exists: monitoring reads the latest
+/// from there (`retention serve` exports it as retentionai_data_drift_score). A database that
+/// does not exist is not created; a failure is a warning.
+fn record(db: &std::path::Path, args: &DriftArgs, report: &DriftReport) {
+    if !db.exists() {
+        return;
+    }
+    let recorded = retention_core::store::Store::open_existing(db).and_then(|store| {
+        store.record_drift(
+            &args.reference.display().to_string(),
+            &args.current.display().to_string(),
+            report,
+        )
+    });
+    if let Err(e) = recorded {
+        output::warn(&format!(
+            "the drift report was not recorded in {}: {e}",
+            db.display()
+        ));
+    }
 }
 
 fn print_report(args: &DriftArgs, report: &DriftReport, out: &mut dyn Write) -> Result<()> {
@@ -151,7 +163,7 @@ fn print_report(args: &DriftArgs, report: &DriftReport, out: &mut dyn Write) -> 
         table.row([
             name.as_str(),
             "-",
-            "alert",
+            Status::Alert.as_str(),
             "-",
             "-",
             "-",
@@ -175,54 +187,7 @@ fn print_report(args: &DriftArgs, report: &DriftReport, out: &mut dyn Write) -> 
         )?;
     }
     if let Some(p) = &report.prediction {
-        writeln!(out)?;
-        writeln!(
-            out,
-            "Predictions: {} (PSI {:.3}, KS {:.3}, p-value {}); mean churn probability {:.3} -> {:.3}.",
-            p.status,
-            p.psi,
-            p.ks_statistic,
-            p_value(p.p_value),
-            p.mean_reference,
-            p.mean_current
-        )?;
-        let tiers: Vec<String> = p
-            .tiers
-            .iter()
-            .map(|t| {
-                format!(
-                    "{} {:.1}% -> {:.1}%",
-                    t.label,
-                    100.0 * t.reference,
-                    100.0 * t.current
-                )
-            })
-            .collect();
-        writeln!(
-            out,
-            "Risk tiers: {} (PSI {:.3}).",
-            tiers.join(", "),
-            p.tier_psi
-        )?;
-        let mut perf = Table::new(["performance", "ROC-AUC", "accuracy", "churn rate"]);
-        let mut add = |name: &str, m: &retention_core::drift::Performance| {
-            perf.row([
-                name.to_string(),
-                format!("{:.4}", m.roc_auc),
-                format!("{:.4}", m.accuracy),
-                format!("{:.4}", m.churn_rate),
-            ]);
-        };
-        add("estimated, reference", &p.estimated_reference);
-        add("estimated, current", &p.estimated_current);
-        if let Some(m) = &p.realised_reference {
-            add("measured, reference", m);
-        }
-        if let Some(m) = &p.realised_current {
-            add("measured, current", m);
-        }
-        writeln!(out)?;
-        perf.write(out)?;
+        print_prediction(p, out)?;
     }
     writeln!(
         out,
@@ -230,6 +195,59 @@ fn print_report(args: &DriftArgs, report: &DriftReport, out: &mut dyn Write) -> 
         report.verdict.status.as_str().to_uppercase(),
         report.verdict.summary
     )?;
+    Ok(())
+}
+
+/// The model's side: prediction drift, the tier mix and performance.
+fn print_prediction(p: &PredictionDrift, out: &mut dyn Write) -> Result<()> {
+    writeln!(out)?;
+    writeln!(
+        out,
+        "Predictions: {} (PSI {:.3}, KS {:.3}, p-value {}); mean churn probability {:.3} -> {:.3}.",
+        p.status,
+        p.psi,
+        p.ks_statistic,
+        p_value(p.p_value),
+        p.mean_reference,
+        p.mean_current
+    )?;
+    let tiers: Vec<String> = p
+        .tiers
+        .iter()
+        .map(|t| {
+            format!(
+                "{} {:.1}% -> {:.1}%",
+                t.label,
+                100.0 * t.reference,
+                100.0 * t.current
+            )
+        })
+        .collect();
+    writeln!(
+        out,
+        "Risk tiers: {} (PSI {:.3}).",
+        tiers.join(", "),
+        p.tier_psi
+    )?;
+    let mut perf = Table::new(["performance", "ROC-AUC", "accuracy", "churn rate"]);
+    let mut add = |name: &str, m: &retention_core::drift::Performance| {
+        perf.row([
+            name.to_string(),
+            format!("{:.4}", m.roc_auc),
+            format!("{:.4}", m.accuracy),
+            format!("{:.4}", m.churn_rate),
+        ]);
+    };
+    add("estimated, reference", &p.estimated_reference);
+    add("estimated, current", &p.estimated_current);
+    if let Some(m) = &p.realised_reference {
+        add("measured, reference", m);
+    }
+    if let Some(m) = &p.realised_current {
+        add("measured, current", m);
+    }
+    writeln!(out)?;
+    perf.write(out)?;
     Ok(())
 }
 

@@ -12,28 +12,47 @@ use crate::output::{self, Table};
 pub fn run(args: &InspectArgs, out: &mut dyn Write) -> Result<()> {
     let model = ChurnModel::load(&args.model)?;
     if args.json {
-        let summary = serde_json::json!({
-            "format_version": retention_core::model::FORMAT_VERSION,
-            "algorithm": model.estimator.name(),
-            "schema": model.schema,
-            "inputs": model.pipeline.outputs,
-            "derived_features": model.pipeline.spec.features,
-            "calibrator": model.calibrator,
-            "threshold": model.threshold,
-            "threshold_choice": model.threshold_choice,
-            "tiers": model.tiers,
-            "metrics": model.metrics,
-            "params": model.params,
-            "provenance": model.provenance,
-            "notes": model.notes,
-        });
-        writeln!(out, "{}", serde_json::to_string_pretty(&summary)?)?;
-        return Ok(());
+        return print_json(&model, out);
     }
+    print_summary(args, &model, out)?;
+    writeln!(out, "\nModel inputs ({}):", model.pipeline.n_outputs())?;
+    print_inputs(&model, out)?;
+    if !model.notes.is_empty() {
+        writeln!(out, "\nNotes:")?;
+        for n in &model.notes {
+            writeln!(out, "  {n}")?;
+        }
+    }
+    Ok(())
+}
+
+/// The whole model description as JSON.
+fn print_json(model: &ChurnModel, out: &mut dyn Write) -> Result<()> {
+    let summary = serde_json::json!({
+        "format_version": retention_core::model::FORMAT_VERSION,
+        "algorithm": model.estimator.name(),
+        "schema": model.schema,
+        "inputs": model.pipeline.outputs,
+        "derived_features": model.pipeline.spec.features,
+        "calibrator": model.calibrator,
+        "threshold": model.threshold,
+        "threshold_choice": model.threshold_choice,
+        "tiers": model.tiers,
+        "metrics": model.metrics,
+        "params": model.params,
+        "provenance": model.provenance,
+        "notes": model.notes,
+    });
+    writeln!(out, "{}", serde_json::to_string_pretty(&summary)?)?;
+    Ok(())
+}
+
+/// Provenance, schema, derived features, leaderboard and metrics.
+fn print_summary(args: &InspectArgs, model: &ChurnModel, out: &mut dyn Write) -> Result<()> {
     let p = &model.provenance;
     writeln!(out, "Model {}", args.model.display())?;
     writeln!(out, "  algorithm {}", model.estimator.name())?;
-    writeln!(out, "  {}", output::threshold_line(&model))?;
+    writeln!(out, "  {}", output::threshold_line(model))?;
     writeln!(
         out,
         "  trained {} by retention {} on {} rows ({} fitted, {} held out), seed {}",
@@ -77,8 +96,11 @@ pub fn run(args: &InspectArgs, out: &mut dyn Write) -> Result<()> {
     }
     columns.push(("training", &model.metrics.training));
     output::metrics_table(model.metrics.cv.as_ref(), &columns).write(out)?;
+    Ok(())
+}
 
-    writeln!(out, "\nModel inputs ({}):", model.pipeline.n_outputs())?;
+/// The estimator's view of the model inputs: coefficients, trees, or blend members.
+fn print_inputs(model: &ChurnModel, out: &mut dyn Write) -> Result<()> {
     match &model.estimator {
         Estimator::Logistic(lr) => {
             let mut rows: Vec<(usize, f64)> = lr.coefficients.iter().copied().enumerate().collect();
@@ -130,12 +152,6 @@ pub fn run(args: &InspectArgs, out: &mut dyn Write) -> Result<()> {
                     .collect::<Vec<_>>()
                     .join(", ")
             )?;
-        }
-    }
-    if !model.notes.is_empty() {
-        writeln!(out, "\nNotes:")?;
-        for n in &model.notes {
-            writeln!(out, "  {n}")?;
         }
     }
     Ok(())

@@ -5,11 +5,8 @@ use std::io::Write;
 use anyhow::{Context, Result};
 use retention_core::prelude::*;
 
-use crate::cli::{
-    AlgorithmArg, CalibrationArg, ClassWeightArg, SelectArg, ThresholdObjectiveArg, TrainArgs,
-};
+use crate::cli::TrainArgs;
 use crate::output::{self, Progress as Bar};
-use retention_core::estimators::ClassWeight;
 
 pub fn run(args: &TrainArgs, out: &mut dyn Write) -> Result<()> {
     let mut inputs = vec![args.data.as_path()];
@@ -22,10 +19,7 @@ pub fn run(args: &TrainArgs, out: &mut dyn Write) -> Result<()> {
     for w in &ds.warnings {
         output::warn(w);
     }
-    let report = |p: Progress| match p {
-        Progress::Fold(done, k) => bar.say(&format!("cross-validation: {done}/{k} folds done")),
-        Progress::FinalFit(rows) => bar.say(&format!("fitting the final model on {rows} rows")),
-    };
+    let report = |p: Progress| bar.say(&p.to_string());
     let model = train(&ds, &params, &report)?;
     bar.done();
     for note in model.estimator.fit_notes() {
@@ -96,13 +90,7 @@ pub fn schema_options(args: &crate::cli::SchemaArgs) -> SchemaOptions {
 }
 
 fn params(args: &TrainArgs) -> Result<TrainParams> {
-    let algorithm = match args.algorithm {
-        AlgorithmArg::Auto => Algorithm::Auto,
-        AlgorithmArg::Logistic => Algorithm::Logistic,
-        AlgorithmArg::Tree => Algorithm::Tree,
-        AlgorithmArg::Boosting => Algorithm::Boosting,
-    };
-    let mut params = TrainParams::new(algorithm)
+    let mut params = TrainParams::new(args.algorithm)
         .cv_folds(args.cv)
         .seed(args.seed)
         .test_size(args.test_size);
@@ -111,30 +99,18 @@ fn params(args: &TrainArgs) -> Result<TrainParams> {
     }
     params.estimator.logistic.l2 = args.l2;
     params.estimator.tree.max_depth = args.max_depth;
-    params.estimator.tree.min_samples_leaf = args.min_samples_leaf;
-    params.estimator.tree.min_samples_split = 2 * args.min_samples_leaf;
+    params
+        .estimator
+        .tree
+        .set_min_samples_leaf(args.min_samples_leaf);
     params.estimator.boosting.trees = args.trees;
     params.estimator.boosting.learning_rate = args.learning_rate;
     params.estimator.boosting.max_leaves = args.max_leaves;
-    params.estimator.class_weight = match args.class_weight {
-        ClassWeightArg::None => ClassWeight::None,
-        ClassWeightArg::Balanced => ClassWeight::Balanced,
-    };
+    params.estimator.class_weight = args.class_weight;
     params.threshold = args.threshold;
-    params.calibration = match args.calibration {
-        CalibrationArg::None => CalibrationMethod::None,
-        CalibrationArg::Platt => CalibrationMethod::Platt,
-        CalibrationArg::Isotonic => CalibrationMethod::Isotonic,
-    };
-    params.selection = match args.select_by {
-        SelectArg::LogLoss => SelectionMetric::LogLoss,
-        SelectArg::RocAuc => SelectionMetric::RocAuc,
-    };
-    params.threshold_objective = match args.threshold_objective {
-        ThresholdObjectiveArg::Fixed => ThresholdObjective::Fixed,
-        ThresholdObjectiveArg::F1 => ThresholdObjective::F1,
-        ThresholdObjectiveArg::Profit => ThresholdObjective::Profit,
-    };
+    params.calibration = args.calibration;
+    params.selection = args.select_by;
+    params.threshold_objective = args.threshold_objective;
     params.business = BusinessValues {
         customer_value: args.customer_value,
         offer_cost: args.offer_cost,

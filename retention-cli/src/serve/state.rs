@@ -215,11 +215,7 @@ impl AppState {
             .unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(keys);
         let drift = store.latest_drift()?.map(|d| DriftGauge {
             share: d.share,
-            status: match d.status.as_str() {
-                "ok" => 0,
-                "warn" => 1,
-                _ => 2,
-            },
+            status: retention_core::drift::Status::from_stored(&d.status).level(),
         });
         self.metrics.set_drift(drift);
         self.metrics

@@ -4,15 +4,13 @@ pub mod boosting;
 pub mod logistic;
 pub mod tree;
 
-use std::fmt;
-use std::str::FromStr;
-
 use serde::{Deserialize, Serialize};
 
 pub use boosting::{BoostingModel, BoostingParams};
 pub use logistic::{LogisticModel, LogisticParams, sigmoid};
 pub use tree::{TreeModel, TreeParams};
 
+use crate::choice::{Choice, named_choice};
 use crate::error::{Error, Result};
 use crate::features::FeatureMatrix;
 
@@ -36,39 +34,22 @@ impl Algorithm {
 
     /// Lower-case name.
     pub fn as_str(self) -> &'static str {
-        match self {
-            Algorithm::Logistic => "logistic",
-            Algorithm::Tree => "tree",
-            Algorithm::Boosting => "boosting",
-            Algorithm::Auto => "auto",
-        }
+        self.name()
     }
 }
 
-impl fmt::Display for Algorithm {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
+impl Choice for Algorithm {
+    const PARAM: &'static str = "algorithm";
+    const WHAT: &'static str = "algorithm";
+    const NAMES: &'static [(&'static str, Self)] = &[
+        ("auto", Algorithm::Auto),
+        ("logistic", Algorithm::Logistic),
+        ("tree", Algorithm::Tree),
+        ("boosting", Algorithm::Boosting),
+    ];
 }
 
-impl FromStr for Algorithm {
-    type Err = Error;
-
-    fn from_str(s: &str) -> Result<Self> {
-        Algorithm::ALL
-            .into_iter()
-            .chain([Algorithm::Auto])
-            .find(|a| a.as_str().eq_ignore_ascii_case(s))
-            .ok_or_else(|| {
-                Error::param(
-                    "--algorithm",
-                    format!(
-                        "unknown algorithm {s:?}; choose one of: auto, logistic, tree, boosting"
-                    ),
-                )
-            })
-    }
-}
+named_choice!(Algorithm);
 
 /// How rows are weighted in training.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -82,6 +63,17 @@ pub enum ClassWeight {
     /// calibration brings them back.
     Balanced,
 }
+
+impl Choice for ClassWeight {
+    const PARAM: &'static str = "class_weight";
+    const WHAT: &'static str = "class weight";
+    const NAMES: &'static [(&'static str, Self)] = &[
+        ("none", ClassWeight::None),
+        ("balanced", ClassWeight::Balanced),
+    ];
+}
+
+named_choice!(ClassWeight);
 
 impl ClassWeight {
     /// Per-row weights, or `None` when every row weighs 1.
@@ -180,7 +172,7 @@ impl Estimator {
             )?)),
             Algorithm::Auto => {
                 return Err(Error::param(
-                    "--algorithm",
+                    "algorithm",
                     "auto is resolved by cross-validation in training, not by one fit",
                 ));
             }

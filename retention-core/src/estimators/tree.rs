@@ -9,6 +9,7 @@
 use linfa::prelude::*;
 use serde::{Deserialize, Serialize};
 
+#[cfg(test)]
 use super::logistic::sigmoid;
 use crate::error::{Error, Result};
 use crate::features::FeatureMatrix;
@@ -29,7 +30,8 @@ pub struct TreeParams {
     pub max_depth: usize,
     /// Training rows a leaf needs at least. Default 20.
     pub min_samples_leaf: usize,
-    /// Training rows a node needs to be split. Default 40.
+    /// Training rows a node needs to be split. Default 40: twice the leaf size, as
+    /// [`TreeParams::set_min_samples_leaf`] keeps it.
     pub min_samples_split: usize,
     /// Weight `m` of the base rate in leaf probabilities (0 = raw leaf frequency). Default 5.
     pub smoothing: f64,
@@ -37,16 +39,31 @@ pub struct TreeParams {
 
 impl Default for TreeParams {
     fn default() -> Self {
-        TreeParams {
-            max_depth: 6,
-            min_samples_leaf: 20,
-            min_samples_split: 40,
-            smoothing: 5.0,
-        }
+        TreeParams::DEFAULT
     }
 }
 
 impl TreeParams {
+    /// The defaults (what `Default` gives; the front ends show and apply these).
+    pub const DEFAULT: TreeParams = TreeParams {
+        max_depth: 6,
+        min_samples_leaf: 20,
+        min_samples_split: TreeParams::split_for_leaf(20),
+        smoothing: 5.0,
+    };
+
+    /// The rows a node needs to be split when a leaf needs `min_samples_leaf`: twice as many,
+    /// so that a split can leave a full leaf on each side.
+    pub const fn split_for_leaf(min_samples_leaf: usize) -> usize {
+        2 * min_samples_leaf
+    }
+
+    /// Sets the leaf size, and the split size with it ([`TreeParams::split_for_leaf`]).
+    pub fn set_min_samples_leaf(&mut self, min_samples_leaf: usize) {
+        self.min_samples_leaf = min_samples_leaf;
+        self.min_samples_split = TreeParams::split_for_leaf(min_samples_leaf);
+    }
+
     /// Checks the ranges.
     ///
     /// # Errors
@@ -54,12 +71,12 @@ impl TreeParams {
     pub fn check(&self) -> Result<()> {
         if !(1..=MAX_TREE_DEPTH).contains(&self.max_depth) {
             return Err(Error::param(
-                "--max-depth",
+                "max_depth",
                 format!("{} is not in 1..={MAX_TREE_DEPTH}", self.max_depth),
             ));
         }
         if self.min_samples_leaf == 0 {
-            return Err(Error::param("--min-samples-leaf", "must be at least 1"));
+            return Err(Error::param("min_samples_leaf", "must be at least 1"));
         }
         if !(self.smoothing.is_finite() && self.smoothing >= 0.0) {
             return Err(Error::param("smoothing", "must be a non-negative number"));
@@ -277,20 +294,6 @@ fn best_split(
 }
 
 impl TreeModel {
-    /// Index of the leaf a row reaches.
-    pub fn leaf_of(&self, row: &[f64]) -> usize {
-        let mut k = 0usize;
-        while !self.nodes[k].leaf {
-            let node = &self.nodes[k];
-            k = if row[node.feature as usize] <= node.threshold {
-                node.left as usize
-            } else {
-                node.right as usize
-            };
-        }
-        k
-    }
-
     /// Checks a tree read from a model file against `n_inputs` model inputs (see
     /// [`check_nodes`]); returns what is wrong.
     pub(crate) fn check(&self, n_inputs: usize) -> std::result::Result<(), String> {
@@ -313,11 +316,6 @@ impl TreeModel {
     /// Number of leaves.
     pub fn n_leaves(&self) -> usize {
         self.nodes.iter().filter(|n| n.leaf).count()
-    }
-
-    /// Churn probability of a leaf.
-    pub fn leaf_probability(&self, k: usize) -> f64 {
-        sigmoid(self.nodes[k].value)
     }
 }
 

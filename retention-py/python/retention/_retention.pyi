@@ -169,6 +169,9 @@ def drift(
 ) -> DriftReport: ...
 def read_table(path: PathLike) -> pl.DataFrame: ...
 
+# The core's defaults of the arguments above, by function ("train", "ChurnModel.explain"…).
+def _defaults() -> dict[str, dict[str, Any]]: ...
+
 # Drift from mergeable summaries (used by retention.spark).
 def drift_plan(
     reference_columns: Sequence[str],

@@ -28,6 +28,10 @@ use super::tree::{MAX_TREE_DEPTH, TreeNode, check_nodes, leaf_value};
 use crate::error::{Error, Result};
 use crate::features::FeatureMatrix;
 
+mod binning;
+
+use binning::{Binned, Slot, bin_matrix};
+
 /// Rows sampled (evenly spaced) to find the quantile cuts of an input.
 pub const BIN_SAMPLE: usize = 200_000;
 
@@ -54,18 +58,21 @@ pub struct BoostingParams {
 
 impl Default for BoostingParams {
     fn default() -> Self {
-        BoostingParams {
-            trees: 100,
-            learning_rate: 0.1,
-            max_leaves: 8,
-            min_leaf_rows: 50,
-            l2: 1.0,
-            max_bin: 256,
-        }
+        BoostingParams::DEFAULT
     }
 }
 
 impl BoostingParams {
+    /// The defaults (what `Default` gives; the front ends show and apply these).
+    pub const DEFAULT: BoostingParams = BoostingParams {
+        trees: 100,
+        learning_rate: 0.1,
+        max_leaves: 8,
+        min_leaf_rows: 50,
+        l2: 1.0,
+        max_bin: 256,
+    };
+
     /// Checks the ranges.
     ///
     /// # Errors
@@ -73,24 +80,24 @@ impl BoostingParams {
     pub fn check(&self) -> Result<()> {
         if self.trees == 0 || self.trees > 100_000 {
             return Err(Error::param(
-                "--trees",
+                "trees",
                 format!("{} is not in 1..=100000", self.trees),
             ));
         }
         if !(self.learning_rate > 0.0 && self.learning_rate <= 1.0) {
             return Err(Error::param(
-                "--learning-rate",
+                "learning_rate",
                 format!("{} is not in (0, 1]", self.learning_rate),
             ));
         }
         if !(2..=4096).contains(&self.max_leaves) {
             return Err(Error::param(
-                "--max-leaves",
+                "max_leaves",
                 format!("{} is not in 2..=4096", self.max_leaves),
             ));
         }
         if self.min_leaf_rows == 0 {
-            return Err(Error::param("--min-leaf-rows", "must be at least 1"));
+            return Err(Error::param("min_leaf_rows", "must be at least 1"));
         }
         if !(self.l2.is_finite() && self.l2 >= 0.0) {
             return Err(Error::param("l2", "must be a non-negative number"));
@@ -112,187 +119,6 @@ pub struct BoostingModel {
     pub base_score: f64,
     /// The trees; node 0 of each is its root, leaf values already shrunk by the learning rate.
     pub trees: Vec<Vec<TreeNode>>,
-}
-
-/// How an input's bins are stored.
-#[derive(Debug, Clone, Copy)]
-enum Slot {
-    /// The input has its own bin column: group `group`, bins as cut by its cuts.
-    Dense { group: usize },
-    /// A 0/1 input sharing bin column `group` with other 0/1 inputs that are never 1 on the same
-    /// row (one-hot levels of one column, typically): the group's bin is `code` where it is 1.
-    Member { group: usize, code: u8 },
-}
-
-/// Every input binned, with 0/1 inputs that never overlap bundled into one bin column (exclusive
-/// feature bundling): one histogram pass over a bundle of one-hot levels replaces one per level.
-struct Binned {
-    /// Bin columns (`n_rows` bins each) and their number of bins.
-    groups: Vec<(Vec<u8>, usize)>,
-    /// Where each group's bins start in a histogram.
-    offsets: Vec<usize>,
-    /// Per input, where its bins live.
-    slots: Vec<Slot>,
-    /// Per input, the upper bound of every bin but the last: bin `b` holds
-    /// `cuts[b - 1] < x <= cuts[b]`.
-    cuts: Vec<Vec<f64>>,
-}
-
-impl Binned {
-    fn hist_len(&self) -> usize {
-        self.offsets.last().copied().unwrap_or(0) + self.groups.last().map_or(0, |(_, nb)| *nb)
-    }
-
-    /// Reorders `rows` so that those going left when input `j` is split after bin `bin` come
-    /// first, each side keeping its order; returns how many go left. Branch-free: every row is
-    /// written to both sides and only the side it belongs to advances.
-    fn partition(&self, j: usize, bin: usize, rows: &mut [u32], scratch: &mut Vec<u32>) -> usize {
-        fn run(rows: &mut [u32], scratch: &mut Vec<u32>, left: impl Fn(u32) -> bool) -> usize {
-            scratch.clear();
-            scratch.resize(rows.len() + 1, 0);
-            let (mut w, mut s) = (0, 0);
-            for i in 0..rows.len() {
-                let r = rows[i];
-                let l = left(r);
-                rows[w] = r;
-                scratch[s] = r;
-                w += usize::from(l);
-                s += usize::from(!l);
-            }
-            rows[w..].copy_from_slice(&scratch[..s]);
-            w
-        }
-        match self.slots[j] {
-            Slot::Dense { group } => {
-                let col = &self.groups[group].0;
-                run(rows, scratch, |r| usize::from(col[r as usize]) <= bin)
-            }
-            Slot::Member { group, code } => {
-                let col = &self.groups[group].0;
-                run(rows, scratch, |r| col[r as usize] != code)
-            }
-        }
-    }
-}
-
-/// Cuts of one input: one bin per distinct value when there are at most `max_bin`, otherwise
-/// quantiles of an evenly spaced sample.
-fn cuts_of(values: &[f64], max_bin: usize) -> Vec<f64> {
-    let step = values.len().div_ceil(BIN_SAMPLE).max(1);
-    let mut sample: Vec<f64> = values
-        .iter()
-        .step_by(step)
-        .copied()
-        .filter(|v| !v.is_nan())
-        .collect();
-    sample.sort_unstable_by(f64::total_cmp);
-    let mut distinct = sample.clone();
-    distinct.dedup();
-    if distinct.len() <= max_bin {
-        return distinct
-            .windows(2)
-            .map(|w| w[0] + (w[1] - w[0]) / 2.0)
-            .collect();
-    }
-    let m = sample.len();
-    let mut cuts: Vec<f64> = (1..max_bin).map(|k| sample[k * m / max_bin]).collect();
-    cuts.dedup();
-    // The largest value would leave the last bin empty.
-    if cuts.last().is_some_and(|&c| c >= sample[m - 1]) {
-        cuts.pop();
-    }
-    cuts
-}
-
-fn bin_of(cuts: &[f64], v: f64) -> u8 {
-    if v.is_nan() {
-        // Missing values take the last bin, as `x <= threshold` sends them right.
-        return cuts.len() as u8;
-    }
-    cuts.partition_point(|&c| c < v) as u8
-}
-
-/// Whether every value is exactly 0 or 1.
-fn is_indicator(values: &[f64]) -> bool {
-    values.iter().all(|&v| v == 0.0 || v == 1.0)
-}
-
-fn bin_matrix(x: &FeatureMatrix, max_bin: usize) -> Binned {
-    let p = x.n_cols();
-    let indicator: Vec<bool> = (0..p)
-        .into_par_iter()
-        .map(|j| is_indicator(x.column(j)))
-        .collect();
-    // Greedy bundling of indicators in input order: join the first bundle with no overlap.
-    let mut bundles: Vec<(Vec<u8>, Vec<usize>)> = Vec::new();
-    let mut member_of = vec![None; p];
-    for j in (0..p).filter(|&j| indicator[j]) {
-        let col = x.column(j);
-        let fits = |bins: &[u8], members: &[usize]| {
-            members.len() < usize::from(u8::MAX)
-                && col.iter().zip(bins).all(|(&v, &b)| v == 0.0 || b == 0)
-        };
-        let k = match bundles.iter().position(|(bins, m)| fits(bins, m)) {
-            Some(k) => k,
-            None => {
-                bundles.push((vec![0u8; x.n_rows], Vec::new()));
-                bundles.len() - 1
-            }
-        };
-        let (bins, members) = &mut bundles[k];
-        members.push(j);
-        let code = members.len() as u8;
-        for (b, &v) in bins.iter_mut().zip(col) {
-            if v == 1.0 {
-                *b = code;
-            }
-        }
-        member_of[j] = Some((k, code));
-    }
-    let dense: Vec<(usize, Vec<f64>, Vec<u8>)> = (0..p)
-        .into_par_iter()
-        .filter(|&j| member_of[j].is_none())
-        .map(|j| {
-            let col = x.column(j);
-            let cuts = cuts_of(col, max_bin);
-            let bins = col.iter().map(|&v| bin_of(&cuts, v)).collect();
-            (j, cuts, bins)
-        })
-        .collect();
-    let mut groups = Vec::new();
-    let mut slots = vec![Slot::Dense { group: 0 }; p];
-    let mut cuts = vec![vec![0.5]; p];
-    for (j, c, bins) in dense {
-        slots[j] = Slot::Dense {
-            group: groups.len(),
-        };
-        groups.push((bins, c.len() + 1));
-        cuts[j] = c;
-    }
-    let first_bundle = groups.len();
-    for (j, m) in member_of.iter().enumerate() {
-        if let Some((k, code)) = *m {
-            slots[j] = Slot::Member {
-                group: first_bundle + k,
-                code,
-            };
-        }
-    }
-    for (bins, members) in bundles {
-        groups.push((bins, members.len() + 1));
-    }
-    let mut offsets = Vec::with_capacity(groups.len());
-    let mut at = 0;
-    for (_, nb) in &groups {
-        offsets.push(at);
-        at += nb;
-    }
-    Binned {
-        groups,
-        offsets,
-        slots,
-        cuts,
-    }
 }
 
 /// Gradient, hessian and row count of one histogram bin.
@@ -489,81 +315,17 @@ impl Grower<'_> {
             hist,
             best,
         }];
-        let mut ordered: Vec<(f64, f64)> = Vec::new();
+        let mut buffers = Buffers {
+            scratch,
+            ordered: Vec::new(),
+        };
         while leaves.len() < self.params.max_leaves {
-            // The leaf whose split gains most (the first on ties).
-            let Some((k, split)) = leaves
-                .iter()
-                .enumerate()
-                .filter_map(|(k, l)| l.best.map(|s| (k, s)))
-                .fold(None, |acc: Option<(usize, Split)>, (k, s)| match acc {
-                    Some((_, b)) if b.gain >= s.gain => acc,
-                    _ => Some((k, s)),
-                })
-            else {
+            let Some((k, split)) = best_leaf(&leaves) else {
                 break;
             };
             let parent = leaves.swap_remove(k);
-            let rows = &mut order[parent.start..parent.end];
-            // Stable partition: left rows keep their order in place, right rows go through
-            // `scratch`.
-            let w = self.data.partition(split.feature, split.bin, rows, scratch);
-            let mid = parent.start + w;
-            let (left_range, right_range) = ((parent.start, mid), (mid, parent.end));
-            let (small, large) = if mid - parent.start <= parent.end - mid {
-                (left_range, right_range)
-            } else {
-                (right_range, left_range)
-            };
-            let small_rows = &order[small.0..small.1];
-            ordered.clear();
-            ordered.extend(small_rows.iter().map(|&r| gh[r as usize]));
-            let small_hist = self.histogram(Some(small_rows), &ordered);
-            let mut large_hist = parent.hist;
-            for (l, s) in large_hist.iter_mut().zip(&small_hist) {
-                l.g -= s.g;
-                l.h -= s.h;
-                l.n -= s.n;
-            }
-            let (sg, sh) = ordered
-                .iter()
-                .fold((0.0, 0.0), |(a, b), &(g, h)| (a + g, b + h));
-            let children = [
-                (small, small_hist, sg, sh),
-                (large, large_hist, parent.g - sg, parent.h - sh),
-            ];
-            let left_index = nodes.len();
-            nodes.push(TreeNode::leaf(0.0));
-            nodes.push(TreeNode::leaf(0.0));
-            let p = &mut nodes[parent.node];
-            p.leaf = false;
-            p.feature = split.feature as u32;
-            p.threshold = self.data.cuts[split.feature][split.bin];
-            p.left = left_index as u32;
-            p.right = left_index as u32 + 1;
-            for ((start, end), hist, g, h) in children {
-                let node = if start == left_range.0 {
-                    left_index
-                } else {
-                    left_index + 1
-                };
-                let depth = parent.depth + 1;
-                let best = if depth < MAX_TREE_DEPTH {
-                    self.best_split(&hist, g, h, end - start)
-                } else {
-                    None
-                };
-                leaves.push(Leaf {
-                    node,
-                    depth,
-                    start,
-                    end,
-                    g,
-                    h,
-                    hist,
-                    best,
-                });
-            }
+            let children = self.split_leaf(parent, split, gh, order, &mut buffers, &mut nodes);
+            leaves.extend(children);
         }
         let lr = self.params.learning_rate;
         let out = leaves
@@ -580,6 +342,103 @@ impl Grower<'_> {
         }
         (nodes, out)
     }
+
+    /// Splits a leaf: its rows are partitioned in place, the smaller child's histogram is built
+    /// and the larger one's is the parent's minus it; the parent's node becomes the split and
+    /// two leaf nodes are added. Returns the children (smaller first), each with its best split.
+    fn split_leaf(
+        &self,
+        parent: Leaf,
+        split: Split,
+        gh: &[(f64, f64)],
+        order: &mut [u32],
+        buffers: &mut Buffers<'_>,
+        nodes: &mut Vec<TreeNode>,
+    ) -> [Leaf; 2] {
+        let rows = &mut order[parent.start..parent.end];
+        // Stable partition: left rows keep their order in place, right rows go through
+        // `scratch`.
+        let w = self
+            .data
+            .partition(split.feature, split.bin, rows, buffers.scratch);
+        let mid = parent.start + w;
+        let (left_range, right_range) = ((parent.start, mid), (mid, parent.end));
+        let (small, large) = if mid - parent.start <= parent.end - mid {
+            (left_range, right_range)
+        } else {
+            (right_range, left_range)
+        };
+        let small_rows = &order[small.0..small.1];
+        let ordered = &mut buffers.ordered;
+        ordered.clear();
+        ordered.extend(small_rows.iter().map(|&r| gh[r as usize]));
+        let small_hist = self.histogram(Some(small_rows), ordered);
+        let mut large_hist = parent.hist;
+        for (l, s) in large_hist.iter_mut().zip(&small_hist) {
+            l.g -= s.g;
+            l.h -= s.h;
+            l.n -= s.n;
+        }
+        let (sg, sh) = ordered
+            .iter()
+            .fold((0.0, 0.0), |(a, b), &(g, h)| (a + g, b + h));
+        let children = [
+            (small, small_hist, sg, sh),
+            (large, large_hist, parent.g - sg, parent.h - sh),
+        ];
+        let left_index = nodes.len();
+        nodes.push(TreeNode::leaf(0.0));
+        nodes.push(TreeNode::leaf(0.0));
+        let p = &mut nodes[parent.node];
+        p.leaf = false;
+        p.feature = split.feature as u32;
+        p.threshold = self.data.cuts[split.feature][split.bin];
+        p.left = left_index as u32;
+        p.right = left_index as u32 + 1;
+        children.map(|((start, end), hist, g, h)| {
+            let node = if start == left_range.0 {
+                left_index
+            } else {
+                left_index + 1
+            };
+            let depth = parent.depth + 1;
+            let best = if depth < MAX_TREE_DEPTH {
+                self.best_split(&hist, g, h, end - start)
+            } else {
+                None
+            };
+            Leaf {
+                node,
+                depth,
+                start,
+                end,
+                g,
+                h,
+                hist,
+                best,
+            }
+        })
+    }
+}
+
+/// The leaf whose split gains most (the first on ties), if any can be split.
+fn best_leaf(leaves: &[Leaf]) -> Option<(usize, Split)> {
+    leaves
+        .iter()
+        .enumerate()
+        .filter_map(|(k, l)| l.best.map(|s| (k, s)))
+        .fold(None, |acc: Option<(usize, Split)>, (k, s)| match acc {
+            Some((_, b)) if b.gain >= s.gain => acc,
+            _ => Some((k, s)),
+        })
+}
+
+/// Buffers reused by every split of one tree.
+struct Buffers<'a> {
+    /// Right rows while a leaf's rows are partitioned.
+    scratch: &'a mut Vec<u32>,
+    /// Gradients and hessians of the smaller child's rows, in row order.
+    ordered: Vec<(f64, f64)>,
 }
 
 impl BoostingModel {
@@ -724,169 +583,4 @@ impl BoostingModel {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn matrix(columns: Vec<Vec<f64>>) -> FeatureMatrix {
-        let n_rows = columns[0].len();
-        FeatureMatrix {
-            n_rows,
-            names: (0..columns.len()).map(|j| format!("x{j}")).collect(),
-            values: columns.into_iter().flatten().collect(),
-        }
-    }
-
-    /// 2,000 rows: churn when x0 > 0.5 xor x1 is 1 (an interaction a linear model cannot fit),
-    /// plus a noise column with missing values.
-    fn xor_data() -> (FeatureMatrix, Vec<bool>) {
-        let mut state = 7u64;
-        let mut next = || {
-            state = state
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            (state >> 11) as f64 / (1u64 << 53) as f64
-        };
-        let n = 2000;
-        let x0: Vec<f64> = (0..n).map(|_| next()).collect();
-        let x1: Vec<f64> = (0..n).map(|_| f64::from(u8::from(next() < 0.5))).collect();
-        let x2: Vec<f64> = (0..n)
-            .map(|i| if i % 10 == 0 { f64::NAN } else { next() })
-            .collect();
-        let y = x0
-            .iter()
-            .zip(&x1)
-            .map(|(&a, &b)| (a > 0.5) != (b == 1.0))
-            .collect();
-        (matrix(vec![x0, x1, x2]), y)
-    }
-
-    #[test]
-    fn learns_an_interaction() {
-        let (x, y) = xor_data();
-        let model = BoostingModel::fit(&BoostingParams::default(), &x, &y, None, 0).unwrap();
-        assert_eq!(model.n_trees(), 100);
-        let z = model.decision(&x);
-        let correct = z.iter().zip(&y).filter(|(z, y)| (**z > 0.0) == **y).count();
-        assert!(correct > 1950, "{correct} of 2000 right");
-    }
-
-    #[test]
-    fn threshold_routing_matches_the_training_partition() {
-        // Covers come from the bin partition used in training; routing every row by the stored
-        // thresholds must land the same number of rows in every leaf.
-        let (x, y) = xor_data();
-        let model = BoostingModel::fit(&BoostingParams::default(), &x, &y, None, 0).unwrap();
-        for tree in &model.trees {
-            let mut counts = vec![0.0; tree.len()];
-            for i in 0..x.n_rows {
-                let mut k = 0;
-                while !tree[k].leaf {
-                    let v = x.values[tree[k].feature as usize * x.n_rows + i];
-                    k = if v <= tree[k].threshold {
-                        tree[k].left as usize
-                    } else {
-                        tree[k].right as usize
-                    };
-                }
-                counts[k] += 1.0;
-            }
-            for (node, c) in tree.iter().zip(&counts) {
-                if node.leaf {
-                    assert_eq!(node.cover, *c);
-                }
-            }
-            assert_eq!(tree[0].cover, x.n_rows as f64);
-            assert!(tree.iter().filter(|n| n.leaf).count() <= 8);
-        }
-    }
-
-    #[test]
-    fn same_data_same_model() {
-        let (x, y) = xor_data();
-        let params = BoostingParams {
-            trees: 20,
-            ..BoostingParams::default()
-        };
-        let a = BoostingModel::fit(&params, &x, &y, None, 1).unwrap();
-        let b = BoostingModel::fit(&params, &x, &y, None, 2).unwrap();
-        assert_eq!(a, b);
-    }
-
-    #[test]
-    fn weights_count_in_covers_and_bad_weights_name_the_row() {
-        let (x, y) = xor_data();
-        let params = BoostingParams {
-            trees: 5,
-            ..BoostingParams::default()
-        };
-        let w: Vec<f64> = (0..x.n_rows)
-            .map(|i| if i % 2 == 0 { 2.0 } else { 1.0 })
-            .collect();
-        let model = BoostingModel::fit(&params, &x, &y, Some(&w), 0).unwrap();
-        assert_eq!(model.trees[0][0].cover, 3000.0);
-        let mut bad = w.clone();
-        bad[17] = f64::NAN;
-        let err = BoostingModel::fit(&params, &x, &y, Some(&bad), 0).unwrap_err();
-        assert!(err.to_string().contains("row 17"), "{err}");
-    }
-
-    #[test]
-    fn cuts_fit_the_values() {
-        // Few distinct values: one bin each, cut halfway.
-        assert_eq!(
-            cuts_of(&[1.0, 0.0, 1.0, 3.0, f64::NAN], 256),
-            vec![0.5, 2.0]
-        );
-        // Many values: at most max_bin bins, the largest value not alone in an empty bin.
-        let many: Vec<f64> = (0..10_000).map(f64::from).collect();
-        let cuts = cuts_of(&many, 16);
-        assert!(cuts.len() <= 15 && cuts.len() >= 14, "{cuts:?}");
-        assert!(cuts.windows(2).all(|w| w[0] < w[1]));
-        // Binning agrees with `x <= cut` and sends missing values to the last bin.
-        let cuts = [0.5, 2.0];
-        assert_eq!(bin_of(&cuts, 0.0), 0);
-        assert_eq!(bin_of(&cuts, 0.5), 0);
-        assert_eq!(bin_of(&cuts, 1.0), 1);
-        assert_eq!(bin_of(&cuts, 9.0), 2);
-        assert_eq!(bin_of(&cuts, f64::NAN), 2);
-        // A constant input has no cut and is never split.
-        assert!(cuts_of(&[4.0; 10], 256).is_empty());
-    }
-
-    #[test]
-    fn settings_are_checked() {
-        for (params, flag) in [
-            (
-                BoostingParams {
-                    trees: 0,
-                    ..BoostingParams::default()
-                },
-                "--trees",
-            ),
-            (
-                BoostingParams {
-                    learning_rate: 0.0,
-                    ..BoostingParams::default()
-                },
-                "--learning-rate",
-            ),
-            (
-                BoostingParams {
-                    max_leaves: 1,
-                    ..BoostingParams::default()
-                },
-                "--max-leaves",
-            ),
-            (
-                BoostingParams {
-                    max_bin: 300,
-                    ..BoostingParams::default()
-                },
-                "max_bin",
-            ),
-        ] {
-            let err = params.check().unwrap_err();
-            assert!(err.to_string().contains(flag), "{err}");
-        }
-    }
-}
+mod tests;
