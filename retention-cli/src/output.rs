@@ -179,6 +179,9 @@ impl Progress {
 }
 
 /// A warning line on stderr.
+/// The core's notes and warnings name parameters by their core field; they are shown in the
+/// CLI's words (see [`crate::spelling`]).
 pub fn warn(message: &str) {
+    let message = crate::spelling::text(message);
     let _ = writeln!(io::stderr().lock(), "warning: {message}");
 }

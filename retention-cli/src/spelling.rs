@@ -9,10 +9,6 @@ pub struct Flags;
 
 impl Spelling for Flags {
     fn spell(&self, name: &str) -> Option<String> {
-        if name.starts_with("--") {
-            // Already a flag (a core message that names its parameter the CLI's way): as it is.
-            return Some(name.to_string());
-        }
         if name.contains(' ') {
             // An operation: the command that runs it.
             return Some(format!("`retention {name}`"));
@@ -27,6 +23,11 @@ impl Spelling for Flags {
         };
         Some(format!("--{}", flag.replace('_', "-")))
     }
+}
+
+/// A core text (a note, a warning, a stored check's detail) in the CLI's words.
+pub fn text(core: &str) -> String {
+    retention_core::error::respell(core, &Flags)
 }
 
 /// A core error (anywhere in an error's chain) in the CLI's words; any other error as it is.

@@ -82,6 +82,8 @@ pub fn warn(py: Python<'_>, messages: &[String]) -> PyResult<()> {
     }
     let category = WARNING.import(py, "retention.errors", "RetentionWarning")?;
     for m in messages {
+        // The core's texts name parameters by their core field: shown in Python's words.
+        let m = retention_core::error::respell(m, &crate::errors::PySpelling);
         let text =
             std::ffi::CString::new(m.replace('\0', " ")).unwrap_or_else(|_| c"warning".to_owned());
         PyErr::warn(py, category, &text, 2)?;

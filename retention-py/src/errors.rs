@@ -17,10 +17,6 @@ pub struct PySpelling;
 
 impl Spelling for PySpelling {
     fn spell(&self, name: &str) -> Option<String> {
-        if let Some(flag) = name.strip_prefix("--") {
-            // A core message that names its parameter the CLI's way: the keyword it stands for.
-            return Some(format!("{}=", flag.replace('-', "_")));
-        }
         if !name.contains(' ') {
             // A core field is the keyword argument of the same name.
             return Some(format!("{name}="));

@@ -281,7 +281,11 @@ impl ChurnModel {
     /// Warnings and notes from training.
     #[getter]
     fn notes(&self) -> Vec<String> {
-        self.inner.notes.clone()
+        self.inner
+            .notes
+            .iter()
+            .map(|n| retention_core::error::respell(n, &crate::errors::PySpelling))
+            .collect()
     }
 
     fn __repr__(&self) -> String {

@@ -176,7 +176,7 @@ fn print_report(args: &DriftArgs, report: &DriftReport, out: &mut dyn Write) -> 
             out,
             "  note: {}: {}",
             f.column,
-            f.note.as_deref().unwrap_or("")
+            crate::spelling::text(f.note.as_deref().unwrap_or(""))
         )?;
     }
     if !report.new_columns.is_empty() {

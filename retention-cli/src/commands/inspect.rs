@@ -20,7 +20,7 @@ pub fn run(args: &InspectArgs, out: &mut dyn Write) -> Result<()> {
     if !model.notes.is_empty() {
         writeln!(out, "\nNotes:")?;
         for n in &model.notes {
-            writeln!(out, "  {n}")?;
+            writeln!(out, "  {}", crate::spelling::text(n))?;
         }
     }
     Ok(())
@@ -68,7 +68,10 @@ fn print_summary(args: &InspectArgs, model: &ChurnModel, out: &mut dyn Write) ->
         schema.row([
             c.name.clone(),
             c.role.as_str().to_string(),
-            c.note.clone().unwrap_or_default(),
+            c.note
+                .as_deref()
+                .map(crate::spelling::text)
+                .unwrap_or_default(),
         ]);
     }
     schema.write(out)?;

@@ -6,7 +6,6 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 use retention_core::data::read_table;
-use retention_core::error::respell;
 use retention_core::lifecycle::{Gate, GateCheck, ModelRef};
 use retention_core::model::{ChurnModel, read_model_file};
 use retention_core::registry::{self, Holdout};
@@ -15,7 +14,6 @@ use retention_core::store::{Store, StoredReport, Validation};
 use crate::cli::{GateArgs, ModelCommand};
 use crate::commands::registry::{CHECK_FAILED, actor, open_existing, parse_reference, version_of};
 use crate::output::{self, Table};
-use crate::spelling::Flags;
 
 fn gate(args: &GateArgs) -> Gate {
     Gate {
@@ -240,7 +238,7 @@ fn checks_table(report: &StoredReport) -> Table {
         table.row([
             c.name.clone(),
             if c.passed { "pass" } else { "FAIL" }.to_string(),
-            c.detail.clone(),
+            crate::spelling::text(&c.detail),
         ]);
     }
     table
@@ -250,7 +248,7 @@ fn checks_table(report: &StoredReport) -> Table {
 fn warn_forced(checks: &[GateCheck]) {
     output::warn(&format!(
         "gate overridden with --force: {}",
-        respell(&registry::failed_checks(checks), &Flags)
+        registry::failed_checks(checks)
     ));
 }
 

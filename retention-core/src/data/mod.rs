@@ -400,7 +400,10 @@ fn decide_role(
     } else if Some(name) == id {
         (Role::Id, None)
     } else if listed(&options.ignore) {
-        (Role::Ignored, Some("ignored by --ignore".to_string()))
+        (
+            Role::Ignored,
+            Some(format!("ignored by {}", mention("ignore"))),
+        )
     } else if listed(&options.numeric) {
         (Role::Numeric, None)
     } else if listed(&options.categorical) {
@@ -490,7 +493,8 @@ fn infer_feature_role(column: &Column) -> Result<(Role, Option<String>)> {
         return Ok((
             Role::Ignored,
             Some(format!(
-                "{levels} distinct values in {non_null} rows looks like free text or an identifier; pass --categorical {} to use it",
+                "{levels} distinct values in {non_null} rows looks like free text or an identifier; pass {} {} to use it",
+                mention("categorical"),
                 column.name()
             )),
         ));

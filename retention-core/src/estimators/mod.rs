@@ -11,7 +11,7 @@ pub use logistic::{LogisticModel, LogisticParams, sigmoid};
 pub use tree::{TreeModel, TreeParams};
 
 use crate::choice::{Choice, named_choice};
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, mention};
 use crate::features::FeatureMatrix;
 
 /// The model families RetentionAI trains.
@@ -251,8 +251,9 @@ impl Estimator {
     pub fn fit_notes(&self) -> Vec<String> {
         match self {
             Estimator::Logistic(m) if !m.converged => vec![format!(
-                "logistic regression did not converge (gradient norm per row {:.2e}); raise the iterations or --l2",
-                m.gradient_norm
+                "logistic regression did not converge (gradient norm per row {:.2e}); raise {}",
+                m.gradient_norm,
+                mention("l2")
             )],
             Estimator::Blend { members } => members.iter().flat_map(|m| m.fit_notes()).collect(),
             _ => Vec::new(),
