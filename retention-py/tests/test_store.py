@@ -33,7 +33,7 @@ def test_registry_lifecycle(store, model, boosting, telco):
     # An A/B test needs a passed validation of the challenger, as a promotion does.
     with pytest.raises(retention.RegistryError, match="never validated"):
         store.start_ab(v2, 0.5)
-    with pytest.raises(retention.RegistryError, match="--force needs a --reason"):
+    with pytest.raises(retention.RegistryError, match="force= needs a reason="):
         store.start_ab(v2, 0.5, force=True)
     forced_ab = store.start_ab(v2, 0.5, force=True, reason="pytest: unvalidated challenger")
     assert forced_ab["forced"] and forced_ab["challenger"] == v2
@@ -47,7 +47,7 @@ def test_registry_lifecycle(store, model, boosting, telco):
     store.stop_ab()
     assert store.aliases()["challenger"] is None
 
-    with pytest.raises(retention.RegistryError, match="--force needs a --reason"):
+    with pytest.raises(retention.RegistryError, match="force= needs a reason="):
         store.promote(v2, force=True)
     forced = store.promote(v2, holdout=holdout, force=True, reason="pytest override")
     assert forced["previous"] == v1
@@ -99,6 +99,6 @@ def test_backup_check_and_maintenance(store, model, tmp_path):
     assert store.cleanup("90d") == 0
     before, after = store.optimize()
     assert before > 0 and after > 0
-    with pytest.raises(retention.InvalidParameterError, match="older-than"):
+    with pytest.raises(retention.InvalidParameterError, match="older_than="):
         store.cleanup("soon")
     assert "ops.db" in repr(store)
