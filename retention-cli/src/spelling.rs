@@ -19,6 +19,8 @@ impl Spelling for Flags {
             // Training, explanations and drift (the core's parameter names).
             "selection" => "select_by",
             "changes" => "set",
+            // Synthetic customers: the template table is `--like`.
+            "template" => "like",
             other => other,
         };
         Some(format!("--{}", flag.replace('_', "-")))
