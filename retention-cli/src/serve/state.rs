@@ -215,7 +215,7 @@ impl AppState {
             .unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(keys);
         let drift = store.latest_drift()?.map(|d| DriftGauge {
             share: d.share,
-            status: retention_core::drift::Status::from_stored(&d.status).level(),
+            status: d.status.level(),
         });
         self.metrics.set_drift(drift);
         self.metrics

@@ -4,6 +4,7 @@ use rusqlite::{OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 
 use super::{Store, now_rfc3339};
+use crate::drift::Status;
 use crate::error::Result;
 
 /// The latest recorded drift comparison (for monitoring).
@@ -15,8 +16,8 @@ pub struct DriftRecord {
     pub reference: String,
     /// The current table.
     pub current: String,
-    /// `ok`, `warn` or `alert`.
-    pub status: String,
+    /// The verdict (a stored name this version does not know reads as `Alert`).
+    pub status: Status,
     /// Share of compared features that drift.
     pub share: f64,
     /// Features that drift.
@@ -72,7 +73,7 @@ impl Store {
                         at: r.get(0)?,
                         reference: r.get(1)?,
                         current: r.get(2)?,
-                        status: r.get(3)?,
+                        status: Status::from_stored(&r.get::<_, String>(3)?),
                         share: r.get(4)?,
                         drifting: r.get(5)?,
                         features: r.get(6)?,
