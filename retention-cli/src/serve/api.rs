@@ -43,7 +43,10 @@ fn record_error(e: CoreError, row: Option<usize>) -> ApiError {
             ..
         } => ApiError::new(
             Code::InvalidValue,
-            format!("{at}field '{column}': {reason} (value {value:?})"),
+            format!(
+                "{at}field '{column}': {} (value {value:?})",
+                super::error::text(&reason)
+            ),
         ),
         other => ApiError::internal(format!("{at}{other}")),
     }

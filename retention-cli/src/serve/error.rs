@@ -5,7 +5,27 @@
 use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use retention_core::error::{Spelling, respell};
 use serde_json::json;
+
+/// How answers write the core's names: a field or parameter quoted as it is (`'cv'`), an
+/// operation as the operator's command.
+struct Fields;
+
+impl Spelling for Fields {
+    fn spell(&self, name: &str) -> Option<String> {
+        Some(if name.contains(' ') {
+            format!("`retention {name}`")
+        } else {
+            format!("'{name}'")
+        })
+    }
+}
+
+/// A core text (an error's reason) in the answers' words.
+pub(super) fn text(core: &str) -> String {
+    respell(core, &Fields)
+}
 
 /// The kinds of failure a client is told about, each with its stable `code` and its status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -150,5 +170,24 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = json!({ "error": { "code": self.code.as_str(), "message": self.message } });
         (self.status, Json(body)).into_response()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use retention_core::error::mention;
+
+    #[test]
+    fn core_names_are_quoted_fields_and_operations_commands() {
+        let reason = format!(
+            "pass {} or run {}",
+            mention("categorical"),
+            mention("model promote")
+        );
+        assert_eq!(
+            text(&reason),
+            "pass 'categorical' or run `retention model promote`"
+        );
     }
 }
