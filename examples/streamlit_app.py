@@ -4,16 +4,16 @@ Run it (after `scripts/python_setup.sh`, see the README):
 
     retention-py/.venv/bin/streamlit run examples/streamlit_app.py
 
-Settings (environment variables):
-    RETENTION_DATA   customer table shown and scored (default: the bundled Telco table)
-    RETENTION_MODEL  a model file (default: the registry's champion, else a model trained here)
-    RETENTION_DB     the operations database for the Models page (default: data/retentionai.db)
+Settings (`retention config show` lists them; a variable beats the configuration file named by
+RETENTIONAI_CONFIG, whose `[app]` section and top-level `db` the app reads):
+    RETENTIONAI_DATA   customer table shown and scored (default: the bundled Telco table)
+    RETENTIONAI_MODEL  a model file (default: the registry's champion, else a model trained here)
+    RETENTIONAI_DB     the operations database for the Models page (default: data/retentionai.db)
 """
 
 from __future__ import annotations
 
 import io
-import os
 from pathlib import Path
 
 import polars as pl
@@ -22,9 +22,20 @@ import streamlit as st
 import retention
 
 ROOT = Path(__file__).resolve().parents[1]
-DATA = Path(os.environ.get("RETENTION_DATA", ROOT / "data" / "telco_customer_churn.csv"))
-MODEL = os.environ.get("RETENTION_MODEL")
-DB = Path(os.environ.get("RETENTION_DB", ROOT / "data" / "retentionai.db"))
+
+
+def _setting(name: str) -> str | None:
+    """A setting's value; a default path is the project's own (relative to ROOT)."""
+    value, source = SETTINGS[name]
+    if value is not None and source == "default":
+        return str(ROOT / value)
+    return value
+
+
+SETTINGS = retention.settings()
+DATA = Path(_setting("data") or "")
+MODEL = _setting("model")
+DB = Path(_setting("db") or "")
 PAGES = ["Overview", "Customer inspector", "Batch scoring", "Models", "Drift"]
 TIER_ORDER = ["Low", "Medium", "High"]
 
@@ -201,7 +212,7 @@ def models(model: retention.ChurnModel, source: str) -> None:
     st.subheader("Registry")
     if not DB.exists():
         st.info(f"No operations database at {DB}: register a model with `retention model register` "
-                "or set RETENTION_DB.")
+                "or set RETENTIONAI_DB.")
         return
     store = retention.Store(DB)
     aliases = store.aliases()

@@ -137,6 +137,21 @@ pub enum Error {
         source: Option<crate::store::SqliteError>,
     },
 
+    /// A configuration file or setting was refused; the message names the file and the key.
+    #[error(
+        "configuration {}{}: {reason}",
+        .path.display(),
+        if .key.is_empty() { String::new() } else { format!(", key '{}'", .key) }
+    )]
+    Config {
+        /// The configuration file.
+        path: PathBuf,
+        /// The key (`serve.port`), or empty when the file as a whole is refused.
+        key: String,
+        /// What is wrong.
+        reason: String,
+    },
+
     /// An error reported by polars that is not one of the cases above.
     #[error("data frame error: {0}")]
     Polars(#[from] polars::error::PolarsError),

@@ -19,6 +19,21 @@ use crate::error::{Error, Result, mention};
 use crate::fsutil;
 use crate::training::SplitMix64;
 
+/// The bundled Telco customer table, built into the library: the default template wherever
+/// the program runs from.
+pub const TELCO_TEMPLATE: &[u8] = include_bytes!("../../data/telco_customer_churn.csv");
+
+/// The name the bundled template goes by in messages.
+pub const TELCO_TEMPLATE_NAME: &str = "the bundled Telco table";
+
+/// The bundled Telco table as a frame.
+///
+/// # Errors
+/// Never for the bundled bytes; the type is the CSV reader's.
+pub fn telco_template() -> Result<DataFrame> {
+    data::io::parse_csv(Path::new(TELCO_TEMPLATE_NAME), TELCO_TEMPLATE.to_vec())
+}
+
 /// Rows generated and written per block.
 pub const BLOCK_ROWS: usize = 100_000;
 

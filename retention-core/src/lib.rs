@@ -34,7 +34,9 @@
 
 pub mod calibration;
 pub mod choice;
+pub mod config;
 pub mod data;
+pub mod doctor;
 pub mod drift;
 pub mod error;
 pub mod estimators;
@@ -52,7 +54,8 @@ pub mod training;
 
 pub use error::{Error, Result};
 pub use fsutil::{
-    atomic_write, atomic_write_private, refuse_output_over_inputs, sha256_file, sha256_hex,
+    atomic_write, atomic_write_private, free_bytes, parent_dir, refuse_output_over_inputs,
+    sha256_file, sha256_hex,
 };
 
 /// The types most programs need.

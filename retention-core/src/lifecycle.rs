@@ -324,12 +324,15 @@ impl ModelRef {
 /// # Errors
 /// [`Error::InvalidParameter`] naming the value.
 pub fn parse_age(s: &str) -> Result<std::time::Duration> {
-    let bad = || {
-        Error::param(
-            "older_than",
-            format!("{s:?} is not an age; use e.g. 90d, 12h, 30m"),
-        )
-    };
+    parse_age_of("older_than", s)
+}
+
+/// Parses an age such as `90d`, `12h`, `30m` or `45s` given for the parameter `name`.
+///
+/// # Errors
+/// [`Error::InvalidParameter`] naming `name` and the value.
+pub fn parse_age_of(name: &str, s: &str) -> Result<std::time::Duration> {
+    let bad = || Error::param(name, format!("{s:?} is not an age; use e.g. 90d, 12h, 30m"));
     let s = s.trim();
     let (number, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).ok_or_else(bad)?);
     let n: u64 = number.parse().map_err(|_| bad())?;
@@ -340,7 +343,9 @@ pub fn parse_age(s: &str) -> Result<std::time::Duration> {
         "s" => 1,
         _ => return Err(bad()),
     };
-    Ok(std::time::Duration::from_secs(n * seconds))
+    n.checked_mul(seconds)
+        .map(std::time::Duration::from_secs)
+        .ok_or_else(bad)
 }
 
 #[cfg(test)]

@@ -100,3 +100,50 @@ pub fn read_table(py: Python<'_>, path: PathBuf) -> PyResult<Py<PyAny>> {
         .py_err(py)?;
     to_frame(py, raw.frame)
 }
+
+/// The app's settings (`data`, `model`, `db`): keyword argument > `RETENTIONAI_<NAME>` (or the
+/// deprecated `RETENTION_<NAME>`) > the configuration file (`config`, else
+/// `RETENTIONAI_CONFIG`) > default. Each is `(value, source)`; an unknown key of the file's
+/// `[app]` section is refused.
+#[pyfunction]
+#[pyo3(signature = (config = None, **given))]
+pub fn settings(
+    config: Option<std::path::PathBuf>,
+    given: Option<std::collections::BTreeMap<String, String>>,
+) -> PyResult<std::collections::BTreeMap<String, (Option<String>, String)>> {
+    use retention_core::config as core_config;
+    let file =
+        core_config::load_named(config.as_deref()).map_err(crate::errors::PyRetentionError)?;
+    if let Some(file) = &file {
+        let known: Vec<String> = core_config::APP
+            .iter()
+            .map(|s| s.file_key.to_string())
+            .collect();
+        file.check_known(&["app"], &known)
+            .map_err(crate::errors::PyRetentionError)?;
+    }
+    let given = given.unwrap_or_default();
+    if let Some(name) = given
+        .keys()
+        .find(|k| !core_config::APP.iter().any(|s| s.name == k.as_str()))
+    {
+        return Err(
+            crate::errors::PyRetentionError(retention_core::Error::param(
+                name.clone(),
+                format!(
+                    "not an app setting (expected one of {})",
+                    retention_core::error::name_list(
+                        &core_config::APP.iter().map(|s| s.name).collect::<Vec<_>>()
+                    )
+                ),
+            ))
+            .into(),
+        );
+    }
+    Ok(
+        core_config::resolve(&core_config::APP, file.as_ref(), &given)
+            .into_iter()
+            .map(|r| (r.name.to_string(), (r.value, r.source.to_string())))
+            .collect(),
+    )
+}

@@ -76,6 +76,7 @@ fn class_of(e: &Error) -> Class {
         Error::Training { .. } => Class::Named("TrainingError"),
         Error::Registry(_) => Class::Named("RegistryError"),
         Error::Store { .. } => Class::Named("StoreError"),
+        Error::Config { .. } => Class::Named("ConfigError"),
         Error::Polars(_) => Class::Named("DataFrameError"),
         // A JSON error outside model files has no class of its own: the base class.
         Error::Json(_) => Class::Named("RetentionError"),
@@ -125,6 +126,7 @@ fn build(py: Python<'_>, class: &str, message: &str, e: &Error) -> PyResult<PyEr
             instance.setattr("value", value)?;
         }
         Error::InvalidParameter { name, .. } => instance.setattr("name", name)?,
+        Error::Config { key, .. } => instance.setattr("key", key)?,
         _ => {}
     }
     Ok(PyErr::from_value(instance))

@@ -25,5 +25,6 @@ fn _retention(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(drift::drift_merge, m)?)?;
     m.add_function(wrap_pyfunction!(drift::drift_from_summaries, m)?)?;
     m.add_function(wrap_pyfunction!(convert::read_table, m)?)?;
+    m.add_function(wrap_pyfunction!(convert::settings, m)?)?;
     Ok(())
 }

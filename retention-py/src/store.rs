@@ -72,7 +72,7 @@ fn gate(min_auc: f64, min_accuracy: f64, margin: f64) -> Gate {
 #[pymethods]
 impl Store {
     /// Opens (or creates) the database at `path`. `actor` names who acts in the audit log
-    /// (default: `RETENTION_ACTOR`, else the login name).
+    /// (default: `RETENTIONAI_ACTOR`, else the login name).
     #[new]
     #[pyo3(signature = (path, actor = None))]
     fn new(py: Python<'_>, path: PathBuf, actor: Option<String>) -> PyResult<Self> {

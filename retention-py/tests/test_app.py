@@ -30,8 +30,8 @@ def app_env(monkeypatch, tmp_path, model, boosting, telco):
     store.promote(v1)
     v2 = store.register(boosting, notes="second")
     store.validate(v2, telco)
-    monkeypatch.setenv("RETENTION_MODEL", str(path))
-    monkeypatch.setenv("RETENTION_DB", str(tmp_path / "ops.db"))
+    monkeypatch.setenv("RETENTIONAI_MODEL", str(path))
+    monkeypatch.setenv("RETENTIONAI_DB", str(tmp_path / "ops.db"))
     return store
 
 

@@ -40,7 +40,7 @@ def server(tmp_path, model):
     path = tmp_path / "churn.model"
     model.save(path)
     port = free_port()
-    env = {**os.environ, "RETENTION_MODEL": str(path), "RETENTION_DB": str(tmp_path / "none.db")}
+    env = {**os.environ, "RETENTIONAI_MODEL": str(path), "RETENTIONAI_DB": str(tmp_path / "none.db")}
     log = open(tmp_path / "streamlit.log", "w")
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", str(ROOT / "examples" / "streamlit_app.py"),

@@ -168,7 +168,7 @@ fn malformed(path: &Path, e: PolarsError) -> Error {
 }
 
 /// Parses a whole CSV file (header included) with every column as text.
-fn parse_csv(path: &Path, bytes: Vec<u8>) -> Result<DataFrame> {
+pub(crate) fn parse_csv(path: &Path, bytes: Vec<u8>) -> Result<DataFrame> {
     let bytes = drop_blank_crlf_lines(bytes);
     let body = strip_bom(&bytes);
     if body.iter().all(|b| b.is_ascii_whitespace()) {

@@ -41,13 +41,15 @@ pub enum AuditAction {
     AuthCreateKey,
     /// An API key was revoked.
     AuthRevokeKey,
+    /// An API key replaced by a new one of the same name, the old one kept for a grace period.
+    AuthRotateKey,
     /// A request to the HTTP service was refused for its credentials.
     AuthFailure,
 }
 
 impl AuditAction {
     /// Every action, in declaration order.
-    pub const ALL: [AuditAction; 16] = [
+    pub const ALL: [AuditAction; 17] = [
         AuditAction::ModelRegister,
         AuditAction::ModelValidate,
         AuditAction::ModelPromote,
@@ -63,6 +65,7 @@ impl AuditAction {
         AuditAction::GdprDelete,
         AuditAction::AuthCreateKey,
         AuditAction::AuthRevokeKey,
+        AuditAction::AuthRotateKey,
         AuditAction::AuthFailure,
     ];
 
@@ -84,6 +87,7 @@ impl AuditAction {
             AuditAction::GdprDelete => "gdpr_delete",
             AuditAction::AuthCreateKey => "auth.create_key",
             AuditAction::AuthRevokeKey => "auth.revoke_key",
+            AuditAction::AuthRotateKey => "auth.rotate_key",
             AuditAction::AuthFailure => "auth.failure",
         }
     }

@@ -40,23 +40,7 @@ impl Store {
                 "give a name of 1 to 100 printable characters",
             ));
         }
-        let mut secret = [0u8; 32];
-        getrandom::fill(&mut secret)
-            .map_err(|e| store_error(format!("the system's random source failed: {e}")))?;
-        let key = format!(
-            "{API_KEY_PREFIX}{}",
-            secret
-                .iter()
-                .map(|b| format!("{b:02x}"))
-                .collect::<String>()
-        );
-        let info = ApiKeyInfo {
-            name: name.to_string(),
-            prefix: key[..API_KEY_PREFIX.len() + 8].to_string(),
-            created_at: now_rfc3339(),
-            created_by: actor.to_string(),
-            revoked_at: None,
-        };
+        let (key, info) = new_key(name, actor)?;
         let path = self.path.clone();
         let e = |e: rusqlite::Error| db_error(&path, e);
         let tx = self.conn.transaction().map_err(e)?;
@@ -75,18 +59,7 @@ impl Store {
                 ),
             ));
         }
-        tx.execute(
-            "INSERT INTO api_keys (name, prefix, key_sha256, created_at, created_by)
-             VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![
-                info.name,
-                info.prefix,
-                api_key_hash(&key),
-                info.created_at,
-                info.created_by
-            ],
-        )
-        .map_err(e)?;
+        insert_key(&tx, &key, &info).map_err(e)?;
         insert_audit(
             &tx,
             actor,
@@ -99,7 +72,64 @@ impl Store {
         Ok((info, key))
     }
 
-    /// Revokes the active key named `name`.
+    /// Replaces the active key named `name` with a new one of the same name (returned, with its
+    /// listing, as [`Store::create_api_key`] does) and keeps the old one working for `grace`, so
+    /// that its users can switch without an outage; then servers refuse it.
+    ///
+    /// # Errors
+    /// [`Error::InvalidParameter`] when no active key has that name, [`Error::Store`] on a
+    /// database error or when the system's random source fails.
+    pub fn rotate_api_key(
+        &mut self,
+        name: &str,
+        grace: std::time::Duration,
+        actor: &str,
+    ) -> Result<(ApiKeyInfo, String, ApiKeyInfo)> {
+        let name = name.trim();
+        let (key, info) = new_key(name, actor)?;
+        let grace = chrono::Duration::from_std(grace)
+            .map_err(|_| Error::param("grace", "a grace period of at most a few years"))?;
+        let until =
+            (chrono::Utc::now() + grace).to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        let path = self.path.clone();
+        let e = |e: rusqlite::Error| db_error(&path, e);
+        let tx = self.conn.transaction().map_err(e)?;
+        let changed = tx
+            .execute(
+                "UPDATE api_keys SET revoked_at = ?2 WHERE name = ?1 AND revoked_at IS NULL",
+                params![name, until],
+            )
+            .map_err(e)?;
+        if changed == 0 {
+            return Err(no_active_key(name));
+        }
+        let old = tx
+            .query_row(
+                "SELECT name, prefix, created_at, created_by, revoked_at FROM api_keys
+                 WHERE name = ?1 AND revoked_at = ?2 ORDER BY id DESC LIMIT 1",
+                params![name, until],
+                row_to_api_key,
+            )
+            .map_err(e)?;
+        insert_key(&tx, &key, &info).map_err(e)?;
+        insert_audit(
+            &tx,
+            actor,
+            AuditAction::AuthRotateKey,
+            name,
+            &serde_json::json!({
+                "prefix": info.prefix,
+                "old_prefix": old.prefix,
+                "old_key_works_until": until,
+            }),
+        )
+        .map_err(e)?;
+        tx.commit().map_err(e)?;
+        Ok((info, key, old))
+    }
+
+    /// Revokes the key named `name` at once: the active one and any still in its rotation's
+    /// grace period.
     ///
     /// # Errors
     /// [`Error::InvalidParameter`] when no active key has that name, [`Error::Store`] on a
@@ -111,18 +141,13 @@ impl Store {
         let at = now_rfc3339();
         let changed = tx
             .execute(
-                "UPDATE api_keys SET revoked_at = ?2 WHERE name = ?1 AND revoked_at IS NULL",
+                "UPDATE api_keys SET revoked_at = ?2
+                 WHERE name = ?1 AND (revoked_at IS NULL OR revoked_at > ?2)",
                 params![name, at],
             )
             .map_err(e)?;
         if changed == 0 {
-            return Err(Error::param(
-                "name",
-                format!(
-                    "no active API key is named '{name}' (see {})",
-                    mention("auth list")
-                ),
-            ));
+            return Err(no_active_key(name));
         }
         insert_audit(
             &tx,
@@ -135,7 +160,7 @@ impl Store {
         let info = tx
             .query_row(
                 "SELECT name, prefix, created_at, created_by, revoked_at FROM api_keys
-                 WHERE name = ?1 AND revoked_at = ?2",
+                 WHERE name = ?1 AND revoked_at = ?2 ORDER BY id DESC LIMIT 1",
                 params![name, at],
                 row_to_api_key,
             )
@@ -156,17 +181,70 @@ impl Store {
         )
     }
 
-    /// SHA-256 (hex) and name of every active key: what a server checks requests against.
+    /// SHA-256 (hex) and name of every key a server accepts now: the active ones and those
+    /// still in a rotation's grace period.
     ///
     /// # Errors
     /// [`Error::Store`] on a database error.
     pub fn active_api_key_hashes(&self) -> Result<Vec<(String, String)>> {
         self.all(
-            "SELECT key_sha256, name FROM api_keys WHERE revoked_at IS NULL ORDER BY id",
-            [],
+            "SELECT key_sha256, name FROM api_keys
+             WHERE revoked_at IS NULL OR revoked_at > ?1 ORDER BY id",
+            [now_rfc3339()],
             |r| Ok((r.get(0)?, r.get(1)?)),
         )
     }
+}
+
+fn no_active_key(name: &str) -> Error {
+    Error::param(
+        "name",
+        format!(
+            "no active API key is named '{name}' (see {})",
+            mention("auth list")
+        ),
+    )
+}
+
+/// A new key named `name` and its listing.
+fn new_key(name: &str, actor: &str) -> Result<(String, ApiKeyInfo)> {
+    let mut secret = [0u8; 32];
+    getrandom::fill(&mut secret)
+        .map_err(|e| store_error(format!("the system's random source failed: {e}")))?;
+    let key = format!(
+        "{API_KEY_PREFIX}{}",
+        secret
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
+    );
+    let info = ApiKeyInfo {
+        name: name.to_string(),
+        prefix: key[..API_KEY_PREFIX.len() + 8].to_string(),
+        created_at: now_rfc3339(),
+        created_by: actor.to_string(),
+        revoked_at: None,
+    };
+    Ok((key, info))
+}
+
+fn insert_key(
+    tx: &rusqlite::Transaction<'_>,
+    key: &str,
+    info: &ApiKeyInfo,
+) -> rusqlite::Result<()> {
+    tx.execute(
+        "INSERT INTO api_keys (name, prefix, key_sha256, created_at, created_by)
+         VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![
+            info.name,
+            info.prefix,
+            api_key_hash(key),
+            info.created_at,
+            info.created_by
+        ],
+    )
+    .map(|_| ())
 }
 
 /// SHA-256 (hex) of an API key, as stored and as looked up.

@@ -42,6 +42,8 @@ use audit::insert_audit;
 
 /// The database used when none is named.
 pub const DEFAULT_DB: &str = "data/retentionai.db";
+/// The schema version this release writes (migrations applied on open).
+pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
 /// How long a writer waits for another before giving up.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
@@ -242,10 +244,13 @@ pub(crate) fn store_error(context: impl Into<String>) -> Error {
     }
 }
 
-/// Who is acting, for the audit log: `RETENTION_ACTOR`, else the login name, else `unknown`.
+/// Who is acting, for the audit log: `RETENTIONAI_ACTOR` (or the deprecated `RETENTION_ACTOR`),
+/// else the login name, else `unknown`.
 pub fn default_actor() -> String {
-    std::env::var("RETENTION_ACTOR")
-        .or_else(|_| std::env::var("USER"))
+    crate::config::env_var("actor")
+        .map(|(v, _)| v)
+        .ok_or(())
+        .or_else(|()| std::env::var("USER"))
         .unwrap_or_else(|_| "unknown".into())
 }
 

@@ -16,9 +16,19 @@ polars or pandas frames. Results are polars frames (``.to_pandas()`` converts th
 from __future__ import annotations
 
 from . import errors
-from ._retention import ChurnModel, DriftReport, Store, __version__, drift, read_table, train
+from ._retention import (
+    ChurnModel,
+    DriftReport,
+    Store,
+    __version__,
+    drift,
+    read_table,
+    settings,
+    train,
+)
 from .errors import (
     ColumnNotFoundError,
+    ConfigError,
     CorruptModelError,
     DataFrameError,
     FeatureSpecError,
@@ -43,6 +53,7 @@ __all__ = [
     "drift",
     "errors",
     "read_table",
+    "settings",
     "train",
     *errors.__all__,
 ]

@@ -78,6 +78,12 @@ class StoreError(RetentionError):
     """The operations database refused or failed."""
 
 
+class ConfigError(RetentionError):
+    """A configuration file or setting was refused; ``key`` names the setting (``app.data``)."""
+
+    key: str = ""
+
+
 class DataFrameError(RetentionError):
     """The data frame library reported an error not covered by another class."""
 
@@ -88,6 +94,7 @@ class RetentionWarning(UserWarning):
 
 __all__ = [
     "ColumnNotFoundError",
+    "ConfigError",
     "CorruptModelError",
     "DataFrameError",
     "FeatureSpecError",
