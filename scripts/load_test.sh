@@ -47,13 +47,15 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
-export RETENTION_DB="$work/ops.db"
+# --db on every command (not the environment): earlier builds measured beside this one read
+# another variable.
+db="$work/ops.db"
 echo "== registry in $work =="
 "$bin" train --data data/telco_customer_churn.csv --algorithm logistic --out "$work/model.json" >/dev/null
-"$bin" model register "$work/model.json" >/dev/null
-"$bin" model validate 1 --data data/telco_customer_churn.csv >/dev/null
-"$bin" model promote 1 >/dev/null
-key="$("$bin" auth create-key --name load-test 2>/dev/null)"
+"$bin" --db "$db" model register "$work/model.json" >/dev/null
+"$bin" --db "$db" model validate 1 --data data/telco_customer_churn.csv >/dev/null
+"$bin" --db "$db" model promote 1 >/dev/null
+key="$("$bin" --db "$db" auth create-key --name load-test 2>/dev/null)"
 
 # 200 customers as JSON request bodies, in a Lua script that paces each connection in baseline mode.
 python3 - "$work/load.lua" "$mode" "$RATE" "$CONNECTIONS" "$key" <<'PY'
@@ -92,7 +94,7 @@ PY
 echo "== starting retention serve =="
 threads=()
 if [ -n "${THREADS:-}" ]; then threads=(--threads "$THREADS"); fi
-"$bin" serve --port 0 "${threads[@]}" >"$work/serve.out" 2>"$work/serve.err" &
+"$bin" --db "$db" serve --port 0 "${threads[@]}" >"$work/serve.out" 2>"$work/serve.err" &
 server_pid=$!
 for _ in $(seq 100); do
   grep -q '^listening on ' "$work/serve.out" 2>/dev/null && break
@@ -111,7 +113,7 @@ wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" --timeout 5s --latency -s "$work/load.
 
 metrics="$(curl -sf "$url/metrics")"
 kill -TERM "$server_pid"; wait "$server_pid" || true; server_pid=""
-logged="$(python3 -c 'import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute("select count(*) from predictions").fetchone()[0])' "$RETENTION_DB")"
+logged="$(python3 -c 'import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute("select count(*) from predictions").fetchone()[0])' "$db")"
 dropped="$(printf '%s\n' "$metrics" | sed -n 's/^retentionai_prediction_log_dropped_total //p')"
 echo
 echo "== summary ($mode, $(nproc) cores, $(date -u +%Y-%m-%d)) =="

@@ -20,15 +20,20 @@ risk tier (Low < 0.3 <= Medium < 0.7 <= High).",
     after_help = "Example:\n  retention train --data data/telco_customer_churn.csv --target Churn --id customerID --out model.json\n  retention score --model model.json --data data/telco_customer_churn.csv --out scores.csv"
 )]
 pub struct Cli {
+    /// Configuration file (TOML): any global option, `[log]` and `[serve]` settings, `[app]`.
+    /// Precedence: flag > RETENTIONAI_<NAME> variable > file > default (`retention config show`).
+    #[arg(long, global = true, value_name = "FILE", env = retention_core::config::CONFIG_ENV)]
+    pub config: Option<PathBuf>,
     /// Operations database (SQLite): model registry, prediction log, audit log.
     #[arg(
         long,
         global = true,
-        env = "RETENTION_DB",
         value_name = "PATH",
         default_value = retention_core::store::DEFAULT_DB
     )]
     pub db: PathBuf,
+    #[command(flatten)]
+    pub log: LogArgs,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -125,6 +130,41 @@ exiting.",
         after_help = "Examples:\n  retention auth create-key --name ops\n  retention auth list\n  retention auth revoke --name ops"
     )]
     Auth(AuthCommand),
+    /// Check the installation: configuration, database, models, backups, disk, a running server.
+    #[command(
+        long_about = "Check the installation as the runbook's health check, diagnostics and database \
+check do: the configuration is valid; the database answers, is intact and at the latest schema; its \
+folder is private and writable; the champion and the challenger load and match their SHA-256; a \
+backup newer than --max-backup-age exists and verifies; the disk has room; and, with --url, a \
+running server answers /live, /health, /ready and /metrics.\n\nExit status: 0 every check passed \
+(warnings allowed), 1 error, 2 bad arguments or configuration, 3 a check failed.",
+        after_help = "Examples:\n  retention doctor\n  retention doctor --url http://localhost:8501 --json\n  retention doctor --url http://localhost:8501 --bundle incident-4711.tar.gz"
+    )]
+    Doctor(DoctorArgs),
+    /// Print shell completions (bash, zsh, fish, elvish, powershell) for `retention`.
+    #[command(
+        after_help = "Examples:\n  retention completions bash > /etc/bash_completion.d/retention\n  retention completions zsh > \"${fpath[1]}/_retention\""
+    )]
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff), or write one page per command into a folder.
+    #[command(
+        after_help = "Examples:\n  retention man | man -l -\n  retention man --out /usr/local/share/man/man1"
+    )]
+    Man {
+        /// Write retention.1 and retention-<command>.1 pages into this folder.
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+    },
+    /// The effective configuration: every setting, its value and where it came from.
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  retention config show\n  RETENTIONAI_PORT=9000 retention --config /etc/retentionai/config.toml config show --json\n  retention config check"
+    )]
+    Config(ConfigCommand),
     /// Show a model's schema, features, metrics and provenance.
     #[command(
         after_help = "Example:\n  retention inspect model.json\n  retention inspect model.json --json | jq .metrics.cv"
@@ -222,6 +262,9 @@ pub enum ModelCommand {
         /// Why (recorded with the promotion).
         #[arg(long, value_name = "TEXT")]
         reason: Option<String>,
+        /// Print as JSON.
+        #[arg(long)]
+        json: bool,
     },
     /// Start (or change) an A/B test routing a share of customers to a challenger, or stop it.
     /// The challenger needs a passed validation, as a promotion does.
@@ -245,12 +288,18 @@ pub enum ModelCommand {
         /// Why (recorded with the A/B test).
         #[arg(long, value_name = "TEXT", conflicts_with = "off")]
         reason: Option<String>,
+        /// Print as JSON.
+        #[arg(long)]
+        json: bool,
     },
     /// Make the previous champion the champion again.
     Rollback {
         /// Why (recorded with the event).
         #[arg(long, value_name = "TEXT", default_value = "rollback")]
         reason: String,
+        /// Print as JSON.
+        #[arg(long)]
+        json: bool,
     },
     /// Compare champion and challenger on logged predictions whose outcomes are now known.
     #[command(after_help = "Example:\n  retention model compare --outcomes churned_last_month.csv")]
@@ -292,7 +341,11 @@ pub enum DbCommand {
         json: bool,
     },
     /// Refresh statistics, checkpoint the WAL and reclaim free space.
-    Optimize,
+    Optimize {
+        /// Print as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Delete logged predictions older than an age, in bounded batches.
     #[command(after_help = "Example:\n  retention db cleanup --older-than 90d")]
     Cleanup {
@@ -302,6 +355,9 @@ pub enum DbCommand {
         /// Rows deleted per transaction.
         #[arg(long, value_name = "ROWS", default_value_t = 10_000)]
         batch: usize,
+        /// Print as JSON.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -313,6 +369,9 @@ pub struct BackupArgs {
     /// Backups to keep in the folder (older ones are removed).
     #[arg(long, value_name = "N", default_value_t = 7)]
     pub keep: usize,
+    /// Print as JSON.
+    #[arg(long)]
+    pub json: bool,
     #[command(subcommand)]
     pub command: Option<BackupCommand>,
 }
@@ -324,6 +383,9 @@ pub enum BackupCommand {
         /// A backup folder (retentionai-<time>).
         #[arg(value_name = "DIR")]
         dir: PathBuf,
+        /// Print as JSON.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -332,6 +394,9 @@ pub struct RestoreArgs {
     /// The backup folder to restore from.
     #[arg(long, value_name = "DIR")]
     pub from: PathBuf,
+    /// Print as JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -350,6 +415,9 @@ pub enum GdprCommand {
         /// The customer's id.
         #[arg(long, value_name = "ID")]
         customer_id: String,
+        /// Print as JSON.
+        #[arg(long)]
+        json: bool,
     },
     /// Requests handled in a month and the retention policy's status.
     #[command(after_help = "Example:\n  retention gdpr audit --month 2026-11")]
@@ -437,11 +505,88 @@ pub enum AuthCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Replace the key with this name by a new one (printed once); the old key keeps working
+    /// for --grace so its users can switch, then servers refuse it.
+    #[command(after_help = "Example:\n  retention auth rotate --name ops --grace 24h")]
+    Rotate {
+        /// The key's name (the new key gets the same name).
+        #[arg(long)]
+        name: String,
+        /// How long the old key keeps working: 30m, 24h, 7d; 0s revokes it at once.
+        #[arg(long, value_name = "AGE", default_value = "24h")]
+        grace: String,
+        /// Print as JSON (the new key included).
+        #[arg(long)]
+        json: bool,
+    },
     /// Revoke the active key with this name; a running server refuses it within its reload
     /// interval.
     Revoke {
         /// The key's name.
         #[arg(long)]
         name: String,
+        /// Print as JSON.
+        #[arg(long)]
+        json: bool,
     },
+}
+
+/// Where the command's log goes and how it reads. The terminal output of commands (tables,
+/// progress) is not the log: it stays human. `retention serve` logs every request.
+#[derive(Debug, Args)]
+pub struct LogArgs {
+    /// Log format on stderr and in --log-file: text, or one JSON object per line.
+    #[arg(long, global = true, value_name = "FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+    /// Least severe level logged (error, warn, info, debug, trace), or a filter such as
+    /// `info,retention::access=warn`.
+    #[arg(long, global = true, value_name = "LEVEL", default_value = "info")]
+    pub log_level: String,
+    /// Also append the log to this file, rotated when it reaches --log-max-mib (app.log →
+    /// app.log.1 → …). Use `tail -F` to follow it across rotations.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub log_file: Option<PathBuf>,
+    /// Size at which --log-file is rotated, in MiB.
+    #[arg(long, global = true, value_name = "MIB", default_value_t = 100)]
+    pub log_max_mib: u64,
+    /// Rotated log files kept besides the current one.
+    #[arg(long, global = true, value_name = "N", default_value_t = 5)]
+    pub log_keep: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Every setting with its effective value (secrets redacted) and its source: flag, env
+    /// VARIABLE, file PATH or default.
+    Show {
+        /// Print as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Check the configuration file and the RETENTIONAI_* variables and exit (0 when valid).
+    Check,
+}
+
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    /// A running server to check (`http://HOST:PORT`).
+    #[arg(long, value_name = "URL")]
+    pub url: Option<String>,
+    /// The newest backup may be this old, in hours.
+    #[arg(long, value_name = "HOURS", default_value_t = retention_core::doctor::Thresholds::DEFAULT.backup_max_age_hours)]
+    pub max_backup_age: f64,
+    /// Also write a diagnostics bundle for an incident ticket (.tar.gz): versions, the redacted
+    /// configuration, the checks, database statistics, recent audit entries, a metrics snapshot
+    /// (with --url) and the end of the log file (with --log-file).
+    #[arg(long, value_name = "FILE")]
+    pub bundle: Option<PathBuf>,
+    /// Print as JSON.
+    #[arg(long)]
+    pub json: bool,
 }

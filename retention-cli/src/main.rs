@@ -2,33 +2,75 @@
 
 mod cli;
 mod commands;
+mod config;
+mod logging;
 mod output;
 mod serve;
 mod spelling;
+mod stdio;
 
 use std::io::{self, Write};
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{ArgMatches, CommandFactory, FromArgMatches};
 
 use cli::{Cli, Command};
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    match run(&cli) {
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    // A configuration that cannot be read is a usage error, like a bad flag.
+    let prepared = match config::prepare(Cli::command(), &args) {
+        Ok(p) => p,
+        Err(err) => return fail(&err, ExitCode::from(2)),
+    };
+    let matches = match prepared.command.clone().try_get_matches_from(&args) {
+        Ok(m) => m,
+        Err(e) => e.exit(),
+    };
+    let mut cli = match Cli::from_arg_matches(&matches) {
+        Ok(c) => c,
+        Err(e) => e.exit(),
+    };
+    for warning in &prepared.warnings {
+        output::warn(warning);
+    }
+    // Written out (every queued line) when dropped, at the end of main.
+    let _log = match logging::init(&cli.log) {
+        Ok(guard) => guard,
+        Err(err) => return fail(&err, ExitCode::from(2)),
+    };
+    // `-` arguments: standard input saved first, standard output written after success.
+    let plan = match stdio::prepare(&mut cli.command) {
+        Ok(p) => p,
+        Err(err) => return fail(&err, ExitCode::FAILURE),
+    };
+    match run(&cli, &prepared, &matches, plan) {
         Ok(code) => code,
         Err(err) if is_broken_pipe(&err) => ExitCode::SUCCESS,
-        Err(err) => {
-            let chain: Vec<String> = err.chain().map(spelling::message).collect();
-            let _ = writeln!(io::stderr().lock(), "error: {}", dedup_chain(&chain));
-            ExitCode::FAILURE
-        }
+        Err(err) => fail(&err, ExitCode::FAILURE),
     }
 }
 
-fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
-    let stdout = io::stdout();
-    let mut out = io::BufWriter::new(stdout.lock());
+/// Prints an error's chain on one line and returns `code`.
+fn fail(err: &anyhow::Error, code: ExitCode) -> ExitCode {
+    let chain: Vec<String> = err.chain().map(spelling::message).collect();
+    let _ = writeln!(io::stderr().lock(), "error: {}", dedup_chain(&chain));
+    code
+}
+
+fn run(
+    cli: &Cli,
+    prepared: &config::Prepared,
+    matches: &ArgMatches,
+    plan: stdio::Plan,
+) -> anyhow::Result<ExitCode> {
+    // When the data goes to standard output, the human summary goes to stderr.
+    let sink: Box<dyn Write> = if plan.data_on_stdout() {
+        Box::new(io::stderr())
+    } else {
+        Box::new(io::stdout().lock())
+    };
+    let mut out = io::BufWriter::new(sink);
     let mut code = ExitCode::SUCCESS;
     let db = cli.db.as_path();
     match &cli.command {
@@ -46,14 +88,28 @@ fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
         Command::Restore(args) => commands::backup::restore(db, args, &mut out)?,
         Command::Gdpr(cmd) => commands::gdpr::gdpr(db, cmd, &mut out)?,
         Command::Auth(cmd) => commands::auth::run(db, cmd, &mut out)?,
+        Command::Config(cmd) => commands::config::run(cmd, prepared, matches, &mut out)?,
+        Command::Completions { shell } => {
+            let mut command = prepared.command.clone();
+            clap_complete::generate(*shell, &mut command, "retention", &mut out);
+        }
+        Command::Man { out: dir } => {
+            commands::docs::man(&prepared.command, dir.as_deref(), &mut out)?
+        }
+        Command::Doctor(args) => {
+            code = commands::doctor::run(db, args, &cli.log, prepared, matches, &mut out)?;
+        }
         Command::Serve(args) => {
             // The server prints its address and logs as it runs: nothing may wait in a buffer.
             drop(out);
-            serve::run(db, args)?;
+            let settings = config::effective(prepared, matches)?;
+            serve::run(db, args, &settings)?;
             return Ok(code);
         }
     }
     out.flush()?;
+    drop(out);
+    plan.finish()?;
     Ok(code)
 }
 

@@ -185,3 +185,18 @@ pub fn warn(message: &str) {
     let message = crate::spelling::text(message);
     let _ = writeln!(io::stderr().lock(), "warning: {message}");
 }
+
+/// Prints `value` as pretty JSON when `json`, else the human text `text` writes.
+pub fn report<T: serde::Serialize>(
+    out: &mut dyn Write,
+    json: bool,
+    value: &T,
+    text: impl FnOnce(&mut dyn Write) -> io::Result<()>,
+) -> anyhow::Result<()> {
+    if json {
+        writeln!(out, "{}", serde_json::to_string_pretty(value)?)?;
+    } else {
+        text(out)?;
+    }
+    Ok(())
+}

@@ -295,3 +295,70 @@ fn a_closed_pipe_exits_quietly() {
     assert!(stderr(&o).is_empty(), "{}", stderr(&o));
     assert_eq!(stdout(&o).lines().count(), 1);
 }
+
+/// Runs `retention` with `stdin` piped in; returns the output.
+fn piped(args: &[&str], stdin: &[u8]) -> std::process::Output {
+    use std::io::Write as _;
+    let mut child = std::process::Command::new(util::bin())
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let mut input = child.stdin.take().expect("stdin");
+    input.write_all(stdin).expect("write stdin");
+    drop(input);
+    child.wait_with_output().expect("wait")
+}
+
+#[test]
+fn a_dash_reads_standard_input_and_writes_standard_output() {
+    let model = util::telco_model().display().to_string();
+    let csv = std::fs::read(util::telco()).expect("telco");
+    // Scores on standard output: the table only (the summary goes to stderr).
+    let o = piped(
+        &["score", "--model", &model, "--data", "-", "--out", "-"],
+        &csv,
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = stdout(&o);
+    let mut lines = text.lines();
+    let header = lines.next().expect("header");
+    assert!(header.contains("churn_probability"), "{header}");
+    assert_eq!(lines.count(), 7043);
+    assert!(stderr(&o).contains("7043"), "{}", stderr(&o));
+    // A model read from standard input.
+    let bytes = std::fs::read(util::telco_model()).expect("model");
+    let o = piped(&["inspect", "-"], &bytes);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("logistic"), "{}", stdout(&o));
+    // Generated rows on standard output.
+    let o = run(["generate", "--rows", "10", "--seed", "1", "--out", "-"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(stdout(&o).lines().count(), 11);
+    // A failed command prints no table.
+    let o = piped(
+        &["score", "--model", &model, "--data", "-", "--out", "-"],
+        b"a,b\n1,2\n",
+    );
+    assert!(!o.status.success());
+    assert!(stdout(&o).is_empty(), "{}", stdout(&o));
+}
+
+#[test]
+fn completions_and_man_pages_come_from_the_same_definitions() {
+    let o = run(["completions", "bash"]);
+    let text = stdout(&o);
+    assert!(o.status.success() && text.contains("_retention") && text.contains("--log-format"));
+    let o = run(["man"]);
+    let page = stdout(&o);
+    assert!(
+        o.status.success() && page.contains(".TH retention") && page.contains("RETENTIONAI_DB")
+    );
+    let dir = util::tempdir();
+    let o = run(["man", "--out", dir.path().to_str().expect("utf-8")]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(dir.path().join("retention-model-promote.1").exists());
+    assert!(dir.path().join("retention-serve.1").exists());
+}

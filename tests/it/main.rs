@@ -5,8 +5,11 @@
 
 mod bad_inputs;
 mod cli;
+mod config;
+mod doctor;
 mod drift;
 mod explain;
+mod logs;
 mod model_files;
 mod parquet_inputs;
 mod quality;

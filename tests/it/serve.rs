@@ -25,7 +25,7 @@ impl Server {
         }
         let mut child = command
             .args(extra)
-            .env("RETENTION_DB", db)
+            .env("RETENTIONAI_DB", db)
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
@@ -411,9 +411,24 @@ fn endpoints_answer_and_scores_equal_the_cli() {
         let value: f64 = value
             .parse()
             .unwrap_or_else(|_| panic!("bad value in {line:?}"));
-        assert!(series.starts_with("retentionai_"), "{line}");
+        assert!(
+            series.starts_with("retentionai_") || series.starts_with("process_"),
+            "{line}"
+        );
         values.insert(series.to_string(), value);
     }
+    // The process's own figures, under the standard names.
+    for name in [
+        "process_resident_memory_bytes",
+        "process_open_fds",
+        "process_start_time_seconds",
+        "process_cpu_seconds_total",
+    ] {
+        assert!(values.contains_key(name), "{name} missing");
+    }
+    assert!(values["process_resident_memory_bytes"] > 1e6);
+    assert!(values.contains_key("retentionai_requests_per_second"));
+    assert_eq!(values.get("retentionai_database_up"), Some(&1.0));
     assert!(!text.contains("7590-VHVEG"), "a customer id in the metrics");
     let get = |s: &str| values.get(s).copied().unwrap_or(-1.0);
     assert_eq!(
@@ -729,4 +744,55 @@ fn a_client_that_never_finishes_its_request_head_is_cut_off() {
     assert!(read.is_ok(), "{read:?}");
     // Everyone else was served meanwhile.
     assert_eq!(server.call("GET", "/live", &[], b"").0, 200);
+}
+
+#[test]
+fn a_rotated_key_works_through_its_grace_period_and_then_is_refused() {
+    let dir = tempdir();
+    let (db, old) = registry(dir.path());
+    let server = Server::start(&db, &[]);
+    let (_, customers) = telco_customers(1);
+    let body = customers[0].to_string();
+    let status_with = |key: &str| {
+        let auth = format!("Bearer {key}");
+        server
+            .call(
+                "POST",
+                "/v1/predict",
+                &[("Authorization", &auth)],
+                body.as_bytes(),
+            )
+            .0
+    };
+    assert_eq!(status_with(&old), 200);
+    let rotated = ok(&ret(
+        &db,
+        &[
+            "auth", "rotate", "--name", "tests", "--grace", "3s", "--json",
+        ],
+    ));
+    let rotated = json(&rotated);
+    let new = rotated["key"].as_str().expect("new key").to_string();
+    assert_ne!(new, old);
+    assert_eq!(rotated["old_prefix"].as_str(), Some(&old[..12]));
+    // Both work during the grace period (once the server has reloaded).
+    wait_until("the new key is accepted", || status_with(&new) == 200);
+    assert_eq!(status_with(&old), 200);
+    let list = ok(&ret(&db, &["auth", "list"]));
+    assert!(list.contains("retiring, works until"), "{list}");
+    // Then only the new one.
+    wait_until("the old key is refused", || status_with(&old) == 401);
+    assert_eq!(status_with(&new), 200);
+    // Revoking the name revokes the new key too; a bad grace names the flag.
+    let o = ret(
+        &db,
+        &["auth", "rotate", "--name", "tests", "--grace", "soon"],
+    );
+    assert!(
+        !o.status.success() && stderr(&o).contains("--grace"),
+        "{}",
+        stderr(&o)
+    );
+    ok(&ret(&db, &["auth", "revoke", "--name", "tests"]));
+    wait_until("the new key is refused", || status_with(&new) == 401);
 }

@@ -407,7 +407,7 @@ fn spawn_logging(db: &Path, data: &Path, out: &Path, batch: &str) -> std::proces
         .arg("--out")
         .arg(out)
         .args(["--log", "--show", "0", "--batch-id", batch])
-        .env("RETENTION_DB", db)
+        .env("RETENTIONAI_DB", db)
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()

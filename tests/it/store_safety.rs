@@ -21,8 +21,8 @@ fn ret022(db: &Path, args: &[&str]) -> Output {
         .arg("umask 022 && exec \"$0\" \"$@\"")
         .arg(bin())
         .args(args)
-        .env("RETENTION_DB", db)
-        .env("RETENTION_ACTOR", "tester")
+        .env("RETENTIONAI_DB", db)
+        .env("RETENTIONAI_ACTOR", "tester")
         .output()
         .expect("spawn retention under sh")
 }
@@ -174,7 +174,7 @@ fn ids_arriving_over_http_are_stored_normalised() {
         .to_string();
     let mut child = Command::new(bin())
         .args(["serve", "--port", "0"])
-        .env("RETENTION_DB", &db)
+        .env("RETENTIONAI_DB", &db)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -291,7 +291,7 @@ fn backup_rotation_touches_only_the_folders_it_made() {
 
 /// Changes one digit of a registered artifact inside the database file (after `db optimize`
 /// folded the WAL in): the bytes no longer match their SHA-256, as after a bad disk.
-fn corrupt_stored_artifact(db: &Path, model: &[u8]) {
+pub fn corrupt_stored_artifact(db: &Path, model: &[u8]) {
     ok(&ret(db, &["db", "optimize"]));
     let mut bytes = std::fs::read(db).expect("read db");
     for start in (2_000..model.len().saturating_sub(64)).step_by(997) {

@@ -374,7 +374,7 @@ fn a_target_or_id_name_matching_two_columns_is_refused() {
 // ---------------------------------------------------------------------------------------------
 // Item 16: outputs never overwrite inputs.
 
-/// Runs `args` (with `RETENTION_DB=db`), expects a refusal naming `output` and `input`, and
+/// Runs `args` (with `RETENTIONAI_DB=db`), expects a refusal naming `output` and `input`, and
 /// checks that every file in `unchanged` kept its bytes.
 fn refused_over_input(db: &Path, args: &[&Path], output: &Path, input: &Path, unchanged: &[&Path]) {
     let before: Vec<Vec<u8>> = unchanged

@@ -51,8 +51,8 @@ where
 pub fn ret(db: &Path, args: &[&str]) -> Output {
     Command::new(bin())
         .args(args)
-        .env("RETENTION_DB", db)
-        .env("RETENTION_ACTOR", "tester")
+        .env("RETENTIONAI_DB", db)
+        .env("RETENTIONAI_ACTOR", "tester")
         .output()
         .expect("spawn retention")
 }
@@ -176,8 +176,8 @@ pub fn telco_col(name: &str) -> usize {
 pub fn run_bounded(db: &Path, args: &[&str], limit: std::time::Duration) -> Output {
     let mut child = Command::new(bin())
         .args(args)
-        .env("RETENTION_DB", db)
-        .env("RETENTION_ACTOR", "tester")
+        .env("RETENTIONAI_DB", db)
+        .env("RETENTIONAI_ACTOR", "tester")
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()

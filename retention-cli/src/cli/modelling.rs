@@ -372,14 +372,14 @@ pub struct GenerateArgs {
     /// Output file (CSV or Parquet, by extension).
     #[arg(long, value_name = "FILE")]
     pub out: PathBuf,
-    /// Template table whose rows are resampled.
-    #[arg(
-        long,
-        value_name = "FILE",
-        default_value = "data/telco_customer_churn.csv"
-    )]
-    pub like: PathBuf,
+    /// Template table whose rows are resampled (default: the Telco table built into the
+    /// program, so `generate` works from any folder).
+    #[arg(long, value_name = "FILE")]
+    pub like: Option<PathBuf>,
     /// Shift for drift demos: COLUMN=+N (numeric) or COLUMN=LEVEL:+SHARE (repeatable).
     #[arg(long, value_name = "SHIFT", allow_hyphen_values = true)]
     pub shift: Vec<String>,
+    /// Print the summary as JSON.
+    #[arg(long)]
+    pub json: bool,
 }

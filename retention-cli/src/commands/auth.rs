@@ -44,7 +44,9 @@ pub fn run(db: &Path, cmd: &AuthCommand, out: &mut dyn Write) -> Result<()> {
             }
             let mut table = Table::new(["name", "key starts", "created", "by", "status"]);
             for k in &keys {
+                let now = retention_core::store::now_rfc3339();
                 let status = match &k.revoked_at {
+                    Some(at) if *at > now => format!("retiring, works until {at}"),
                     Some(at) => format!("revoked {at}"),
                     None => "active".into(),
                 };
@@ -58,14 +60,35 @@ pub fn run(db: &Path, cmd: &AuthCommand, out: &mut dyn Write) -> Result<()> {
             }
             table.write(out)?;
         }
-        AuthCommand::Revoke { name } => {
+        AuthCommand::Rotate { name, grace, json } => {
+            let grace = retention_core::lifecycle::parse_age_of("grace", grace)?;
+            let mut store = Store::open_existing(db)?;
+            let (info, key, old) = store.rotate_api_key(name, grace, &actor())?;
+            let until = old.revoked_at.clone().unwrap_or_default();
+            if *json {
+                let value = serde_json::json!({
+                    "name": info.name, "key": key, "prefix": info.prefix,
+                    "old_prefix": old.prefix, "old_key_works_until": until,
+                });
+                writeln!(out, "{}", serde_json::to_string_pretty(&value)?)?;
+            } else {
+                writeln!(out, "{key}")?;
+                crate::output::warn(&format!(
+                    "API key '{}' rotated; the new key is shown only now. The old one ({}…) works until {until}, then servers refuse it.",
+                    info.name, old.prefix
+                ));
+            }
+        }
+        AuthCommand::Revoke { name, json } => {
             let mut store = Store::open_existing(db)?;
             let info = store.revoke_api_key(name, &actor())?;
-            writeln!(
-                out,
-                "Revoked API key '{}' ({}…); a running server refuses it from its next reload.",
-                info.name, info.prefix
-            )?;
+            crate::output::report(out, *json, &info, |out| {
+                writeln!(
+                    out,
+                    "Revoked API key '{}' ({}…); a running server refuses it from its next reload.",
+                    info.name, info.prefix
+                )
+            })?;
         }
     }
     Ok(())

@@ -26,15 +26,18 @@ fn warn_skipped(manifest: &store::BackupManifest) {
 /// not be copied, so that a scheduled backup does not hide a damaged registry.
 pub fn backup(db: &Path, args: &BackupArgs, out: &mut dyn Write) -> Result<ExitCode> {
     match &args.command {
-        Some(BackupCommand::Verify { dir }) => {
+        Some(BackupCommand::Verify { dir, json }) => {
             let manifest = store::verify_backup(dir)?;
-            writeln!(
-                out,
-                "Backup {} is intact: {} files match their SHA-256, the database passes its integrity check (taken {}).",
-                dir.display(),
-                manifest.files.len(),
-                manifest.created_at
-            )?;
+            let value = serde_json::json!({ "intact": true, "dir": dir, "manifest": manifest });
+            output::report(out, *json, &value, |out| {
+                writeln!(
+                    out,
+                    "Backup {} is intact: {} files match their SHA-256, the database passes its integrity check (taken {}).",
+                    dir.display(),
+                    manifest.files.len(),
+                    manifest.created_at
+                )
+            })?;
             warn_skipped(&manifest);
         }
         None => {
@@ -46,15 +49,23 @@ pub fn backup(db: &Path, args: &BackupArgs, out: &mut dyn Write) -> Result<ExitC
             let mut store = open_existing(db)?;
             warn_if_shared(&store);
             let manifest = store.backup(root, args.keep, &actor())?;
-            writeln!(
-                out,
-                "Backed up {} to {} ({} files; keeping the newest {}, removed {}).",
-                db.display(),
-                manifest.dir.display(),
-                manifest.files.len(),
-                args.keep.max(1),
-                manifest.rotation.removed.len()
-            )?;
+            let value = serde_json::json!({
+                "dir": manifest.dir,
+                "manifest": manifest,
+                "removed": manifest.rotation.removed,
+                "complete": manifest.skipped.is_empty(),
+            });
+            output::report(out, args.json, &value, |out| {
+                writeln!(
+                    out,
+                    "Backed up {} to {} ({} files; keeping the newest {}, removed {}).",
+                    db.display(),
+                    manifest.dir.display(),
+                    manifest.files.len(),
+                    args.keep.max(1),
+                    manifest.rotation.removed.len()
+                )
+            })?;
             for (dir, why) in &manifest.rotation.left {
                 output::warn(&format!(
                     "{} is named like a backup but was left alone: {why}",
@@ -77,18 +88,21 @@ pub fn backup(db: &Path, args: &BackupArgs, out: &mut dyn Write) -> Result<ExitC
 
 pub fn restore(db: &Path, args: &RestoreArgs, out: &mut dyn Write) -> Result<()> {
     let aside = store::restore(&args.from, db)?;
-    writeln!(
-        out,
-        "Restored {} from {}.",
-        db.display(),
-        args.from.display()
-    )?;
-    if let Some(p) = aside {
+    let value = serde_json::json!({ "restored": db, "from": args.from, "kept_aside": aside });
+    output::report(out, args.json, &value, |out| {
         writeln!(
             out,
-            "The replaced database was kept at {} (a process that still had it open writes there until it reopens).",
-            p.display()
+            "Restored {} from {}.",
+            db.display(),
+            args.from.display()
         )?;
-    }
-    Ok(())
+        if let Some(p) = &aside {
+            writeln!(
+                out,
+                "The replaced database was kept at {} (a process that still had it open writes there until it reopens).",
+                p.display()
+            )?;
+        }
+        Ok(())
+    })
 }

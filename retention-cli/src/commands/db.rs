@@ -57,18 +57,26 @@ pub fn db(db: &Path, cmd: &DbCommand, out: &mut dyn Write) -> Result<ExitCode> {
                 return Ok(ExitCode::from(CHECK_FAILED));
             }
         }
-        DbCommand::Optimize => {
+        DbCommand::Optimize { json } => {
             let mut store = open_existing(db)?;
             let (before, after) = store.optimize(&actor())?;
-            writeln!(
-                out,
-                "Optimized {}: {:.1} MB -> {:.1} MB.",
-                db.display(),
-                before as f64 / 1e6,
-                after as f64 / 1e6
-            )?;
+            let value =
+                serde_json::json!({ "size_bytes_before": before, "size_bytes_after": after });
+            output::report(out, *json, &value, |out| {
+                writeln!(
+                    out,
+                    "Optimized {}: {:.1} MB -> {:.1} MB.",
+                    db.display(),
+                    before as f64 / 1e6,
+                    after as f64 / 1e6
+                )
+            })?;
         }
-        DbCommand::Cleanup { older_than, batch } => {
+        DbCommand::Cleanup {
+            older_than,
+            batch,
+            json,
+        } => {
             let age = lifecycle::parse_age(older_than)?;
             let mut store = open_existing(db)?;
             let bar = output::Progress::new();
@@ -76,11 +84,14 @@ pub fn db(db: &Path, cmd: &DbCommand, out: &mut dyn Write) -> Result<ExitCode> {
                 bar.say(&format!("removed {n} rows"))
             })?;
             bar.done();
-            writeln!(
-                out,
-                "Removed {removed} predictions older than {older_than} ({} remain).",
-                store.prediction_count()?
-            )?;
+            let remain = store.prediction_count()?;
+            let value = serde_json::json!({ "removed": removed, "remaining": remain });
+            output::report(out, *json, &value, |out| {
+                writeln!(
+                    out,
+                    "Removed {removed} predictions older than {older_than} ({remain} remain)."
+                )
+            })?;
         }
     }
     Ok(ExitCode::SUCCESS)

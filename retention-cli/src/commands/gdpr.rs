@@ -16,7 +16,7 @@ pub fn gdpr(db: &Path, cmd: &GdprCommand, out: &mut dyn Write) -> Result<()> {
             customer_id,
             out: file,
         } => export(db, customer_id, file.as_deref(), out),
-        GdprCommand::Delete { customer_id } => delete(db, customer_id, out),
+        GdprCommand::Delete { customer_id, json } => delete(db, customer_id, *json, out),
         GdprCommand::Audit {
             month,
             retention_days,
@@ -63,29 +63,32 @@ fn export(db: &Path, customer_id: &str, file: Option<&Path>, out: &mut dyn Write
     Ok(())
 }
 
-fn delete(db: &Path, customer_id: &str, out: &mut dyn Write) -> Result<()> {
+fn delete(db: &Path, customer_id: &str, json: bool, out: &mut dyn Write) -> Result<()> {
     let mut store = open_existing(db)?;
     warn_if_shared(&store);
     let removed = store.gdpr_delete(customer_id, &actor())?;
-    writeln!(
-        out,
-        "Erased {removed} rows about the customer from {} (overwritten, write-ahead log truncated); the audit log keeps only a salted hash of the id.",
-        db.display()
-    )?;
-    let backups = store.backup_folders()?;
-    if !backups.is_empty() {
+    let backups: Vec<String> = store
+        .backup_folders()?
+        .iter()
+        .map(|(_, d)| d.display().to_string())
+        .collect();
+    let value = serde_json::json!({ "rows_erased": removed, "backups_still_holding": backups });
+    crate::output::report(out, json, &value, |out| {
         writeln!(
             out,
-            "{} backup(s) taken before now still hold these rows until rotation removes them (or you delete them): {}",
-            backups.len(),
-            backups
-                .iter()
-                .map(|(_, d)| d.display().to_string())
-                .collect::<Vec<_>>()
-                .join(", ")
+            "Erased {removed} rows about the customer from {} (overwritten, write-ahead log truncated); the audit log keeps only a salted hash of the id.",
+            db.display()
         )?;
-    }
-    Ok(())
+        if !backups.is_empty() {
+            writeln!(
+                out,
+                "{} backup(s) taken before now still hold these rows until rotation removes them (or you delete them): {}",
+                backups.len(),
+                backups.join(", ")
+            )?;
+        }
+        Ok(())
+    })
 }
 
 fn write_audit(audit: &GdprAudit, out: &mut dyn Write) -> Result<()> {

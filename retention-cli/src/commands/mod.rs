@@ -2,7 +2,10 @@
 
 pub mod auth;
 pub mod backup;
+pub mod config;
 pub mod db;
+pub mod docs;
+pub mod doctor;
 pub mod drift;
 pub mod evaluate;
 pub mod explain;

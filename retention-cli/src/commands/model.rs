@@ -39,13 +39,14 @@ pub fn model(db: &Path, cmd: &ModelCommand, out: &mut dyn Write) -> Result<ExitC
             gate: g,
             force,
             reason,
+            json,
         } => promote(
             db,
             version.as_deref(),
             data.as_deref(),
             &gate(g),
-            *force,
-            reason.as_deref(),
+            (*force, reason.as_deref()),
+            *json,
             out,
         )?,
         ModelCommand::Ab {
@@ -54,22 +55,26 @@ pub fn model(db: &Path, cmd: &ModelCommand, out: &mut dyn Write) -> Result<ExitC
             off,
             force,
             reason,
+            json,
         } => ab(
             db,
             challenger.as_deref(),
             *split,
             *off,
-            *force,
-            reason.as_deref(),
+            (*force, reason.as_deref()),
+            *json,
             out,
         )?,
-        ModelCommand::Rollback { reason } => {
+        ModelCommand::Rollback { reason, json } => {
             let mut store = open_existing(db)?;
             let (previous, current) = registry::rollback(&mut store, reason, &actor())?;
-            writeln!(
-                out,
-                "Rolled back: version {previous} is the champion again (was {current})."
-            )?;
+            let value = serde_json::json!({ "champion": previous, "previous": current });
+            output::report(out, *json, &value, |out| {
+                writeln!(
+                    out,
+                    "Rolled back: version {previous} is the champion again (was {current})."
+                )
+            })?;
         }
         ModelCommand::Compare {
             outcomes,
@@ -257,8 +262,8 @@ fn promote(
     version: Option<&str>,
     data: Option<&Path>,
     gate: &Gate,
-    force: bool,
-    reason: Option<&str>,
+    (force, reason): (bool, Option<&str>),
+    json: bool,
     out: &mut dyn Write,
 ) -> Result<()> {
     let mut store = open_existing(db)?;
@@ -283,16 +288,17 @@ fn promote(
     if outcome.forced {
         warn_forced(&outcome.checks);
     }
-    writeln!(
-        out,
-        "Version {} is the champion{}.",
-        outcome.version,
-        outcome
-            .previous
-            .map(|c| format!(" (was {c}; `retention model rollback` undoes this)"))
-            .unwrap_or_default()
-    )?;
-    Ok(())
+    output::report(out, json, &outcome, |out| {
+        writeln!(
+            out,
+            "Version {} is the champion{}.",
+            outcome.version,
+            outcome
+                .previous
+                .map(|c| format!(" (was {c}; `retention model rollback` undoes this)"))
+                .unwrap_or_default()
+        )
+    })
 }
 
 fn ab(
@@ -300,32 +306,35 @@ fn ab(
     challenger: Option<&str>,
     split: f64,
     off: bool,
-    force: bool,
-    reason: Option<&str>,
+    (force, reason): (bool, Option<&str>),
+    json: bool,
     out: &mut dyn Write,
 ) -> Result<()> {
     let mut store = open_existing(db)?;
     if off {
-        registry::stop_ab(&mut store, &actor())?;
-        writeln!(
-            out,
-            "A/B test stopped: every customer gets the champion again."
-        )?;
-        return Ok(());
+        let stopped = registry::stop_ab(&mut store, &actor())?;
+        let value = serde_json::json!({ "stopped": true, "challenger": stopped });
+        return output::report(out, json, &value, |out| {
+            writeln!(
+                out,
+                "A/B test stopped: every customer gets the champion again."
+            )
+        });
     }
     let reference = parse_reference(challenger.unwrap_or_default())?;
     let ab = registry::start_ab(&mut store, &reference, split, force, reason, &actor())?;
     if ab.forced {
         warn_forced(&ab.checks);
     }
-    writeln!(
-        out,
-        "A/B test: {:.1} % of customers (stable per customer id) get version {}, the rest the champion (version {}).",
-        split * 100.0,
-        ab.challenger,
-        ab.champion
-    )?;
-    Ok(())
+    output::report(out, json, &ab, |out| {
+        writeln!(
+            out,
+            "A/B test: {:.1} % of customers (stable per customer id) get version {}, the rest the champion (version {}).",
+            split * 100.0,
+            ab.challenger,
+            ab.champion
+        )
+    })
 }
 
 fn compare(

@@ -76,13 +76,13 @@ pub fn router(db: &Path) -> Result<Router> {
 pub fn open_existing(db: &Path) -> Result<Store> {
     Store::open_existing(db).with_context(|| {
         format!(
-            "database {} (set --db or RETENTION_DB; `retention model register` creates one)",
+            "database {} (set --db or RETENTIONAI_DB; `retention model register` creates one)",
             db.display()
         )
     })
 }
 
-/// Who is acting, for the audit log: `RETENTION_ACTOR`, else the login name.
+/// Who is acting, for the audit log: `RETENTIONAI_ACTOR`, else the login name.
 pub fn actor() -> String {
     retention_core::store::default_actor()
 }

@@ -5,13 +5,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Instant;
 
-use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, QueryRejection};
 use axum::extract::{FromRequest, MatchedPath, Query, Request, State};
 use axum::http::{StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
 use polars::prelude::{Column, DataFrame};
 use retention_core::Error as CoreError;
 use retention_core::model::Tier;
@@ -147,7 +147,7 @@ fn score(
 /// Counts one request's predictions by model version and variant, with the time they took, and
 /// queues them for the prediction log. Called only for an answer about to be sent: a request
 /// refused or timed out logs nothing.
-fn answered(state: &AppState, predictions: &[Prediction], seconds: f64) {
+fn answered(state: &AppState, predictions: &[Prediction], seconds: f64) -> Extension<ServedBy> {
     let mut by_model: std::collections::BTreeMap<(i64, &'static str), (u64, u64)> =
         Default::default();
     for p in predictions {
@@ -155,13 +155,36 @@ fn answered(state: &AppState, predictions: &[Prediction], seconds: f64) {
         e.0 += 1;
         e.1 += u64::from(p.risk_tier == Tier::High.as_str());
     }
+    let mut served = ServedBy::default();
     for ((version, variant), (n, high)) in by_model {
         state.metrics.predictions(version, variant, n, high);
+        served.add(version, variant);
     }
     state.metrics.prediction_time(seconds);
     if let Some(logger) = state.logger.as_ref().filter(|_| state.log_predictions) {
         for p in predictions {
             logger.log(p.entry());
+        }
+    }
+    Extension(served)
+}
+
+/// The models that answered a request (versions and variants, comma separated when a batch
+/// went to both), for its access-log event.
+#[derive(Debug, Clone, Default)]
+pub struct ServedBy {
+    versions: String,
+    variants: String,
+}
+
+impl ServedBy {
+    fn add(&mut self, version: i64, variant: &str) {
+        use std::fmt::Write as _;
+        let sep = if self.versions.is_empty() { "" } else { "," };
+        let _ = write!(self.versions, "{sep}{version}");
+        if !self.variants.split(',').any(|v| v == variant) {
+            let sep = if self.variants.is_empty() { "" } else { "," };
+            let _ = write!(self.variants, "{sep}{variant}");
         }
     }
 }
@@ -198,7 +221,7 @@ pub async fn predict(
     State(state): Shared,
     query: Result<Query<PredictQuery>, QueryRejection>,
     body: Result<Bytes, BytesRejection>,
-) -> Result<Json<Prediction>, ApiError> {
+) -> Result<(Extension<ServedBy>, Json<Prediction>), ApiError> {
     let Query(query) = query.map_err(query_error)?;
     let body = body.map_err(body_error)?;
     let reasons = query.reasons.min(MAX_REASONS);
@@ -209,12 +232,12 @@ pub async fn predict(
         score(&live, &records.row(0), None, reasons)
     })
     .await?;
-    answered(
+    let served = answered(
         &state,
         std::slice::from_ref(&p),
         started.elapsed().as_secs_f64(),
     );
-    Ok(Json(p))
+    Ok((served, Json(p)))
 }
 
 /// `POST /v1/predict/batch`: a JSON array of customers (or `{"customers": [...]}`), or CSV
@@ -264,9 +287,10 @@ pub async fn predict_batch(State(state): Shared, req: Request) -> Result<Respons
         Ok((predictions, answer))
     })
     .await?;
-    answered(&state, &predictions, started.elapsed().as_secs_f64());
+    let served = answered(&state, &predictions, started.elapsed().as_secs_f64());
     drop(predictions);
     Ok((
+        served,
         [(header::CONTENT_TYPE, "application/json")],
         Bytes::from(answer),
     )
@@ -291,7 +315,7 @@ pub async fn explain(
     State(state): Shared,
     query: Result<Query<ExplainQuery>, QueryRejection>,
     body: Result<Bytes, BytesRejection>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<(Extension<ServedBy>, Json<Value>), ApiError> {
     let Query(query) = query.map_err(query_error)?;
     let body = body.map_err(body_error)?;
     let top = query.top.unwrap_or(5).clamp(1, MAX_REASONS);
@@ -302,12 +326,12 @@ pub async fn explain(
         score(&live, &records.row(0), None, top)
     })
     .await?;
-    answered(
+    let served = answered(
         &state,
         std::slice::from_ref(&p),
         started.elapsed().as_secs_f64(),
     );
-    Ok(Json(json!(p)))
+    Ok((served, Json(json!(p))))
 }
 
 fn served_json(s: &Served) -> Value {
@@ -414,6 +438,11 @@ pub async fn method_not_allowed() -> ApiError {
 }
 
 /// Counts and times every request by its route.
+/// Counts and times every request, and writes its access-log event (target
+/// `retention::access`): request id, method, route (the route's pattern, never the raw path),
+/// status, duration and the models that answered. Never a customer field or a key. The request
+/// id is the client's `X-Request-Id` when it is a plain token of at most 64 characters, else
+/// one made here; it is sent back in `X-Request-Id`.
 pub async fn observe(State(state): Shared, req: Request, next: Next) -> Response {
     let started = Instant::now();
     let method = method_label(req.method());
@@ -421,14 +450,54 @@ pub async fn observe(State(state): Shared, req: Request, next: Next) -> Response
         .extensions()
         .get::<MatchedPath>()
         .map_or_else(|| "unmatched".to_string(), |p| p.as_str().to_string());
-    let response = next.run(req).await;
-    state.metrics.request(
+    let request_id = request_id(req.headers());
+    let mut response = next.run(req).await;
+    let seconds = started.elapsed().as_secs_f64();
+    let status = response.status().as_u16();
+    state.metrics.request(method, &endpoint, status, seconds);
+    let served = response.extensions().get::<ServedBy>();
+    tracing::info!(
+        target: "retention::access",
+        request_id = %request_id,
         method,
-        &endpoint,
-        response.status().as_u16(),
-        started.elapsed().as_secs_f64(),
+        route = %endpoint,
+        status,
+        duration_ms = (seconds * 1e6).round() / 1e3,
+        model_version = served.map(|s| s.versions.as_str()),
+        variant = served.map(|s| s.variants.as_str()),
+        "request"
     );
+    if let Ok(v) = header::HeaderValue::from_str(&request_id) {
+        response.headers_mut().insert("x-request-id", v);
+    }
     response
+}
+
+/// The client's request id when it is a plain token, else a new one (unique in this process,
+/// distinct across restarts).
+fn request_id(headers: &header::HeaderMap) -> String {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    static PREFIX: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    if let Some(id) = headers
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| {
+            !v.is_empty()
+                && v.len() <= 64
+                && v.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b))
+        })
+    {
+        return id.to_string();
+    }
+    let prefix = PREFIX.get_or_init(|| {
+        format!(
+            "{:x}{:x}",
+            retention_core::store::now_millis(),
+            std::process::id()
+        )
+    });
+    format!("{prefix}-{:x}", NEXT.fetch_add(1, Ordering::Relaxed))
 }
 
 /// Answers 503 (`timeout`) for a request that runs past `--timeout`.
@@ -510,6 +579,12 @@ pub async fn require_key(State(state): Shared, req: Request, next: Next) -> Resp
     };
     let reason = refusal.reason();
     state.metrics.auth_failure(reason);
+    tracing::warn!(
+        target: "retention::auth",
+        reason,
+        route = %req.extensions().get::<MatchedPath>().map_or("unmatched", |p| p.as_str()),
+        "authentication FAILED"
+    );
     let endpoint = req.uri().path().chars().take(100).collect::<String>();
     let second = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

@@ -145,7 +145,7 @@ impl ApiError {
     /// A failure of the server's own: the detail goes to the server's log, the client is told
     /// only that it happened.
     pub(super) fn internal(detail: impl std::fmt::Display) -> Self {
-        eprintln!("error: answering a request: {detail}");
+        tracing::error!(target: "retention::serve", error = %detail, "answering a request failed");
         Self::new(
             Code::Internal,
             "the server failed to answer this request; the detail is in its log",

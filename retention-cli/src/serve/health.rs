@@ -94,13 +94,7 @@ fn model_check(state: &AppState) -> Check {
 
 /// Free space on the database's file system, against `--min-free-disk`.
 fn disk_check(state: &AppState) -> Check {
-    let dir = state
-        .config
-        .db
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    match free_bytes(dir) {
+    match database_free_bytes(&state.config.db) {
         Some(free) => {
             let mib = free / (1 << 20);
             Check {
@@ -139,21 +133,10 @@ fn memory_check(state: &AppState) -> Check {
     }
 }
 
-/// Bytes available to this user on the file system holding `dir`.
-fn free_bytes(dir: &Path) -> Option<u64> {
-    use std::os::unix::ffi::OsStrExt;
-    let path = std::ffi::CString::new(dir.as_os_str().as_bytes()).ok()?;
-    let mut stat = std::mem::MaybeUninit::<libc::statvfs>::uninit();
-    // SAFETY: `path` is a NUL-terminated string and `stat` is a buffer of the right type that
-    // statvfs fills in when it returns 0.
-    let rc = unsafe { libc::statvfs(path.as_ptr(), stat.as_mut_ptr()) };
-    if rc != 0 {
-        return None;
-    }
-    // SAFETY: statvfs returned 0, so it initialised `stat`.
-    let stat = unsafe { stat.assume_init() };
-    #[allow(clippy::unnecessary_cast)]
-    Some(stat.f_bavail as u64 * stat.f_frsize as u64)
+/// Bytes available to this user on the file system holding the database `db`.
+pub fn database_free_bytes(db: &Path) -> Option<u64> {
+    let dir = retention_core::parent_dir(db);
+    retention_core::free_bytes(&dir)
 }
 
 /// This process's resident set size, from /proc (Linux).
@@ -170,8 +153,8 @@ mod tests {
 
     #[test]
     fn free_space_and_memory_are_measured() {
-        assert!(free_bytes(Path::new(".")).is_some_and(|b| b > 0));
-        assert!(free_bytes(Path::new("/no/such/dir")).is_none());
+        assert!(database_free_bytes(Path::new("x.db")).is_some_and(|b| b > 0));
+        assert!(database_free_bytes(Path::new("/no/such/dir/x.db")).is_none());
         assert!(resident_bytes().is_some_and(|b| b > 0));
     }
 }

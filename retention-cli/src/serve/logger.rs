@@ -153,6 +153,7 @@ impl Writer {
         let mut seq = 0u64;
         let mut batch: Vec<Entry> = Vec::with_capacity(BATCH);
         let mut stopping = false;
+        let mut reported_drops = 0;
         while !stopping {
             // Wait for one entry, then take whatever else is already queued.
             match rx.recv() {
@@ -178,6 +179,7 @@ impl Writer {
                 .log_queue_depth
                 .fetch_sub(batch.len() as i64, Ordering::Relaxed);
             self.reopen_if_replaced();
+            self.report_drops(&mut reported_drops);
             seq += 1;
             write_batch(
                 &mut self.store,
@@ -189,6 +191,21 @@ impl Writer {
         }
     }
 
+    /// Logs the entries dropped since the last report (once per batch written at most, so a
+    /// flood of drops is one line per write, not one per request).
+    fn report_drops(&self, reported: &mut u64) {
+        let dropped = self.metrics.log_dropped.load(Ordering::Relaxed);
+        if dropped > *reported {
+            tracing::warn!(
+                target: "retention::serve",
+                dropped = dropped - *reported,
+                total = dropped,
+                "prediction log queue full: entries dropped"
+            );
+            *reported = dropped;
+        }
+    }
+
     /// Reopens the database when its file was replaced since it was opened.
     fn reopen_if_replaced(&mut self) {
         if !self.store.file_replaced() || !self.db.exists() {
@@ -197,11 +214,16 @@ impl Writer {
         match Store::open(&self.db) {
             Ok(store) => {
                 self.store = store;
-                eprintln!(
+                tracing::warn!(
+                    target: "retention::serve",
                     "the database file was replaced: the prediction log writes to the new one"
                 );
             }
-            Err(e) => eprintln!("error: reopening the replaced database: {e}"),
+            Err(e) => tracing::error!(
+                target: "retention::serve",
+                error = %e,
+                "reopening the replaced database failed"
+            ),
         }
     }
 }
@@ -243,7 +265,12 @@ fn write_batch(store: &mut Store, batch_id: &str, batch: &[Entry], metrics: &Met
                 metrics
                     .log_errors
                     .fetch_add(rows.len() as u64, Ordering::Relaxed);
-                eprintln!("error: logging {} predictions: {e}", rows.len());
+                tracing::error!(
+                    target: "retention::serve",
+                    rows = rows.len(),
+                    error = %e,
+                    "logging predictions failed: the rows are lost"
+                );
             }
         }
     }
@@ -256,7 +283,12 @@ fn write_batch(store: &mut Store, batch_id: &str, batch: &[Entry], metrics: &Met
             && let Err(err) = store.audit("serve", *action, subject, details)
         {
             metrics.log_errors.fetch_add(1, Ordering::Relaxed);
-            eprintln!("error: writing an audit entry ({action}): {err}");
+            tracing::error!(
+                target: "retention::serve",
+                action = %action,
+                error = %err,
+                "writing an audit entry failed"
+            );
         }
     }
 }

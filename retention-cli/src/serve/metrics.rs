@@ -103,7 +103,18 @@ pub struct Metrics {
     pub log_written: AtomicU64,
     /// Entries lost to database errors.
     pub log_errors: AtomicU64,
+    /// Whether the database answered the latest look at the registry.
+    pub database_up: std::sync::atomic::AtomicBool,
+    /// Free bytes on the database's file system at the latest look (`u64::MAX`: unknown).
+    disk_free: AtomicU64,
+    /// Requests answered since start (every endpoint), for the rate gauge.
+    requests_seen: AtomicU64,
+    /// `(when, requests_seen)` once per [`Metrics::tick`], the last [`RATE_WINDOW`] + 1.
+    rate_samples: Mutex<std::collections::VecDeque<(std::time::Instant, u64)>>,
 }
+
+/// Ticks (seconds) over which `retentionai_requests_per_second` is averaged.
+pub const RATE_WINDOW: usize = 10;
 
 /// The method as a static label (anything unusual is `OTHER`).
 pub fn method_label(method: &axum::http::Method) -> &'static str {
@@ -123,6 +134,20 @@ pub fn method_label(method: &axum::http::Method) -> &'static str {
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     // A panic elsewhere cannot leave these counters inconsistent: keep counting.
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// The process's CPU time, memory, file descriptors, threads and start time, under the
+/// standard `process_*` names, as the Prometheus client's process collector reads them from
+/// `/proc`.
+fn process_metrics(out: &mut String) {
+    use prometheus::core::Collector;
+    static COLLECTOR: std::sync::OnceLock<prometheus::process_collector::ProcessCollector> =
+        std::sync::OnceLock::new();
+    let families = COLLECTOR
+        .get_or_init(prometheus::process_collector::ProcessCollector::for_self)
+        .collect();
+    // Unreadable /proc entries leave the families out rather than failing the scrape.
+    let _ = prometheus::TextEncoder::new().encode_utf8(&families, out);
 }
 
 /// The `# HELP` and `# TYPE` lines of a metric.
@@ -146,6 +171,7 @@ fn escape(v: &str) -> String {
 impl Metrics {
     /// One answered request: `endpoint` is the matched route (or `unmatched`).
     pub fn request(&self, method: &'static str, endpoint: &str, status: u16, seconds: f64) {
+        self.requests_seen.fetch_add(1, Ordering::Relaxed);
         *lock(&self.requests)
             .entry((method, endpoint.to_string(), status))
             .or_default() += 1;
@@ -192,6 +218,34 @@ impl Metrics {
         *lock(&self.last_backup) = unix_seconds;
     }
 
+    pub fn set_disk_free(&self, bytes: Option<u64>) {
+        self.disk_free
+            .store(bytes.unwrap_or(u64::MAX), Ordering::Relaxed);
+    }
+
+    /// Samples the request count; called once a second by the server.
+    pub fn tick(&self) {
+        let mut samples = lock(&self.rate_samples);
+        samples.push_back((
+            std::time::Instant::now(),
+            self.requests_seen.load(Ordering::Relaxed),
+        ));
+        while samples.len() > RATE_WINDOW + 1 {
+            samples.pop_front();
+        }
+    }
+
+    /// Requests per second over the last [`RATE_WINDOW`] ticks (0 before two ticks).
+    pub fn requests_per_second(&self) -> f64 {
+        let samples = lock(&self.rate_samples);
+        match (samples.front(), samples.back()) {
+            (Some((t0, n0)), Some((t1, n1))) if t1 > t0 => {
+                (n1 - n0) as f64 / t1.duration_since(*t0).as_secs_f64()
+            }
+            _ => 0.0,
+        }
+    }
+
     pub fn reload_error(&self) {
         self.reload_errors.fetch_add(1, Ordering::Relaxed);
     }
@@ -201,6 +255,13 @@ impl Metrics {
         let mut out = String::with_capacity(8192);
         build_info(&mut out);
         self.render_requests(&mut out);
+        scalar(
+            &mut out,
+            "retentionai_requests_per_second",
+            "gauge",
+            "HTTP requests answered per second, averaged over the last 10 seconds (for autoscaling).",
+            self.requests_per_second(),
+        );
         self.render_predictions(&mut out);
         scalar(
             &mut out,
@@ -214,6 +275,14 @@ impl Metrics {
         self.render_connections(&mut out);
         self.render_auth_failures(&mut out);
         self.render_log_queue(&mut out);
+        scalar(
+            &mut out,
+            "retentionai_log_lines_dropped_total",
+            "counter",
+            "Application and access log lines dropped because the log writer fell behind.",
+            crate::logging::dropped_lines(),
+        );
+        process_metrics(&mut out);
         out
     }
 
@@ -336,6 +405,23 @@ impl Metrics {
             "Unix time of the newest backup recorded in the database (0 when none was taken).",
             lock(&self.last_backup).unwrap_or(0),
         );
+        scalar(
+            out,
+            "retentionai_database_up",
+            "gauge",
+            "1 when the operations database answered the latest registry look (every reload interval), else 0.",
+            u8::from(self.database_up.load(Ordering::Relaxed)),
+        );
+        let free = self.disk_free.load(Ordering::Relaxed);
+        if free != u64::MAX {
+            scalar(
+                out,
+                "retentionai_database_disk_free_bytes",
+                "gauge",
+                "Free bytes on the file system holding the operations database.",
+                free,
+            );
+        }
         scalar(
             out,
             "retentionai_model_reload_errors_total",

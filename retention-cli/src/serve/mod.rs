@@ -117,7 +117,7 @@ fn connection_room() -> u64 {
     limit.rlim_cur.saturating_sub(RESERVED_FDS)
 }
 
-pub fn run(db: &Path, args: &ServeArgs) -> Result<()> {
+pub fn run(db: &Path, args: &ServeArgs, settings: &[crate::config::Shown]) -> Result<()> {
     for (name, value) in [
         ("--timeout", args.timeout),
         ("--reload-interval", args.reload_interval),
@@ -148,9 +148,20 @@ pub fn run(db: &Path, args: &ServeArgs) -> Result<()> {
     let scoring_threads = args.scoring_threads.unwrap_or_else(|| {
         std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get)
     });
+    // The effective configuration (secrets already redacted), for the start-up event.
+    let effective: serde_json::Map<String, serde_json::Value> = settings
+        .iter()
+        .map(|s| (s.key.clone(), s.value.clone().into()))
+        .collect();
+    tracing::info!(
+        target: "retention::serve",
+        version = env!("CARGO_PKG_VERSION"),
+        config = %serde_json::Value::Object(effective),
+        "starting"
+    );
     let store = Store::open(db).with_context(|| format!("opening {}", db.display()))?;
     if let Some(warning) = store.permission_warning() {
-        crate::output::warn(&warning);
+        tracing::warn!(target: "retention::serve", "{warning}");
     }
     let metrics = Arc::new(Metrics::default());
     let (logger, writer) = Logger::start(
@@ -183,13 +194,17 @@ pub fn run(db: &Path, args: &ServeArgs) -> Result<()> {
     // The first load is part of starting: a database that does not answer stops the start (a
     // version that cannot be loaded is skipped and reported, as on every reload).
     if let Some(change) = state.reload()? {
-        eprintln!("{change}");
+        tracing::info!(target: "retention::serve", "{change}");
     }
     if args.no_auth {
-        crate::output::warn("--no-auth: /v1 endpoints answer anyone who can reach this port");
+        tracing::warn!(
+            target: "retention::serve",
+            "--no-auth: /v1 endpoints answer anyone who can reach this port"
+        );
     } else if state.keys().is_empty() {
-        crate::output::warn(
-            "no API keys yet: /v1 answers 401 until one is created with `retention auth create-key --name NAME`",
+        tracing::warn!(
+            target: "retention::serve",
+            "no API keys yet: /v1 answers 401 until one is created with `retention auth create-key --name NAME`"
         );
     }
 
@@ -201,17 +216,21 @@ pub fn run(db: &Path, args: &ServeArgs) -> Result<()> {
     let served = runtime.block_on(serve(state.clone(), args));
     // Model work still running for abandoned requests is not waited for.
     runtime.shutdown_timeout(Duration::from_secs(1));
-    eprintln!("stopping: writing the queued log entries…");
+    tracing::info!(target: "retention::serve", "stopping: writing the queued log entries");
     logger.stop();
     if writer.join().is_err() {
-        crate::output::warn("the log writer stopped with a panic; some predictions may be missing");
+        tracing::error!(
+            target: "retention::serve",
+            "the log writer stopped with a panic; some predictions may be missing"
+        );
     }
     use std::sync::atomic::Ordering::Relaxed;
-    eprintln!(
-        "stopped: {} predictions logged, {} dropped, {} lost to database errors",
-        metrics.log_written.load(Relaxed),
-        metrics.log_dropped.load(Relaxed),
-        metrics.log_errors.load(Relaxed)
+    tracing::info!(
+        target: "retention::serve",
+        logged = metrics.log_written.load(Relaxed),
+        dropped = metrics.log_dropped.load(Relaxed),
+        lost = metrics.log_errors.load(Relaxed),
+        "stopped"
     );
     served
 }
@@ -223,6 +242,7 @@ async fn serve(state: Arc<AppState>, args: &ServeArgs) -> Result<()> {
     let addr = listener.local_addr()?;
     // Tests and scripts read this line to find the port (with --port 0).
     println!("listening on http://{addr}");
+    tracing::info!(target: "retention::serve", address = %addr, "listening");
 
     let reloading = state.clone();
     let interval = Duration::from_millis(args.reload_interval);
@@ -232,15 +252,36 @@ async fn serve(state: Arc<AppState>, args: &ServeArgs) -> Result<()> {
         loop {
             tokio::select! {
                 () = tokio::time::sleep(interval) => {}
-                _ = hangup.recv() => eprintln!("SIGHUP: reloading from the registry"),
+                _ = hangup.recv() => tracing::info!(
+                    target: "retention::serve",
+                    "SIGHUP: reloading from the registry"
+                ),
             }
             let s = reloading.clone();
             match tokio::task::spawn_blocking(move || s.reload()).await {
-                Ok(Ok(Some(change))) => eprintln!("{change}"),
+                Ok(Ok(Some(change))) => tracing::info!(target: "retention::serve", "{change}"),
                 Ok(Ok(None)) => {}
-                Ok(Err(e)) => eprintln!("error: reloading from the registry: {e:#}"),
-                Err(e) => eprintln!("error: reloading from the registry: {e}"),
+                Ok(Err(e)) => tracing::error!(
+                    target: "retention::serve",
+                    error = format!("{e:#}"),
+                    "reloading from the registry failed"
+                ),
+                Err(e) => tracing::error!(
+                    target: "retention::serve",
+                    error = %e,
+                    "reloading from the registry failed"
+                ),
             }
+        }
+    });
+
+    // The request-rate gauge's samples, once a second.
+    let sampled = state.metrics.clone();
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(Duration::from_secs(1));
+        loop {
+            every.tick().await;
+            sampled.tick();
         }
     });
 
@@ -298,7 +339,7 @@ async fn accept_loop(
                     Ok((stream, _)) => stream,
                     Err(e) => {
                         // Out of file descriptors and the like: wait instead of spinning.
-                        eprintln!("error: accepting a connection: {e}");
+                        tracing::error!(target: "retention::serve", error = %e, "accepting a connection failed");
                         tokio::time::sleep(Duration::from_millis(50)).await;
                         continue;
                     }
@@ -339,12 +380,13 @@ async fn accept_loop(
         }
     }
     drop(listener);
-    eprintln!("shutting down: finishing the requests in flight…");
+    tracing::info!(target: "retention::serve", "shutting down: finishing the requests in flight");
     tokio::select! {
         () = graceful.shutdown() => {}
-        () = tokio::time::sleep(SHUTDOWN_GRACE) => eprintln!(
-            "connections still open {} s after the shutdown signal: closing them",
-            SHUTDOWN_GRACE.as_secs()
+        () = tokio::time::sleep(SHUTDOWN_GRACE) => tracing::warn!(
+            target: "retention::serve",
+            grace_seconds = SHUTDOWN_GRACE.as_secs(),
+            "connections still open after the shutdown signal: closing them"
         ),
     }
 }

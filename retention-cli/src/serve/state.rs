@@ -179,6 +179,11 @@ impl AppState {
     pub fn reload(&self) -> anyhow::Result<Option<String>> {
         let result = self.reload_inner();
         self.db_ok.store(result.is_ok(), Ordering::Relaxed);
+        self.metrics
+            .database_up
+            .store(result.is_ok(), Ordering::Relaxed);
+        self.metrics
+            .set_disk_free(super::health::database_free_bytes(&self.config.db));
         if result.is_err() {
             self.metrics.reload_error();
         }
@@ -195,7 +200,10 @@ impl AppState {
         }
         *store = Store::open(&self.config.db)?;
         self.reload_all.store(true, Ordering::Relaxed);
-        eprintln!("the database file was replaced: reloading every model from the new one");
+        tracing::warn!(
+            target: "retention::serve",
+            "the database file was replaced: reloading every model from the new one"
+        );
         self.load_failures
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -289,17 +297,31 @@ impl AppState {
             Ok((info, model))
         });
         match loaded {
-            Ok((info, model)) => Ok(Some(Arc::new(Served {
-                version: v,
-                scorer: model.into_row_scorer(),
-                algorithm: info.algorithm,
-                registered_at: info.registered_at,
-                validation: RwLock::new(None),
-            }))),
+            Ok((info, model)) => {
+                tracing::info!(
+                    target: "retention::serve",
+                    model_version = v,
+                    algorithm = %info.algorithm,
+                    sha256 = %info.sha256,
+                    "Loading model"
+                );
+                Ok(Some(Arc::new(Served {
+                    version: v,
+                    scorer: model.into_row_scorer(),
+                    algorithm: info.algorithm,
+                    registered_at: info.registered_at,
+                    validation: RwLock::new(None),
+                })))
+            }
             Err(e @ (CoreError::Store { .. } | CoreError::Io { .. })) => Err(e.into()),
             Err(e) => {
                 let reason = e.to_string();
-                eprintln!("error: loading model v{v} from the registry (skipped): {reason}");
+                tracing::error!(
+                    target: "retention::serve",
+                    model_version = v,
+                    error = %reason,
+                    "Loading model failed (skipped)"
+                );
                 self.metrics
                     .model_load_failures
                     .fetch_add(1, Ordering::Relaxed);
