@@ -227,6 +227,19 @@ def models(model: retention.ChurnModel, source: str) -> None:
     if versions.height == 0:
         return
 
+    # Registry changes need an API key (as `retention serve` does); the audit log records the
+    # key's name, not the user the app runs as.
+    st.subheader("Change the registry")
+    key = st.text_input("API key (`retention auth create-key --name NAME`)", type="password", key="api_key")
+    name = store.api_key_name(key) if key else None
+    if key and name is None:
+        st.warning("This key is unknown or revoked.")
+    if name is None:
+        st.caption("Promote and roll back need an active API key.")
+        return
+    st.caption(f"Acting as key '{name}' (recorded in the audit log).")
+    store = retention.Store(DB, actor=f"api-key:{name}")
+
     st.subheader("Promote")
     candidates = [v for v in versions["version"].to_list() if v != aliases["champion"]]
     if candidates:

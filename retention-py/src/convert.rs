@@ -143,7 +143,14 @@ pub fn settings(
     Ok(
         core_config::resolve(&core_config::APP, file.as_ref(), &given)
             .into_iter()
-            .map(|r| (r.name.to_string(), (r.value, r.source.to_string())))
+            .map(|r| {
+                // A keyword argument here is what a flag is to the CLI.
+                let source = match r.source {
+                    core_config::Source::Flag => "argument".to_string(),
+                    other => other.to_string(),
+                };
+                (r.name.to_string(), (r.value, source))
+            })
             .collect(),
     )
 }

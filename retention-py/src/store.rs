@@ -429,6 +429,20 @@ impl Store {
         self.with(py, move |s| s.gdpr_delete(&customer_id, &actor))
     }
 
+    /// Creates an API key named `name` for `retention serve` (and the app) and returns it: it
+    /// is shown only now, the database keeps its hash.
+    fn create_api_key(&self, py: Python<'_>, name: String) -> PyResult<String> {
+        let actor = self.actor.clone();
+        self.with(py, move |s| {
+            s.create_api_key(&name, &actor).map(|(_, key)| key)
+        })
+    }
+
+    /// The name of `key` when it is active (or in a rotation's grace period), else `None`.
+    fn api_key_name(&self, py: Python<'_>, key: String) -> PyResult<Option<String>> {
+        self.with(py, move |s| s.api_key_name(&key))
+    }
+
     /// Audit entries whose time starts with `month` (e.g. `"2026-11"`; all when empty).
     #[pyo3(signature = (month = ""))]
     fn audit(&self, py: Python<'_>, month: &str) -> PyResult<Py<PyAny>> {

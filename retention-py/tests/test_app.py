@@ -103,9 +103,16 @@ def test_batch_scoring_bad_file_is_a_message(app_env, telco):
     assert "ColumnNotFoundError" in at.error[0].value and "tenure" in at.error[0].value
 
 
-def test_models_promote_and_rollback_need_confirmation(app_env):
+def test_models_promote_and_rollback_need_a_key_and_confirmation(app_env):
+    key = app_env.create_api_key("ops-team")
     at = open_page("Models")
     assert at.metric[0].value == "v1"
+    # No key: no registry change is offered.
+    assert not [b for b in at.button if b.key in ("promote", "rollback")]
+    at.text_input(key="api_key").input("rai_not_a_key").run()
+    assert "unknown or revoked" in at.warning[0].value
+    assert not [b for b in at.button if b.key in ("promote", "rollback")]
+    at.text_input(key="api_key").input(key).run()
     assert at.button(key="promote").disabled
     at.selectbox(key="promote_version").set_value(2).run()
     at.checkbox(key="promote_confirm").check().run()
@@ -118,6 +125,10 @@ def test_models_promote_and_rollback_need_confirmation(app_env):
     at.button(key="rollback").click().run()
     assert "Version 1 is the champion again" in at.success[-1].value
     assert app_env.aliases()["champion"] == 1
+    # The audit log names the key, not the process's user.
+    actors = {e["action"]: e["actor"] for e in app_env.audit()}
+    assert actors["model_promote"] == "api-key:ops-team"
+    assert actors["model_rollback"] == "api-key:ops-team"
 
 
 def test_drift_page_reports_the_shift(app_env):

@@ -181,6 +181,22 @@ impl Store {
         )
     }
 
+    /// The name of `key` when a server would accept it now (active, or in a rotation's grace
+    /// period); `None` for an unknown or revoked key. For front ends that act for a key's
+    /// holder (the app records the name in the audit log).
+    ///
+    /// # Errors
+    /// [`Error::Store`] on a database error.
+    pub fn api_key_name(&self, key: &str) -> Result<Option<String>> {
+        let names: Vec<String> = self.all(
+            "SELECT name FROM api_keys
+             WHERE key_sha256 = ?1 AND (revoked_at IS NULL OR revoked_at > ?2)",
+            params![api_key_hash(key.trim()), now_rfc3339()],
+            |r| r.get(0),
+        )?;
+        Ok(names.into_iter().next())
+    }
+
     /// SHA-256 (hex) and name of every key a server accepts now: the active ones and those
     /// still in a rotation's grace period.
     ///
