@@ -141,16 +141,20 @@ fn permissions(store: &Store, db: &Path) -> Finding {
     if let Some(w) = store.permission_warning() {
         return Finding::new("permissions", Status::Warn, w);
     }
-    let dir = crate::fsutil::parent_dir(db);
     // The folder must take new files: the write-ahead log, backups' temporary files.
-    match tempfile::NamedTempFile::new_in(&dir) {
-        Ok(_) => Finding::new(
-            "permissions",
-            Status::Ok,
-            format!("database private to its owner; {} writable", dir.display()),
-        ),
+    let mut f = writable("permissions", &crate::fsutil::parent_dir(db));
+    if f.status == Status::Ok {
+        f.detail = format!("database private to its owner; {}", f.detail);
+    }
+    f
+}
+
+/// Whether `dir` takes new files (a temporary one is created and removed), as check `check`.
+pub fn writable(check: &str, dir: &Path) -> Finding {
+    match tempfile::NamedTempFile::new_in(dir) {
+        Ok(_) => Finding::new(check, Status::Ok, format!("{} writable", dir.display())),
         Err(e) => Finding::new(
-            "permissions",
+            check,
             Status::Fail,
             format!("{} is not writable: {e}", dir.display()),
         ),

@@ -121,25 +121,7 @@ fn configuration(prepared: &Prepared) -> Finding {
 
 /// The log file's folder takes new files (rotation renames and creates them).
 fn log_file(path: &Path) -> Finding {
-    let dir = retention_core::parent_dir(path);
-    match tempfile_in(&dir) {
-        Ok(()) => Finding::new(
-            "log file",
-            Status::Ok,
-            format!("{} writable", dir.display()),
-        ),
-        Err(e) => Finding::new(
-            "log file",
-            Status::Fail,
-            format!("{} is not writable: {e}", dir.display()),
-        ),
-    }
-}
-
-fn tempfile_in(dir: &Path) -> std::io::Result<()> {
-    let probe = dir.join(format!(".retention-doctor-{}", std::process::id()));
-    std::fs::File::create(&probe)?;
-    std::fs::remove_file(&probe)
+    doctor::writable("log file", &retention_core::parent_dir(path))
 }
 
 /// A running server's health endpoints; returns the findings and the metrics text.
