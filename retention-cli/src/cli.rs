@@ -124,10 +124,10 @@ exiting.",
         after_help = "Examples:\n  retention auth create-key --name ops\n  retention serve --db data/retentionai.db --port 8501\n  curl -f http://localhost:8501/health\n  curl -s -H \"Authorization: Bearer $KEY\" -d @customer.json http://localhost:8501/v1/predict"
     )]
     Serve(ServeArgs),
-    /// API keys for `retention serve`: create (shown once), list, revoke.
+    /// API keys for `retention serve`: create (shown once), list, rotate, revoke.
     #[command(
         subcommand,
-        after_help = "Examples:\n  retention auth create-key --name ops\n  retention auth list\n  retention auth revoke --name ops"
+        after_help = "Examples:\n  retention auth create-key --name ops\n  retention auth list\n  retention auth rotate --name ops --grace 24h\n  retention auth revoke --name ops"
     )]
     Auth(AuthCommand),
     /// Check the installation: configuration, database, models, backups, disk, a running server.
