@@ -17,9 +17,12 @@ RUN apt-get update -qq \
 
 COPY wheels/ /tmp/wheels/
 COPY requirements-app.txt /tmp/requirements-app.txt
+# The build host's CA bundle, for networks whose proxy re-signs TLS (used for this step only).
+COPY build-ca.crt /tmp/build-ca.crt
 RUN python3 -m venv /opt/retentionai/venv \
- && /opt/retentionai/venv/bin/pip install --quiet --no-cache-dir -r /tmp/requirements-app.txt /tmp/wheels/*.whl \
- && rm -rf /tmp/wheels /tmp/requirements-app.txt
+ && cert="" && if [ -s /tmp/build-ca.crt ]; then cert="--cert /tmp/build-ca.crt"; fi \
+ && /opt/retentionai/venv/bin/pip install --quiet --no-cache-dir $cert -r /tmp/requirements-app.txt /tmp/wheels/*.whl \
+ && rm -rf /tmp/wheels /tmp/requirements-app.txt /tmp/build-ca.crt
 
 COPY streamlit_app.py /opt/retentionai/examples/streamlit_app.py
 COPY telco_customer_churn.csv /opt/retentionai/data/telco_customer_churn.csv

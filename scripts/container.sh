@@ -81,6 +81,8 @@ if [ "$mode" = app ]; then
     --manifest-path retention-py/Cargo.toml --out "$context/wheels" >/dev/null
   grep -E '^(polars|pandas|pyarrow|streamlit)==' retention-py/requirements-dev.txt >"$context/requirements-app.txt"
   cp Containerfile.app examples/streamlit_app.py data/telco_customer_churn.csv "$context/"
+  # pip inside the build trusts what this host trusts (a proxy that re-signs TLS, say).
+  cp "${PIP_CERT:-/etc/ssl/certs/ca-certificates.crt}" "$context/build-ca.crt" 2>/dev/null || : >"$context/build-ca.crt"
   echo "== image $IMAGE =="
   "${podman[@]}" build --quiet --isolation chroot --format docker --network host \
     --build-arg "BASE=$BASE" -f "$context/Containerfile.app" -t "$IMAGE" "$context" >/dev/null
