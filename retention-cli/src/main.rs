@@ -44,16 +44,25 @@ fn main() -> ExitCode {
         Ok(p) => p,
         Err(err) => return fail(&err, ExitCode::FAILURE),
     };
+    let names = plan.names();
     match run(&cli, &prepared, &matches, plan) {
         Ok(code) => code,
         Err(err) if is_broken_pipe(&err) => ExitCode::SUCCESS,
-        Err(err) => fail(&err, ExitCode::FAILURE),
+        Err(err) => fail_named(&err, ExitCode::FAILURE, &names),
     }
 }
 
 /// Prints an error's chain on one line and returns `code`.
 fn fail(err: &anyhow::Error, code: ExitCode) -> ExitCode {
-    let chain: Vec<String> = err.chain().map(spelling::message).collect();
+    fail_named(err, code, &[])
+}
+
+/// As [`fail`], naming the temporary files of `-` arguments as the user named them.
+fn fail_named(err: &anyhow::Error, code: ExitCode, names: &[(String, &'static str)]) -> ExitCode {
+    let chain: Vec<String> = err
+        .chain()
+        .map(|e| stdio::rename(names, &spelling::message(e)))
+        .collect();
     let _ = writeln!(io::stderr().lock(), "error: {}", dedup_chain(&chain));
     code
 }
@@ -70,7 +79,7 @@ fn run(
     } else {
         Box::new(io::stdout().lock())
     };
-    let mut out = io::BufWriter::new(sink);
+    let mut out = io::BufWriter::new(stdio::Renaming::new(sink, plan.names()));
     let mut code = ExitCode::SUCCESS;
     let db = cli.db.as_path();
     match &cli.command {

@@ -24,8 +24,8 @@ pub struct Input {
 
 impl Input {
     /// `path`, or for `-` standard input (saved as `stdin.csv`, `stdin.parquet` or, when
-    /// `json_name` is given, that name: a model file).
-    pub fn open(path: &Path, json_name: Option<&str>) -> Result<Self> {
+    /// `name` is given, that name: `stdin.json` for a model file, `stdin.toml` for a spec).
+    pub fn open(path: &Path, name: Option<&str>) -> Result<Self> {
         if !is_dash(path) {
             return Ok(Input {
                 path: path.to_path_buf(),
@@ -38,7 +38,7 @@ impl Input {
             .lock()
             .read_to_end(&mut bytes)
             .context("reading standard input")?;
-        let name = match json_name {
+        let name = match name {
             Some(name) => name,
             None if bytes.starts_with(b"PAR1") => "stdin.parquet",
             None => "stdin.csv",
@@ -109,9 +109,16 @@ impl Output {
 pub struct Plan {
     _inputs: Vec<Input>,
     output: Option<Output>,
+    /// Each temporary path as messages should name it (`standard input`, `standard output`).
+    names: Vec<(String, &'static str)>,
 }
 
 impl Plan {
+    /// The replacements [`Plan::rename`] makes, to apply after the plan is consumed.
+    pub fn names(&self) -> Vec<(String, &'static str)> {
+        self.names.clone()
+    }
+
     /// Whether the command's data goes to standard output (its summary then goes to stderr).
     pub fn data_on_stdout(&self) -> bool {
         self.output.as_ref().is_some_and(Output::is_stdout)
@@ -125,15 +132,17 @@ impl Plan {
         }
     }
 
-    fn input(&mut self, path: &mut PathBuf, model: bool) -> Result<()> {
+    fn input(&mut self, path: &mut PathBuf, name: Option<&str>) -> Result<()> {
         if !is_dash(path) {
             return Ok(());
         }
         if !self._inputs.is_empty() {
             anyhow::bail!("only one input can be read from standard input ('-')");
         }
-        let input = Input::open(path, model.then_some("stdin.json"))?;
+        let input = Input::open(path, name)?;
         *path = input.path().to_path_buf();
+        self.names
+            .push((path.display().to_string(), "standard input"));
         self._inputs.push(input);
         Ok(())
     }
@@ -144,43 +153,109 @@ impl Plan {
         }
         let output = Output::create(path, extension)?;
         *path = output.path().to_path_buf();
+        self.names
+            .push((path.display().to_string(), "standard output"));
         self.output = Some(output);
         Ok(())
+    }
+}
+
+/// `text` with each temporary path replaced by its name.
+pub fn rename(names: &[(String, &'static str)], text: &str) -> String {
+    let mut text = text.to_string();
+    for (path, name) in names {
+        text = text.replace(path.as_str(), name);
+    }
+    text
+}
+
+/// A writer that holds everything until it is flushed, then writes it with the temporary
+/// files named as the user named them (a path is never split across two writes).
+pub struct Renaming {
+    inner: Box<dyn Write>,
+    names: Vec<(String, &'static str)>,
+    held: Vec<u8>,
+}
+
+impl Renaming {
+    pub fn new(inner: Box<dyn Write>, names: Vec<(String, &'static str)>) -> Self {
+        Renaming {
+            inner,
+            names,
+            held: Vec::new(),
+        }
+    }
+}
+
+impl Write for Renaming {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if self.names.is_empty() {
+            return self.inner.write(buf);
+        }
+        self.held.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        if !self.held.is_empty() {
+            let text = rename(&self.names, &String::from_utf8_lossy(&self.held));
+            self.held.clear();
+            self.inner.write_all(text.as_bytes())?;
+        }
+        self.inner.flush()
+    }
+}
+
+impl Drop for Renaming {
+    fn drop(&mut self) {
+        // What a failed command printed before its error still reaches the terminal.
+        let _ = self.flush();
     }
 }
 
 /// Replaces the `-` file arguments of `command` by temporary files: standard input saved
 /// before the command runs, standard output copied after it succeeded ([`Plan::finish`]).
 pub fn prepare(command: &mut crate::cli::Command) -> Result<Plan> {
-    use crate::cli::{Command, ModelCommand};
+    use crate::cli::{Command, GdprCommand, ModelCommand};
     let mut plan = Plan::default();
     match command {
         Command::Score(a) => {
-            plan.input(&mut a.data, false)?;
+            plan.input(&mut a.data, None)?;
             plan.output(&mut a.out, "csv")?;
         }
         Command::Train(a) => {
-            plan.input(&mut a.data, false)?;
+            plan.input(&mut a.data, None)?;
+            if let Some(spec) = a.features.as_mut() {
+                plan.input(spec, Some("stdin.toml"))?;
+            }
             plan.output(&mut a.out, "json")?;
         }
-        Command::Evaluate(a) => plan.input(&mut a.data, false)?,
+        Command::Evaluate(a) => plan.input(&mut a.data, None)?,
         Command::Explain(a) => {
-            plan.input(&mut a.data, false)?;
+            plan.input(&mut a.data, None)?;
             if let Some(out) = a.out.as_mut() {
                 plan.output(out, "csv")?;
             }
         }
-        Command::Importance(a) => plan.input(&mut a.data, false)?,
+        Command::Importance(a) => plan.input(&mut a.data, None)?,
         Command::Drift(a) => {
-            plan.input(&mut a.reference, false)?;
-            plan.input(&mut a.current, false)?;
+            plan.input(&mut a.reference, None)?;
+            plan.input(&mut a.current, None)?;
             if let Some(out) = a.out.as_mut() {
                 plan.output(out, "json")?;
             }
         }
         Command::Generate(a) => plan.output(&mut a.out, "csv")?,
-        Command::Inspect(a) => plan.input(&mut a.model, true)?,
-        Command::Model(ModelCommand::Register { model, .. }) => plan.input(model, true)?,
+        Command::Inspect(a) => plan.input(&mut a.model, Some("stdin.json"))?,
+        Command::Model(ModelCommand::Register { model, .. }) => {
+            plan.input(model, Some("stdin.json"))?;
+        }
+        Command::Model(ModelCommand::Validate { data, .. }) => plan.input(data, None)?,
+        Command::Model(ModelCommand::Promote {
+            data: Some(data), ..
+        }) => plan.input(data, None)?,
+        Command::Model(ModelCommand::Compare { outcomes, .. }) => plan.input(outcomes, None)?,
+        Command::Gdpr(GdprCommand::Export { out: Some(out), .. }) => plan.output(out, "json")?,
         _ => {}
     }
     Ok(plan)

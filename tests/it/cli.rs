@@ -362,3 +362,58 @@ fn completions_and_man_pages_come_from_the_same_definitions() {
     assert!(dir.path().join("retention-model-promote.1").exists());
     assert!(dir.path().join("retention-serve.1").exists());
 }
+
+#[test]
+fn messages_name_standard_input_and_output_not_temporary_files() {
+    let model = util::telco_model().display().to_string();
+    let csv = std::fs::read(util::telco()).expect("telco");
+    let o = piped(
+        &[
+            "score", "--model", &model, "--data", "-", "--out", "-", "--show", "0",
+        ],
+        &csv,
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(err.contains("into standard output"), "{err}");
+    assert!(!err.contains("stdout.csv"), "{err}");
+    // An error about the input names standard input.
+    let o = piped(
+        &["score", "--model", &model, "--data", "-", "--out", "-"],
+        b"",
+    );
+    let err = stderr(&o);
+    assert!(!o.status.success());
+    assert!(err.contains("standard input is empty"), "{err}");
+    let o = piped(&["inspect", "-"], b"not a model");
+    let err = stderr(&o);
+    assert!(
+        err.contains("model file standard input is corrupt"),
+        "{err}"
+    );
+    // A feature spec and an outcomes table from standard input.
+    let spec = std::fs::read(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/telco_features.toml"),
+    )
+    .expect("spec");
+    let dir = util::tempdir();
+    let out = dir.path().join("m.json");
+    let data = util::telco().display().to_string();
+    let o = piped(
+        &[
+            "train",
+            "--data",
+            &data,
+            "--algorithm",
+            "logistic",
+            "--cv",
+            "0",
+            "--features",
+            "-",
+            "--out",
+            out.to_str().expect("utf-8"),
+        ],
+        &spec,
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+}
