@@ -12,6 +12,7 @@ mod explain;
 mod logs;
 mod model_files;
 mod parquet_inputs;
+mod prometheus;
 mod quality;
 mod scoring;
 mod selection;
