@@ -569,8 +569,13 @@ pub enum ConfigCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Check the configuration file and the RETENTIONAI_* variables and exit (0 when valid).
-    Check,
+    /// Check the configuration file and the RETENTIONAI_* variables and exit (0 when valid;
+    /// an invalid one stops every command with exit status 2, naming the key).
+    Check {
+        /// Print as JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Args)]

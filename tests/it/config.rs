@@ -96,6 +96,12 @@ fn flag_beats_environment_beats_file_beats_default() {
     assert_eq!(s["serve.timeout"], (Some("10000".into()), "default".into()));
     assert_eq!(s["serve.threads"], (None, "default".into()));
 
+    // `config check --json`, for scripts.
+    let o = show(&["--config", &file, "config", "check", "--json"], &[]);
+    let v: serde_json::Value = serde_json::from_str(&ok(&o)).expect("JSON");
+    assert_eq!(v["valid"], true);
+    assert_eq!(v["file"].as_str(), Some(file.as_str()));
+
     // The file named by RETENTIONAI_CONFIG, and the environment alone over it.
     let o = show(
         &["config", "show", "--json"],

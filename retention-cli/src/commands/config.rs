@@ -46,14 +46,25 @@ pub fn run(
             }
             table.write(out)?;
         }
-        ConfigCommand::Check => {
+        ConfigCommand::Check { json } => {
             let file = prepared
                 .file
                 .as_ref()
-                .map_or("no configuration file".to_string(), |f| {
-                    f.path().display().to_string()
-                });
-            writeln!(out, "configuration valid ({file}, {} settings)", rows.len())?;
+                .map(|f| f.path().display().to_string());
+            let value = serde_json::json!({
+                "valid": true,
+                "file": file,
+                "settings": rows.len(),
+                "warnings": prepared.warnings,
+            });
+            crate::output::report(out, *json, &value, |out| {
+                writeln!(
+                    out,
+                    "configuration valid ({}, {} settings)",
+                    file.as_deref().unwrap_or("no configuration file"),
+                    rows.len()
+                )
+            })?;
         }
     }
     Ok(())
