@@ -20,9 +20,10 @@ risk tier (Low < 0.3 <= Medium < 0.7 <= High).",
     after_help = "Example:\n  retention train --data data/telco_customer_churn.csv --target Churn --id customerID --out model.json\n  retention score --model model.json --data data/telco_customer_churn.csv --out scores.csv"
 )]
 pub struct Cli {
-    /// Configuration file (TOML): any global option, `[log]` and `[serve]` settings, `[app]`.
-    /// Precedence: flag > RETENTIONAI_<NAME> variable > file > default (`retention config show`).
-    #[arg(long, global = true, value_name = "FILE", env = retention_core::config::CONFIG_ENV)]
+    /// Configuration file (TOML): any global option, `[log]` and `[serve]` settings, `[app]`;
+    /// default: the file RETENTIONAI_CONFIG names, if any. Precedence: flag >
+    /// RETENTIONAI_<NAME> variable > file > default (`retention config show`).
+    #[arg(long, global = true, value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// Operations database (SQLite): model registry, prediction log, audit log.
     #[arg(
@@ -437,17 +438,17 @@ pub enum GdprCommand {
 #[derive(Debug, Args)]
 pub struct ServeArgs {
     /// Address to listen on (127.0.0.1 keeps the service on this machine).
-    #[arg(long, default_value = "127.0.0.1")]
+    #[arg(long, default_value = "127.0.0.1", value_parser = clap::builder::NonEmptyStringValueParser::new())]
     pub host: String,
     /// Port to listen on (0 picks a free one; the address is printed at start).
     #[arg(long, default_value_t = 8501)]
     pub port: u16,
     /// How often to look for a new champion, challenger, split, API keys, validations and drift
     /// reports in the database, in milliseconds.
-    #[arg(long, value_name = "MS", default_value_t = 1000)]
+    #[arg(long, value_name = "MS", default_value_t = 1000, value_parser = in_range(1, 86_400_000))]
     pub reload_interval: u64,
     /// Predictions waiting to be logged; beyond this the newest are dropped (and counted).
-    #[arg(long, value_name = "ROWS", default_value_t = 100_000)]
+    #[arg(long, value_name = "ROWS", default_value_t = 100_000, value_parser = count(1, 100_000_000))]
     pub log_queue: usize,
     /// Do not log predictions to the database.
     #[arg(long)]
@@ -456,35 +457,35 @@ pub struct ServeArgs {
     #[arg(long)]
     pub no_auth: bool,
     /// A request taking longer than this is answered 503 (code "timeout"), in milliseconds.
-    #[arg(long, value_name = "MS", default_value_t = 10_000)]
+    #[arg(long, value_name = "MS", default_value_t = 10_000, value_parser = in_range(1, 3_600_000))]
     pub timeout: u64,
     /// Most customers in one /v1/predict/batch request.
-    #[arg(long, value_name = "ROWS", default_value_t = 10_000)]
+    #[arg(long, value_name = "ROWS", default_value_t = 10_000, value_parser = count(1, 10_000_000))]
     pub max_batch: usize,
     /// /health fails when the database's file system has less free space than this, in MiB.
-    #[arg(long, value_name = "MIB", default_value_t = 100)]
+    #[arg(long, value_name = "MIB", default_value_t = 100, value_parser = in_range(0, 1 << 30))]
     pub min_free_disk: u64,
     /// /health fails when this process's resident memory exceeds this, in MiB.
-    #[arg(long, value_name = "MIB", default_value_t = 2048)]
+    #[arg(long, value_name = "MIB", default_value_t = 2048, value_parser = in_range(1, 1 << 30))]
     pub max_memory: u64,
     /// Worker threads (default: one per core).
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = count(1, 4096))]
     pub threads: Option<usize>,
     /// Threads that parse, score and explain (never the workers that answer /live, /ready and
     /// /metrics); requests wait for them in one queue; default: one per core.
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = count(1, 4096))]
     pub scoring_threads: Option<usize>,
     /// Client connections open at once. Past it, a few more are answered on /live, /ready,
     /// /health and /metrics only (503 `overloaded` elsewhere), and the rest are closed at once.
-    #[arg(long, value_name = "N", default_value_t = 512)]
+    #[arg(long, value_name = "N", default_value_t = 512, value_parser = count(1, 1_000_000))]
     pub max_connections: usize,
     /// A connection that does not send a complete request head within this time, new or
     /// between keep-alive requests, is closed, in seconds.
-    #[arg(long, value_name = "SECONDS", default_value_t = 10)]
+    #[arg(long, value_name = "SECONDS", default_value_t = 10, value_parser = in_range(1, 86_400))]
     pub idle_timeout: u64,
     /// Bytes the prediction log's queue may hold; beyond this entries are dropped (and
     /// counted), in MiB.
-    #[arg(long, value_name = "MIB", default_value_t = 64)]
+    #[arg(long, value_name = "MIB", default_value_t = 64, value_parser = count(1, 65_536))]
     pub log_queue_mib: usize,
 }
 
@@ -547,10 +548,10 @@ pub struct LogArgs {
     #[arg(long, global = true, value_name = "FILE")]
     pub log_file: Option<PathBuf>,
     /// Size at which --log-file is rotated, in MiB.
-    #[arg(long, global = true, value_name = "MIB", default_value_t = 100)]
+    #[arg(long, global = true, value_name = "MIB", default_value_t = 100, value_parser = in_range(1, 65_536))]
     pub log_max_mib: u64,
     /// Rotated log files kept besides the current one.
-    #[arg(long, global = true, value_name = "N", default_value_t = 5)]
+    #[arg(long, global = true, value_name = "N", default_value_t = 5, value_parser = count(0, 1000))]
     pub log_keep: usize,
 }
 
@@ -594,4 +595,15 @@ pub struct DoctorArgs {
     /// Print as JSON.
     #[arg(long)]
     pub json: bool,
+}
+
+/// An integer setting within `min..=max` (a bad value is refused by the flag's parser, so also
+/// at start-up from the configuration file or the environment, naming the key).
+fn in_range(min: u64, max: u64) -> clap::builder::RangedU64ValueParser<u64> {
+    clap::builder::RangedU64ValueParser::<u64>::new().range(min..=max)
+}
+
+/// A count setting within `min..=max`.
+fn count(min: u64, max: u64) -> clap::builder::RangedU64ValueParser<usize> {
+    clap::builder::RangedU64ValueParser::<usize>::new().range(min..=max)
 }

@@ -161,7 +161,8 @@ pub fn prepare(command: Command, args: &[OsString]) -> Result<Prepared> {
         let name = name.to_string_lossy();
         if name.starts_with(core_config::ENV_PREFIX) && !known_env.contains(name.as_ref()) {
             warnings.push(format!(
-                "{name} is not a RetentionAI setting (ignored; `retention config show` lists them)"
+                "{name} is not a RetentionAI setting (ignored; {} lists them)",
+                retention_core::error::mention("config show")
             ));
         }
     }
@@ -255,14 +256,21 @@ pub struct Shown {
 /// `retention serve` started now would see them, the app's as the Python module resolves them.
 pub fn effective(prepared: &Prepared, matches: &ArgMatches) -> Result<Vec<Shown>> {
     let keys = keys(&prepared.command);
-    let serve = prepared
-        .command
-        .clone()
-        .try_get_matches_from(["retention", "serve"])
-        .map_err(|e| anyhow!("{}", e.render().to_string().trim()))?;
-    let serve = serve
-        .subcommand_matches("serve")
-        .ok_or_else(|| anyhow!("no serve settings"))?;
+    // `retention serve`'s own flags when it is the command; else as a bare `retention serve`
+    // would see them.
+    let bare;
+    let serve = match matches.subcommand_matches("serve") {
+        Some(m) => m,
+        None => {
+            bare = prepared
+                .command
+                .clone()
+                .try_get_matches_from(["retention", "serve"])
+                .map_err(|e| anyhow!("{}", e.render().to_string().trim()))?;
+            bare.subcommand_matches("serve")
+                .ok_or_else(|| anyhow!("no serve settings"))?
+        }
+    };
     let mut rows = Vec::new();
     for key in &keys {
         let m = if key.serve { serve } else { matches };

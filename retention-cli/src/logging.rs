@@ -41,6 +41,11 @@ pub fn dropped_lines() -> u64 {
 
 /// Installs the log for this process.
 pub fn init(args: &LogArgs) -> Result<LogGuard> {
+    if args.log_level.trim().is_empty() {
+        return Err(anyhow!(
+            "log level is empty (--log-level, RETENTIONAI_LOG_LEVEL or [log] level): use error, warn, info, debug or trace"
+        ));
+    }
     let filter = EnvFilter::builder()
         .parse(&args.log_level)
         .map_err(|e| anyhow!("log level '{}': {e}", args.log_level))?;

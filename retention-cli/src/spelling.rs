@@ -9,7 +9,7 @@ pub struct Flags;
 
 impl Spelling for Flags {
     fn spell(&self, name: &str) -> Option<String> {
-        if name.contains(' ') {
+        if name.contains(' ') || matches!(name, "backup" | "restore" | "doctor") {
             // An operation: the command that runs it.
             return Some(format!("`retention {name}`"));
         }

@@ -145,6 +145,13 @@ impl ConfigFile {
                 toml::Value::Array(_) => {
                     return Err(config_error(path, &key, "expected a single value"));
                 }
+                _ if key.contains('.') => {
+                    return Err(config_error(
+                        path,
+                        &key,
+                        "a quoted key with a dot: write the section as [section] instead",
+                    ));
+                }
                 value => {
                     values.insert(key, value);
                 }
@@ -338,6 +345,13 @@ pub fn resolve(
 /// when neither names one.
 pub fn load_named(explicit: Option<&Path>) -> Result<Option<ConfigFile>> {
     let path = match explicit {
+        Some(p) if p.as_os_str().is_empty() => {
+            return Err(config_error(
+                p,
+                "",
+                "the configuration file's path is empty",
+            ));
+        }
         Some(p) => p.to_path_buf(),
         None => match std::env::var_os(CONFIG_ENV) {
             Some(p) if !p.is_empty() => PathBuf::from(p),
@@ -372,6 +386,8 @@ mod tests {
         assert!(e.contains("serve.port"), "{e}");
         let e = parse("port = \n").unwrap_err().to_string();
         assert!(e.contains("c.toml"), "{e}");
+        let e = parse("\"serve.port\" = 1\n").unwrap_err().to_string();
+        assert!(e.contains("serve.port") && e.contains("quoted"), "{e}");
     }
 
     #[test]

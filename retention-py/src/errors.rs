@@ -17,6 +17,12 @@ pub struct PySpelling;
 
 impl Spelling for PySpelling {
     fn spell(&self, name: &str) -> Option<String> {
+        // Single-word operations.
+        match name {
+            "backup" => return Some("Store.backup()".into()),
+            "restore" | "doctor" => return Some(format!("`retention {name}`")),
+            _ => {}
+        }
         if !name.contains(' ') {
             // A core field is the keyword argument of the same name.
             return Some(format!("{name}="));

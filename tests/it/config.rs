@@ -189,6 +189,20 @@ fn unknown_keys_and_bad_values_are_refused_with_the_key_named() {
         ("[log]\nformat = \"xml\"\n", "log.format", "xml"),
         ("[tls]\ncert = \"c.pem\"\n", "tls.cert", "unknown setting"),
         ("[serve\nport = 1\n", "c.toml", "configuration"),
+        // Values the server would refuse are refused here, by the same parsers.
+        ("[serve]\ntimeout = 0\n", "serve.timeout", "1..=3600000"),
+        (
+            "[serve]\nmax_connections = 99999999999\n",
+            "serve.max_connections",
+            "1..=1000000",
+        ),
+        ("[serve]\nhost = \"\"\n", "serve.host", "value is required"),
+        ("[log]\nkeep = 100000\n", "log.keep", "0..=1000"),
+        (
+            "\"serve.port\" = 1\n[serve]\nport = 2\n",
+            "serve.port",
+            "quoted key",
+        ),
     ];
     for (text, key, also) in cases {
         let file = write(dir.path(), "c.toml", text);
@@ -204,6 +218,17 @@ fn unknown_keys_and_bad_values_are_refused_with_the_key_named() {
         "{}",
         stderr(&o)
     );
+    // An empty log level would silence the log: refused, naming where it is set.
+    let o = show(&["config", "check"], &[("RETENTIONAI_LOG_LEVEL", "")]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("RETENTIONAI_LOG_LEVEL"),
+        "{}",
+        stderr(&o)
+    );
+    // An empty RETENTIONAI_CONFIG names no file.
+    let o = show(&["config", "check"], &[("RETENTIONAI_CONFIG", "")]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let missing = dir.path().join("missing.toml");
     let o = show(
         &[

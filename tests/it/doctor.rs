@@ -143,6 +143,24 @@ fn a_running_server_is_checked_and_one_that_is_down_fails() {
             "{checks:?}"
         );
     }
+    // Owner-only, and never written over what it reports on.
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&bundle)
+        .expect("bundle")
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o077, 0, "{mode:o}");
+    let before = std::fs::read(&db).expect("db");
+    let o = ret(&db, &["doctor", "--bundle", db.to_str().expect("utf-8")]);
+    assert!(
+        !o.status.success() && stderr(&o).contains("bundle"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(std::fs::read(&db).expect("db"), before);
+    let o = ret(&db, &["doctor", "--url", "https://127.0.0.1:1"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("http://"), "{}", stderr(&o));
     let listing = std::process::Command::new("tar")
         .args(["tzf"])
         .arg(&bundle)

@@ -36,6 +36,21 @@ pub fn run(
     if !args.max_backup_age.is_finite() || args.max_backup_age <= 0.0 {
         bail!("--max-backup-age must be a positive number of hours");
     }
+    if let Some(url) = &args.url {
+        target(url)?;
+    }
+    if let Some(bundle) = &args.bundle {
+        // Never over the files it reports on.
+        let mut inputs = vec![db];
+        inputs.extend(log.log_file.as_deref());
+        retention_core::refuse_output_over_inputs("bundle", bundle, &inputs)?;
+        if bundle.is_dir() {
+            bail!(
+                "--bundle {} is a folder: name the file to write",
+                bundle.display()
+            );
+        }
+    }
     let settings = crate::config::effective(prepared, matches)?;
     let mut findings = vec![configuration(prepared)];
     let thresholds = Thresholds {
@@ -156,7 +171,7 @@ fn server(url: &str) -> (Vec<Finding>, Option<String>) {
                 findings.push(Finding::new(
                     &check,
                     Status::Fail,
-                    format!("{url} does not answer: {e:#}"),
+                    format!("{} does not answer: {e:#}", redacted(url)),
                 ));
                 // The others would say the same.
                 break;
@@ -166,64 +181,140 @@ fn server(url: &str) -> (Vec<Finding>, Option<String>) {
     (findings, metrics)
 }
 
-/// `GET path` on an `http://host:port` server: the status and the body.
-fn http_get(url: &str, path: &str) -> Result<(u16, String)> {
+/// The `host:port` of an `http://` URL (port 80 when none is given; IPv6 in brackets).
+fn target(url: &str) -> Result<String> {
     let rest = url
         .strip_prefix("http://")
-        .ok_or_else(|| anyhow!("--url must start with http:// (found '{url}')"))?;
+        .ok_or_else(|| anyhow!("--url must start with http:// (found '{}')", redacted(url)))?;
     let authority = rest.split('/').next().unwrap_or(rest);
-    let with_port = if authority.contains(':') {
-        authority.to_string()
-    } else {
-        format!("{authority}:80")
+    // Credentials are not sent: the health endpoints are open.
+    let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    if host_port.is_empty() {
+        bail!("--url names no host (found '{}')", redacted(url));
+    }
+    let has_port = match host_port.strip_prefix('[') {
+        Some(v6) => v6.contains("]:"),
+        None => host_port.contains(':'),
     };
-    let addr = with_port
+    Ok(if has_port {
+        host_port.to_string()
+    } else {
+        format!("{host_port}:80")
+    })
+}
+
+/// A URL fit for messages and the bundle (a password replaced by `***`).
+fn redacted(url: &str) -> String {
+    retention_core::config::redact("url", url)
+}
+
+/// `GET path` on an `http://host:port` server: the status and the body. The whole exchange
+/// has [`HTTP_TIMEOUT`], whatever the server does.
+fn http_get(url: &str, path: &str) -> Result<(u16, String)> {
+    let target = target(url)?;
+    let addr = target
         .to_socket_addrs()
-        .with_context(|| format!("resolving {authority}"))?
+        .with_context(|| format!("resolving {target}"))?
         .next()
-        .ok_or_else(|| anyhow!("{authority} resolves to no address"))?;
+        .ok_or_else(|| anyhow!("{target} resolves to no address"))?;
+    let deadline = std::time::Instant::now() + HTTP_TIMEOUT;
     let mut stream = TcpStream::connect_timeout(&addr, HTTP_TIMEOUT)?;
-    stream.set_read_timeout(Some(HTTP_TIMEOUT))?;
     stream.set_write_timeout(Some(HTTP_TIMEOUT))?;
     write!(
         stream,
-        "GET {path} HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\nUser-Agent: retention-doctor\r\n\r\n"
+        "GET {path} HTTP/1.1\r\nHost: {target}\r\nConnection: close\r\nUser-Agent: retention-doctor\r\n\r\n"
     )?;
     let mut raw = Vec::new();
-    stream.take(MAX_ANSWER).read_to_end(&mut raw)?;
-    let text = String::from_utf8_lossy(&raw);
-    let (head, body) = text
-        .split_once("\r\n\r\n")
-        .ok_or_else(|| anyhow!("an incomplete HTTP answer"))?;
+    let mut chunk = [0u8; 16 << 10];
+    loop {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        if left.is_zero() {
+            bail!("no complete answer within {} s", HTTP_TIMEOUT.as_secs());
+        }
+        stream.set_read_timeout(Some(left))?;
+        let n = match stream.read(&mut chunk) {
+            Ok(n) => n,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
+                bail!("no complete answer within {} s", HTTP_TIMEOUT.as_secs())
+            }
+            Err(e) => return Err(e.into()),
+        };
+        if n == 0 {
+            break;
+        }
+        raw.extend_from_slice(&chunk[..n]);
+        if raw.len() as u64 > MAX_ANSWER {
+            bail!("an answer larger than {} MiB", MAX_ANSWER >> 20);
+        }
+        if complete(&raw) {
+            break;
+        }
+    }
+    let split = find(&raw, b"\r\n\r\n").ok_or_else(|| anyhow!("an incomplete HTTP answer"))?;
+    let head = String::from_utf8_lossy(&raw[..split]).to_string();
+    let body = &raw[split + 4..];
     let status = head
         .split_whitespace()
         .nth(1)
         .and_then(|s| s.parse().ok())
         .ok_or_else(|| anyhow!("not an HTTP answer"))?;
-    let chunked = head.lines().any(|l| {
-        l.to_ascii_lowercase()
-            .starts_with("transfer-encoding: chunked")
-    });
-    let body = if chunked {
+    let body = if header(&head, "transfer-encoding").is_some_and(|v| v.contains("chunked")) {
         dechunk(body)
     } else {
-        body.to_string()
+        body.to_vec()
     };
-    Ok((status, body))
+    Ok((status, String::from_utf8_lossy(&body).into_owned()))
 }
 
-/// The body of a chunked answer.
-fn dechunk(mut rest: &str) -> String {
-    let mut body = String::new();
-    while let Some((size, after)) = rest.split_once("\r\n") {
-        let Ok(n) = usize::from_str_radix(size.trim(), 16) else {
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+/// A header's value (lower-cased name).
+fn header<'a>(head: &'a str, name: &str) -> Option<&'a str> {
+    head.lines().skip(1).find_map(|l| {
+        let (k, v) = l.split_once(':')?;
+        k.trim().eq_ignore_ascii_case(name).then(|| v.trim())
+    })
+}
+
+/// Whether `raw` holds a whole answer: its head and, when it says its length (or is chunked),
+/// its whole body. Without either the answer ends when the server closes.
+fn complete(raw: &[u8]) -> bool {
+    let Some(split) = find(raw, b"\r\n\r\n") else {
+        return false;
+    };
+    let head = String::from_utf8_lossy(&raw[..split]);
+    let body = &raw[split + 4..];
+    if let Some(n) = header(&head, "content-length").and_then(|v| v.parse::<usize>().ok()) {
+        return body.len() >= n;
+    }
+    if header(&head, "transfer-encoding").is_some_and(|v| v.contains("chunked")) {
+        return body.ends_with(b"0\r\n\r\n");
+    }
+    false
+}
+
+/// The body of a chunked answer, from its bytes.
+fn dechunk(mut rest: &[u8]) -> Vec<u8> {
+    let mut body = Vec::new();
+    while let Some(line_end) = find(rest, b"\r\n") {
+        let size = String::from_utf8_lossy(&rest[..line_end]);
+        let size = size.split(';').next().unwrap_or("").trim();
+        let Ok(n) = usize::from_str_radix(size, 16) else {
             break;
         };
-        if n == 0 || after.len() < n {
+        let data = &rest[line_end + 2..];
+        if n == 0 || data.len() < n {
             break;
         }
-        body.push_str(&after[..n]);
-        rest = after[n..].trim_start_matches("\r\n");
+        body.extend_from_slice(&data[..n]);
+        rest = data[n..].strip_prefix(b"\r\n").unwrap_or(&data[n..]);
     }
     body
 }
@@ -266,7 +357,8 @@ impl Bundle<'_> {
         if let Some(log) = self.log_file {
             files.push(("app.log".into(), tail(log, BUNDLE_LOG_BYTES)));
         }
-        retention_core::atomic_write(path, |w| {
+        // Owner-only: the bundle holds the registry's details and recent audit entries.
+        retention_core::atomic_write_private(path, |w| {
             let gz = flate2::write::GzEncoder::new(w, flate2::Compression::default());
             let mut tar = tar::Builder::new(gz);
             for (name, bytes) in &files {
@@ -351,4 +443,31 @@ fn tail(path: &Path, bytes: u64) -> Vec<u8> {
         Ok(buf)
     };
     read().unwrap_or_else(|e| format!("(no log: {}: {e})\n", path.display()).into_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chunked_bodies_are_joined_as_bytes() {
+        // "é" is two bytes, split across the two chunks.
+        let body = b"2\r\na\xc3\r\n2\r\n\xa9b\r\n0\r\n\r\n";
+        assert_eq!(String::from_utf8(dechunk(body)).unwrap(), "aéb");
+        assert!(complete(
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"
+        ));
+        assert!(complete(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"));
+        assert!(!complete(b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nok"));
+    }
+
+    #[test]
+    fn urls_name_their_host_and_port() {
+        assert_eq!(target("http://localhost:8501").unwrap(), "localhost:8501");
+        assert_eq!(target("http://[::1]").unwrap(), "[::1]:80");
+        assert_eq!(target("http://[::1]:9/x").unwrap(), "[::1]:9");
+        assert_eq!(target("http://ops:pw@h:1/").unwrap(), "h:1");
+        let e = target("https://ops:secret@h").unwrap_err().to_string();
+        assert!(e.contains("http://") && !e.contains("secret"), "{e}");
+    }
 }

@@ -138,7 +138,7 @@ pub fn run(db: &Path, args: &ServeArgs, settings: &[crate::config::Shown]) -> Re
         bail!("--scoring-threads must be at least 1");
     }
     let room = connection_room();
-    let max_connections = args.max_connections as u64 + OVERFLOW_CONNECTIONS as u64;
+    let max_connections = (args.max_connections as u64).saturating_add(OVERFLOW_CONNECTIONS as u64);
     if max_connections > room {
         bail!(
             "--max-connections {} (+{OVERFLOW_CONNECTIONS} for health checks) does not fit the {room} file descriptors this process may open; lower it or raise `ulimit -n`",

@@ -6,6 +6,9 @@ use serde::{Deserialize, Serialize};
 use super::{AuditAction, Store, db_error, insert_audit, now_rfc3339, store_error};
 use crate::error::{Error, Result, mention};
 
+/// Longest grace period of a rotated key: a year (dates stay four-digit, so they compare as text).
+pub const MAX_GRACE: std::time::Duration = std::time::Duration::from_secs(366 * 86_400);
+
 /// Start of every API key, so that a leaked key is recognisable (e.g. by secret scanners).
 pub const API_KEY_PREFIX: &str = "rai_";
 
@@ -86,11 +89,18 @@ impl Store {
         actor: &str,
     ) -> Result<(ApiKeyInfo, String, ApiKeyInfo)> {
         let name = name.trim();
+        if grace > MAX_GRACE {
+            return Err(Error::param(
+                "grace",
+                format!("at most {} days", MAX_GRACE.as_secs() / 86_400),
+            ));
+        }
         let (key, info) = new_key(name, actor)?;
-        let grace = chrono::Duration::from_std(grace)
-            .map_err(|_| Error::param("grace", "a grace period of at most a few years"))?;
-        let until =
-            (chrono::Utc::now() + grace).to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        let until = chrono::Duration::from_std(grace)
+            .ok()
+            .and_then(|g| chrono::Utc::now().checked_add_signed(g))
+            .ok_or_else(|| Error::param("grace", "too long"))?
+            .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
         let path = self.path.clone();
         let e = |e: rusqlite::Error| db_error(&path, e);
         let tx = self.conn.transaction().map_err(e)?;
