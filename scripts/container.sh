@@ -59,6 +59,19 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# Waits up to $2 seconds for $1 to answer 200; else shows the container's log and fails.
+wait_for() {
+  local deadline=$((SECONDS + $2))
+  until curl -sf "$1" >/dev/null 2>&1; do
+    if [ "$SECONDS" -ge "$deadline" ]; then
+      echo "$1 did not answer within $2 s; the container's log:" >&2
+      "${podman[@]}" logs "$NAME" >&2 || true
+      exit 1
+    fi
+    sleep 0.2
+  done
+}
+
 if ! "${podman[@]}" image exists "$BASE"; then
   mirror="${MIRROR:-$( { cat /etc/apt/sources.list /etc/apt/sources.list.d/* 2>/dev/null || true; } \
     | grep -oE 'https?://[^ ]*debian[^ ]*' | grep -v -e security -e snapshot | head -n1 || true)}"
@@ -94,16 +107,7 @@ if [ "$mode" = app ]; then
   # The app listens on 8502 inside; with the host network, run it on APP_PORT instead.
   "${podman[@]}" run -d --name "$NAME" --network host --pids-limit 0 -v "$data:/var/lib/retentionai" \
     "$IMAGE" --server.port "$APP_PORT" >/dev/null 2> >(quiet_systemd)
-  ready=""
-  for _ in $(seq 1 150); do
-    if curl -sf "http://127.0.0.1:$APP_PORT/_stcore/health" >/dev/null 2>&1; then ready=1; break; fi
-    sleep 0.2
-  done
-  if [ -z "$ready" ]; then
-    echo "the app did not become healthy; its log:" >&2
-    "${podman[@]}" logs "$NAME" >&2 || true
-    exit 1
-  fi
+  wait_for "http://127.0.0.1:$APP_PORT/_stcore/health" 30
   echo "/_stcore/health: $(curl -s "http://127.0.0.1:$APP_PORT/_stcore/health")"
   curl -sf "http://127.0.0.1:$APP_PORT/" | grep -q '<title>' && echo "the app's page is served"
   echo "runs as uid $("${podman[@]}" exec "$NAME" id -u)"
@@ -148,16 +152,7 @@ key="$("${run[@]}" "$IMAGE" auth create-key --name container-check 2>/dev/null)"
 echo "== starting (port $PORT) =="
 "${podman[@]}" run -d --name "$NAME" --network host --pids-limit 0 \
   -v "$data:/var/lib/retentionai" -e "RETENTIONAI_PORT=$PORT" "$IMAGE" >/dev/null 2> >(quiet_systemd)
-ready=""
-for _ in $(seq 1 100); do
-  if curl -sf "http://127.0.0.1:$PORT/ready" >/dev/null 2>&1; then ready=1; break; fi
-  sleep 0.2
-done
-if [ -z "$ready" ]; then
-  echo "the container did not become ready; its log:" >&2
-  "${podman[@]}" logs "$NAME" >&2 || true
-  exit 1
-fi
+wait_for "http://127.0.0.1:$PORT/ready" 20
 echo "/ready: $(curl -s "http://127.0.0.1:$PORT/ready")"
 customer="$(python3 - <<'PY'
 import csv, json

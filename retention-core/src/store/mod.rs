@@ -249,9 +249,8 @@ pub(crate) fn store_error(context: impl Into<String>) -> Error {
 pub fn default_actor() -> String {
     crate::config::env_var("actor")
         .map(|(v, _)| v)
-        .ok_or(())
-        .or_else(|()| std::env::var("USER"))
-        .unwrap_or_else(|_| "unknown".into())
+        .or_else(|| std::env::var("USER").ok())
+        .unwrap_or_else(|| "unknown".into())
 }
 
 /// Current time, RFC 3339 UTC with milliseconds.
