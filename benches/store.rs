@@ -43,7 +43,7 @@ fn bench_log(c: &mut Criterion) {
             b.iter_with_setup(
                 || {
                     let dir = tempfile::tempdir().expect("temp dir");
-                    let mut store = Store::open(&dir.path().join("bench.db")).expect("open");
+                    let mut store = Store::open(dir.path().join("bench.db")).expect("open");
                     let version = store
                         .register(&artifact, "", "bench")
                         .expect("register")

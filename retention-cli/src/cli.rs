@@ -25,14 +25,15 @@ pub struct Cli {
     /// RETENTIONAI_<NAME> variable > file > default (`retention config show`).
     #[arg(long, global = true, value_name = "FILE")]
     pub config: Option<PathBuf>,
-    /// Operations database (SQLite): model registry, prediction log, audit log.
+    /// Operations database: a SQLite file path, or a postgres://user@host/db URL (shared by
+    /// several processes). Holds the model registry, prediction log, API keys and audit log.
     #[arg(
         long,
         global = true,
-        value_name = "PATH",
+        value_name = "PATH|URL",
         default_value = retention_core::store::DEFAULT_DB
     )]
-    pub db: PathBuf,
+    pub db: retention_core::store::Db,
     #[command(flatten)]
     pub log: LogArgs,
     #[command(subcommand)]

@@ -81,7 +81,7 @@ fn run(
     };
     let mut out = io::BufWriter::new(stdio::Renaming::new(sink, plan.names()));
     let mut code = ExitCode::SUCCESS;
-    let db = cli.db.as_path();
+    let db = &cli.db;
     match &cli.command {
         Command::Train(args) => commands::train::run(args, &mut out)?,
         Command::Score(args) => commands::score::run(db, args, &mut out)?,

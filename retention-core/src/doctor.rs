@@ -11,7 +11,7 @@ use std::path::Path;
 use serde::Serialize;
 
 use crate::error::Error;
-use crate::store::{Store, verify_backup};
+use crate::store::{Db, Store, verify_backup};
 
 /// How a check came out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -80,9 +80,11 @@ impl Default for Thresholds {
 
 /// Every check of the database at `db` and what it holds. Never fails: a check that cannot
 /// run is a failed finding.
-pub fn examine(db: &Path, t: &Thresholds) -> Vec<Finding> {
+pub fn examine(db: &Db, t: &Thresholds) -> Vec<Finding> {
     let mut findings = Vec::new();
-    findings.push(disk(db, t));
+    if let Some(file) = db.file() {
+        findings.push(disk(file, t));
+    }
     let store = match Store::open_existing(db) {
         Ok(s) => s,
         Err(e) => {
@@ -92,10 +94,13 @@ pub fn examine(db: &Path, t: &Thresholds) -> Vec<Finding> {
     };
     findings.insert(
         0,
-        Finding::new("database", Status::Ok, format!("{} answers", db.display())),
+        Finding::new("database", Status::Ok, format!("{db} answers")),
     );
     findings.push(integrity(&store));
-    findings.push(permissions(&store, db));
+    // A PostgreSQL server's disk and access are its own to watch (its roles, its monitoring).
+    if let Some(file) = db.file() {
+        findings.push(permissions(&store, file));
+    }
     match store.aliases() {
         Ok(aliases) => {
             findings.push(model(&store, "champion", aliases.champion));

@@ -124,7 +124,7 @@ pub enum Error {
     #[error("{0}")]
     Registry(String),
 
-    /// The operations store (SQLite) refused or failed; the message names the database.
+    /// The operations store (SQLite or PostgreSQL) refused or failed; the message names the database.
     #[error(
         "store: {context}{}",
         .source.as_ref().map(|e| format!(": {e}")).unwrap_or_default()
@@ -132,9 +132,9 @@ pub enum Error {
     Store {
         /// What failed, naming the database.
         context: String,
-        /// SQLite's own error, when SQLite reported the failure (its message ends the text).
+        /// The database's own error, when it reported the failure (its message ends the text).
         #[source]
-        source: Option<crate::store::SqliteError>,
+        source: Option<crate::store::DbError>,
     },
 
     /// A configuration file or setting was refused; the message names the file and the key.
@@ -194,6 +194,12 @@ pub fn name_list<S: AsRef<str>>(names: &[S]) -> String {
 }
 
 impl Error {
+    /// Whether the operation may succeed if tried again: the store's database was unreachable,
+    /// restarting or busy ([`crate::store::DbError::is_transient`]).
+    pub fn is_transient(&self) -> bool {
+        matches!(self, Error::Store { source: Some(e), .. } if e.is_transient())
+    }
+
     /// Shorthand for [`Error::InvalidParameter`].
     pub fn param(name: impl Into<String>, reason: impl Into<String>) -> Self {
         Error::InvalidParameter {

@@ -22,7 +22,7 @@ use crate::store::{self, Promotion, PromotionAction, Store, StoredReport, Valida
 /// for an unknown version.
 pub fn version_of(store: &Store, reference: &ModelRef) -> Result<i64> {
     let aliases = store.aliases()?;
-    let db = store.path().display();
+    let db = store.db();
     match reference {
         ModelRef::Version(v) => Ok(store.version_info(*v)?.version),
         ModelRef::Champion => aliases.champion.ok_or_else(|| {
@@ -67,7 +67,7 @@ pub fn router(store: &Store) -> Result<Router> {
     let Some(champion) = aliases.champion else {
         return Err(Error::Registry(format!(
             "{} has no champion: name a model or promote a version",
-            store.path().display()
+            store.db()
         )));
     };
     let challenger = match aliases.challenger {
@@ -324,7 +324,7 @@ pub fn start_ab(
     let Some(champion) = aliases.champion else {
         return Err(Error::Registry(format!(
             "{} has no champion to test against: promote one first",
-            store.path().display()
+            store.db()
         )));
     };
     if challenger == champion {
@@ -376,7 +376,7 @@ pub fn stop_ab(store: &mut Store, actor: &str) -> Result<i64> {
     let Some(challenger) = store.aliases()?.challenger else {
         return Err(Error::Registry(format!(
             "no A/B test is running in {}",
-            store.path().display()
+            store.db()
         )));
     };
     store.change_aliases(
@@ -401,7 +401,7 @@ pub fn rollback(store: &mut Store, reason: &str, actor: &str) -> Result<(i64, i6
     let Some(current) = store.aliases()?.champion else {
         return Err(Error::Registry(format!(
             "{} has no champion to roll back",
-            store.path().display()
+            store.db()
         )));
     };
     let previous = store

@@ -71,13 +71,18 @@ fn gate(min_auc: f64, min_accuracy: f64, margin: f64) -> Gate {
 
 #[pymethods]
 impl Store {
-    /// Opens (or creates) the database at `path`. `actor` names who acts in the audit log
+    /// Opens (or creates) the store at `path`: a SQLite file, or a `postgres://` URL of a
+    /// PostgreSQL database shared with other processes. `actor` names who acts in the audit log
     /// (default: `RETENTIONAI_ACTOR`, else the login name).
     #[new]
     #[pyo3(signature = (path, actor = None))]
     fn new(py: Python<'_>, path: PathBuf, actor: Option<String>) -> PyResult<Self> {
+        let db = match path.to_str() {
+            Some(text) => retention_core::store::Db::parse(text).py_err(py)?,
+            None => retention_core::store::Db::File(path),
+        };
         let store = py
-            .detach(|| retention_core::store::Store::open(&path))
+            .detach(|| retention_core::store::Store::open(&db))
             .py_err(py)?;
         Ok(Store {
             inner: Mutex::new(store),
@@ -85,10 +90,10 @@ impl Store {
         })
     }
 
-    /// The database file.
+    /// The database: the SQLite file, or the PostgreSQL URL without its password.
     #[getter]
     fn path(&self, py: Python<'_>) -> PyResult<PathBuf> {
-        self.with(py, |s| Ok(s.path().to_path_buf()))
+        self.with(py, |s| Ok(s.db().display_path()))
     }
 
     /// Registers a model (once per artifact: the same bytes return the same version).

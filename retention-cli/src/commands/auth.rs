@@ -1,7 +1,7 @@
 //! `retention auth`: API keys for `retention serve`.
 
+use retention_core::store::Db;
 use std::io::Write;
-use std::path::Path;
 
 use anyhow::Result;
 use retention_core::store::Store;
@@ -10,7 +10,7 @@ use crate::cli::AuthCommand;
 use crate::commands::registry::actor;
 use crate::output::Table;
 
-pub fn run(db: &Path, cmd: &AuthCommand, out: &mut dyn Write) -> Result<()> {
+pub fn run(db: &Db, cmd: &AuthCommand, out: &mut dyn Write) -> Result<()> {
     match cmd {
         AuthCommand::CreateKey { name, json } => {
             let mut store = Store::open(db)?;

@@ -1,7 +1,7 @@
 //! `retention backup` and `retention restore`.
 
+use retention_core::store::Db;
 use std::io::Write;
-use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::{Result, bail};
@@ -24,7 +24,7 @@ fn warn_skipped(manifest: &store::BackupManifest) {
 /// `retention backup`: exit 0 when everything was backed up; exit 3 (a check that ran and
 /// failed) when the backup was written but a model version is corrupt in the database and could
 /// not be copied, so that a scheduled backup does not hide a damaged registry.
-pub fn backup(db: &Path, args: &BackupArgs, out: &mut dyn Write) -> Result<ExitCode> {
+pub fn backup(db: &Db, args: &BackupArgs, out: &mut dyn Write) -> Result<ExitCode> {
     match &args.command {
         Some(BackupCommand::Verify { dir, json }) => {
             let manifest = store::verify_backup(dir)?;
@@ -59,7 +59,7 @@ pub fn backup(db: &Path, args: &BackupArgs, out: &mut dyn Write) -> Result<ExitC
                 writeln!(
                     out,
                     "Backed up {} to {} ({} files; keeping the newest {}, removed {}).",
-                    db.display(),
+                    db,
                     manifest.dir.display(),
                     manifest.files.len(),
                     args.keep.max(1),
@@ -86,16 +86,11 @@ pub fn backup(db: &Path, args: &BackupArgs, out: &mut dyn Write) -> Result<ExitC
     Ok(ExitCode::SUCCESS)
 }
 
-pub fn restore(db: &Path, args: &RestoreArgs, out: &mut dyn Write) -> Result<()> {
+pub fn restore(db: &Db, args: &RestoreArgs, out: &mut dyn Write) -> Result<()> {
     let aside = store::restore(&args.from, db)?;
     let value = serde_json::json!({ "restored": db, "from": args.from, "kept_aside": aside });
     output::report(out, args.json, &value, |out| {
-        writeln!(
-            out,
-            "Restored {} from {}.",
-            db.display(),
-            args.from.display()
-        )?;
+        writeln!(out, "Restored {} from {}.", db, args.from.display())?;
         if let Some(p) = &aside {
             writeln!(
                 out,

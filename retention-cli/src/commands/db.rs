@@ -1,7 +1,7 @@
 //! `retention db …`: check, optimize and clean up the operations database.
 
+use retention_core::store::Db;
 use std::io::Write;
-use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::Result;
@@ -11,7 +11,7 @@ use crate::cli::DbCommand;
 use crate::commands::registry::{CHECK_FAILED, actor, open_existing};
 use crate::output::{self, Table};
 
-pub fn db(db: &Path, cmd: &DbCommand, out: &mut dyn Write) -> Result<ExitCode> {
+pub fn db(db: &Db, cmd: &DbCommand, out: &mut dyn Write) -> Result<ExitCode> {
     match cmd {
         DbCommand::Check { json } => {
             let store = open_existing(db)?;
@@ -22,7 +22,7 @@ pub fn db(db: &Path, cmd: &DbCommand, out: &mut dyn Write) -> Result<ExitCode> {
                 writeln!(
                     out,
                     "{}: schema version {}, {:.1} MB",
-                    db.display(),
+                    db,
                     report.schema_version,
                     report.size_bytes as f64 / 1e6
                 )?;
@@ -66,7 +66,7 @@ pub fn db(db: &Path, cmd: &DbCommand, out: &mut dyn Write) -> Result<ExitCode> {
                 writeln!(
                     out,
                     "Optimized {}: {:.1} MB -> {:.1} MB.",
-                    db.display(),
+                    db,
                     before as f64 / 1e6,
                     after as f64 / 1e6
                 )

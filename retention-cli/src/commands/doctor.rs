@@ -1,6 +1,7 @@
 //! `retention doctor`: the core's checkup of the installation, plus what only the command can
 //! check (its configuration, a running server), and the diagnostics bundle.
 
+use retention_core::store::Db;
 use std::io::{Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
 use std::path::Path;
@@ -26,7 +27,7 @@ const BUNDLE_AUDIT_ENTRIES: usize = 500;
 const BUNDLE_LOG_BYTES: u64 = 2 << 20;
 
 pub fn run(
-    db: &Path,
+    db: &Db,
     args: &DoctorArgs,
     log: &LogArgs,
     prepared: &Prepared,
@@ -41,7 +42,7 @@ pub fn run(
     }
     if let Some(bundle) = &args.bundle {
         // Never over the files it reports on.
-        let mut inputs = vec![db];
+        let mut inputs: Vec<&Path> = db.file().into_iter().collect();
         inputs.extend(log.log_file.as_deref());
         retention_core::refuse_output_over_inputs("bundle", bundle, &inputs)?;
         if bundle.is_dir() {
@@ -321,7 +322,7 @@ fn dechunk(mut rest: &[u8]) -> Vec<u8> {
 
 /// What goes into a diagnostics bundle.
 struct Bundle<'a> {
-    db: &'a Path,
+    db: &'a Db,
     settings: &'a [crate::config::Shown],
     findings: &'a [Finding],
     metrics: Option<&'a str>,
@@ -392,7 +393,7 @@ fn versions() -> String {
 }
 
 /// Statistics, aliases, versions and recent audit entries (key material left out).
-fn database(db: &Path) -> serde_json::Value {
+fn database(db: &Db) -> serde_json::Value {
     let store = match retention_core::store::Store::open_existing(db) {
         Ok(s) => s,
         Err(e) => return serde_json::json!({ "error": e.to_string() }),
@@ -418,7 +419,7 @@ fn database(db: &Path) -> serde_json::Value {
         Ok(serde_json::Value::Array(recent))
     }));
     serde_json::json!({
-        "path": db.display().to_string(),
+        "path": db.to_string(),
         "statistics": stats,
         "aliases": aliases,
         "versions": versions,

@@ -1,5 +1,6 @@
 //! `retention drift`
 
+use retention_core::store::Db;
 use std::io::Write;
 use std::process::ExitCode;
 
@@ -14,7 +15,7 @@ use crate::output::{self, Table};
 /// Exit status when the verdict reaches `--fail-on` (1 is an error, 2 bad arguments).
 const DRIFT_EXIT: u8 = 3;
 
-pub fn run(db: &std::path::Path, args: &DriftArgs, out: &mut dyn Write) -> Result<ExitCode> {
+pub fn run(db: &Db, args: &DriftArgs, out: &mut dyn Write) -> Result<ExitCode> {
     if let Some(path) = &args.out {
         crate::commands::registry::refuse_output_over_inputs(
             "output",
@@ -111,8 +112,8 @@ fn options(args: &DriftArgs) -> Result<DriftOptions> {
 /// Records the verdict in the operations database, when it exists: monitoring reads the latest
 /// from there (`retention serve` exports it as retentionai_data_drift_score). A database that
 /// does not exist is not created; a failure is a warning.
-fn record(db: &std::path::Path, args: &DriftArgs, report: &DriftReport) {
-    if !db.exists() {
+fn record(db: &Db, args: &DriftArgs, report: &DriftReport) {
+    if db.file().is_some_and(|f| !f.exists()) {
         return;
     }
     let recorded = retention_core::store::Store::open_existing(db).and_then(|store| {
@@ -123,10 +124,7 @@ fn record(db: &std::path::Path, args: &DriftArgs, report: &DriftReport) {
         )
     });
     if let Err(e) = recorded {
-        output::warn(&format!(
-            "the drift report was not recorded in {}: {e}",
-            db.display()
-        ));
+        output::warn(&format!("the drift report was not recorded in {}: {e}", db));
     }
 }
 

@@ -8,7 +8,7 @@ use retention_core::data::read_table_columns;
 use crate::cli::EvaluateArgs;
 use crate::output;
 
-pub fn run(db: &std::path::Path, args: &EvaluateArgs, out: &mut dyn Write) -> Result<()> {
+pub fn run(db: &retention_core::store::Db, args: &EvaluateArgs, out: &mut dyn Write) -> Result<()> {
     let (model, _) = crate::commands::registry::resolve(db, &args.model)?;
     // Only the model's columns are decoded from a Parquet file.
     let raw = read_table_columns(&args.data, Some(&model.input_columns(true)))?;

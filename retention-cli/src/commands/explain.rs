@@ -12,7 +12,7 @@ use retention_core::prelude::*;
 use crate::cli::{ExplainArgs, ImportanceArgs};
 use crate::output::Table;
 
-pub fn run(db: &std::path::Path, args: &ExplainArgs, out: &mut dyn Write) -> Result<()> {
+pub fn run(db: &retention_core::store::Db, args: &ExplainArgs, out: &mut dyn Write) -> Result<()> {
     if let Some(path) = &args.out {
         crate::commands::registry::refuse_output_over_inputs(
             "output",
@@ -91,7 +91,11 @@ pub fn run(db: &std::path::Path, args: &ExplainArgs, out: &mut dyn Write) -> Res
     Ok(())
 }
 
-pub fn importance(db: &std::path::Path, args: &ImportanceArgs, out: &mut dyn Write) -> Result<()> {
+pub fn importance(
+    db: &retention_core::store::Db,
+    args: &ImportanceArgs,
+    out: &mut dyn Write,
+) -> Result<()> {
     let (model, _) = crate::commands::registry::resolve(db, &args.model)?;
     let table = read_table_columns(&args.data, Some(&model.input_columns(false)))?;
     let raw = table.frame;

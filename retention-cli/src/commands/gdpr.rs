@@ -1,5 +1,6 @@
 //! `retention gdpr …`: access and erasure requests, and the monthly report.
 
+use retention_core::store::Db;
 use std::io::Write;
 use std::path::Path;
 
@@ -10,7 +11,7 @@ use crate::cli::GdprCommand;
 use crate::commands::registry::{actor, open_existing, warn_if_shared};
 use crate::output::Table;
 
-pub fn gdpr(db: &Path, cmd: &GdprCommand, out: &mut dyn Write) -> Result<()> {
+pub fn gdpr(db: &Db, cmd: &GdprCommand, out: &mut dyn Write) -> Result<()> {
     match cmd {
         GdprCommand::Export {
             customer_id,
@@ -37,9 +38,10 @@ pub fn gdpr(db: &Path, cmd: &GdprCommand, out: &mut dyn Write) -> Result<()> {
     }
 }
 
-fn export(db: &Path, customer_id: &str, file: Option<&Path>, out: &mut dyn Write) -> Result<()> {
+fn export(db: &Db, customer_id: &str, file: Option<&Path>, out: &mut dyn Write) -> Result<()> {
     if let Some(path) = file {
-        retention_core::refuse_output_over_inputs("output", path, &[db])?;
+        let inputs: Vec<&std::path::Path> = db.file().into_iter().collect();
+        retention_core::refuse_output_over_inputs("output", path, &inputs)?;
     }
     let store = open_existing(db)?;
     warn_if_shared(&store);
@@ -63,7 +65,7 @@ fn export(db: &Path, customer_id: &str, file: Option<&Path>, out: &mut dyn Write
     Ok(())
 }
 
-fn delete(db: &Path, customer_id: &str, json: bool, out: &mut dyn Write) -> Result<()> {
+fn delete(db: &Db, customer_id: &str, json: bool, out: &mut dyn Write) -> Result<()> {
     let mut store = open_existing(db)?;
     warn_if_shared(&store);
     let removed = store.gdpr_delete(customer_id, &actor())?;
@@ -77,7 +79,7 @@ fn delete(db: &Path, customer_id: &str, json: bool, out: &mut dyn Write) -> Resu
         writeln!(
             out,
             "Erased {removed} rows about the customer from {} (overwritten, write-ahead log truncated); the audit log keeps only a salted hash of the id.",
-            db.display()
+            db
         )?;
         if !backups.is_empty() {
             writeln!(

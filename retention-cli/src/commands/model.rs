@@ -1,5 +1,6 @@
 //! `retention model …`: the registry (register, list, validate, promote, A/B, rollback, compare).
 
+use retention_core::store::Db;
 use std::io::Write;
 use std::path::Path;
 use std::process::ExitCode;
@@ -23,7 +24,7 @@ fn gate(args: &GateArgs) -> Gate {
     }
 }
 
-pub fn model(db: &Path, cmd: &ModelCommand, out: &mut dyn Write) -> Result<ExitCode> {
+pub fn model(db: &Db, cmd: &ModelCommand, out: &mut dyn Write) -> Result<ExitCode> {
     match cmd {
         ModelCommand::Register { model, notes, json } => register(db, model, notes, *json, out)?,
         ModelCommand::List { json } => list(db, *json, out)?,
@@ -86,7 +87,7 @@ pub fn model(db: &Path, cmd: &ModelCommand, out: &mut dyn Write) -> Result<ExitC
     Ok(ExitCode::SUCCESS)
 }
 
-fn register(db: &Path, model: &Path, notes: &str, json: bool, out: &mut dyn Write) -> Result<()> {
+fn register(db: &Db, model: &Path, notes: &str, json: bool, out: &mut dyn Write) -> Result<()> {
     // Bounded read, and the file's own name in any complaint about its contents.
     let bytes = read_model_file(model)?;
     ChurnModel::from_bytes(&bytes, model)?;
@@ -110,13 +111,13 @@ fn register(db: &Path, model: &Path, notes: &str, json: bool, out: &mut dyn Writ
             v.version,
             v.algorithm,
             &v.sha256[..12],
-            db.display()
+            db
         )?;
     }
     Ok(())
 }
 
-fn list(db: &Path, json: bool, out: &mut dyn Write) -> Result<()> {
+fn list(db: &Db, json: bool, out: &mut dyn Write) -> Result<()> {
     let store = open_existing(db)?;
     let aliases = store.aliases()?;
     let versions = store.versions()?;
@@ -173,7 +174,7 @@ fn list(db: &Path, json: bool, out: &mut dyn Write) -> Result<()> {
         ]);
     }
     if versions.is_empty() {
-        writeln!(out, "No versions registered in {}.", db.display())?;
+        writeln!(out, "No versions registered in {}.", db)?;
     } else {
         table.write(out)?;
     }
@@ -181,7 +182,7 @@ fn list(db: &Path, json: bool, out: &mut dyn Write) -> Result<()> {
 }
 
 fn validate(
-    db: &Path,
+    db: &Db,
     version: &str,
     data: &Path,
     gate: &Gate,
@@ -258,7 +259,7 @@ fn warn_forced(checks: &[GateCheck]) {
 }
 
 fn promote(
-    db: &Path,
+    db: &Db,
     version: Option<&str>,
     data: Option<&Path>,
     gate: &Gate,
@@ -302,7 +303,7 @@ fn promote(
 }
 
 fn ab(
-    db: &Path,
+    db: &Db,
     challenger: Option<&str>,
     split: f64,
     off: bool,
@@ -338,7 +339,7 @@ fn ab(
 }
 
 fn compare(
-    db: &Path,
+    db: &Db,
     outcomes: &Path,
     target: Option<&str>,
     id: Option<&str>,

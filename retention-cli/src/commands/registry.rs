@@ -1,6 +1,7 @@
 //! What the commands over the store share: resolving `--model` (a file or a registry
 //! reference), opening the database, who is acting, and the exit status of a failed check.
 
+use retention_core::store::Db;
 use std::path::Path;
 
 use anyhow::{Context, Result};
@@ -10,7 +11,7 @@ use retention_core::registry;
 use retention_core::store::Store;
 
 /// The model named by `--model`, and its registry version when it came from the registry.
-pub fn resolve(db: &Path, spec: &str) -> Result<(ChurnModel, Option<i64>)> {
+pub fn resolve(db: &Db, spec: &str) -> Result<(ChurnModel, Option<i64>)> {
     match ModelRef::parse(spec) {
         ModelRef::File(path) => Ok((ChurnModel::load(&path)?, None)),
         reference => {
@@ -37,12 +38,12 @@ pub fn refuse_output_over_inputs(
     output: &Path,
     data: &[&Path],
     model: Option<&str>,
-    db: &Path,
+    db: &Db,
 ) -> Result<()> {
     let model = model.and_then(model_file);
     let mut inputs: Vec<&Path> = data.to_vec();
     inputs.extend(model.as_deref());
-    inputs.push(db);
+    inputs.extend(db.file());
     Ok(retention_core::refuse_output_over_inputs(
         field, output, &inputs,
     )?)
@@ -59,25 +60,25 @@ pub fn parse_reference(spec: &str) -> Result<ModelRef> {
 }
 
 /// Champion and challenger as the store routes them.
-pub fn router(db: &Path) -> Result<Router> {
+pub fn router(db: &Db) -> Result<Router> {
     let store = open_existing(db).context(
         "no --model given, so the registry's champion is used, but there is no database",
     )?;
     registry::router(&store).map_err(|e| match e {
         retention_core::Error::Registry(_) => anyhow::anyhow!(
             "no --model given and {} has no champion: pass --model FILE or promote a version",
-            db.display()
+            db
         ),
         other => other.into(),
     })
 }
 
 /// Opens a database that must already exist.
-pub fn open_existing(db: &Path) -> Result<Store> {
+pub fn open_existing(db: &Db) -> Result<Store> {
     Store::open_existing(db).with_context(|| {
         format!(
             "database {} (set --db or RETENTIONAI_DB; `retention model register` creates one)",
-            db.display()
+            db
         )
     })
 }

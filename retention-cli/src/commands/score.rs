@@ -1,5 +1,6 @@
 //! `retention score`
 
+use retention_core::store::Db;
 use std::io::Write;
 
 use std::path::Path;
@@ -16,7 +17,7 @@ use crate::cli::ScoreArgs;
 use crate::commands::registry;
 use crate::output::{self, Progress as Bar, Table};
 
-pub fn run(db: &Path, args: &ScoreArgs, out: &mut dyn Write) -> Result<()> {
+pub fn run(db: &Db, args: &ScoreArgs, out: &mut dyn Write) -> Result<()> {
     registry::refuse_output_over_inputs(
         "output",
         &args.out,
@@ -94,7 +95,7 @@ pub fn run(db: &Path, args: &ScoreArgs, out: &mut dyn Write) -> Result<()> {
             out,
             "Logged {} new rows to {} (batch {}; rows already logged under it are skipped).",
             batch.logged,
-            store.path().display(),
+            store.db(),
             batch.batch_id
         )?;
     }
@@ -149,7 +150,7 @@ fn show_head(output: &Path, show: usize, out: &mut dyn Write) -> Result<()> {
 
 /// Opens the store and starts the batch the scored rows are logged under; a model file is
 /// registered first (once, by its checksum) so its rows name a version.
-fn start_log(db: &Path, args: &ScoreArgs, scorer: &mut Scorer) -> Result<(Store, PredictionLog)> {
+fn start_log(db: &Db, args: &ScoreArgs, scorer: &mut Scorer) -> Result<(Store, PredictionLog)> {
     let mut store = Store::open(db)?;
     if let Scorer::Direct { version, .. } = scorer
         && version.is_none()

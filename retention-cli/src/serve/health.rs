@@ -1,8 +1,8 @@
 //! `/health`: the database answers, a champion is loaded, the database's disk has room, and this
 //! process's memory is within its limit. Each check says what it saw.
 
+use retention_core::store::Db;
 use std::collections::BTreeMap;
-use std::path::Path;
 
 use serde::Serialize;
 
@@ -134,8 +134,9 @@ fn memory_check(state: &AppState) -> Check {
 }
 
 /// Bytes available to this user on the file system holding the database `db`.
-pub fn database_free_bytes(db: &Path) -> Option<u64> {
-    let dir = retention_core::parent_dir(db);
+/// (None for PostgreSQL: the server's disk is its own to watch.)
+pub fn database_free_bytes(db: &Db) -> Option<u64> {
+    let dir = retention_core::parent_dir(db.file()?);
     retention_core::free_bytes(&dir)
 }
 
@@ -153,8 +154,9 @@ mod tests {
 
     #[test]
     fn free_space_and_memory_are_measured() {
-        assert!(database_free_bytes(Path::new("x.db")).is_some_and(|b| b > 0));
-        assert!(database_free_bytes(Path::new("/no/such/dir/x.db")).is_none());
+        assert!(database_free_bytes(&Db::File("x.db".into())).is_some_and(|b| b > 0));
+        assert!(database_free_bytes(&Db::File("/no/such/dir/x.db".into())).is_none());
+        assert!(database_free_bytes(&Db::Postgres("postgres://h/db".into())).is_none());
         assert!(resident_bytes().is_some_and(|b| b > 0));
     }
 }

@@ -5,12 +5,12 @@
 //! replaced under the server (`retention restore`), the writer reopens it before its next batch,
 //! so nothing is written to the replaced file.
 
-use std::path::Path;
+use retention_core::store::Db;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use retention_core::store::{PredictionRow, Store, now_millis};
 
@@ -18,6 +18,8 @@ use super::metrics::Metrics;
 
 /// Most entries written in one transaction.
 const BATCH: usize = 4096;
+/// How long a stopping server keeps retrying a batch the database does not take.
+const STOP_RETRY: Duration = Duration::from_secs(10);
 
 /// Something to write.
 #[derive(Debug, Clone, PartialEq)]
@@ -76,7 +78,7 @@ impl std::fmt::Debug for Message {
 impl Logger {
     /// Opens the writer's own connection and starts its thread.
     pub fn start(
-        db: &Path,
+        db: &Db,
         capacity: usize,
         max_bytes: usize,
         metrics: Arc<Metrics>,
@@ -85,7 +87,7 @@ impl Logger {
         let (tx, rx) = sync_channel(capacity.max(1));
         let bytes = Arc::new(AtomicUsize::new(0));
         let writer = Writer {
-            db: db.to_path_buf(),
+            db: db.clone(),
             store,
             metrics: metrics.clone(),
             bytes: bytes.clone(),
@@ -140,7 +142,7 @@ impl Logger {
 
 /// The writing side: one thread with its own connection.
 struct Writer {
-    db: std::path::PathBuf,
+    db: Db,
     store: Store,
     metrics: Arc<Metrics>,
     bytes: Arc<AtomicUsize>,
@@ -153,6 +155,7 @@ impl Writer {
         let mut seq = 0u64;
         let mut batch: Vec<Entry> = Vec::with_capacity(BATCH);
         let mut stopping = false;
+        let mut give_up: Option<Instant> = None;
         let mut reported_drops = 0;
         while !stopping {
             // Wait for one entry, then take whatever else is already queued.
@@ -181,11 +184,15 @@ impl Writer {
             self.reopen_if_replaced();
             self.report_drops(&mut reported_drops);
             seq += 1;
+            if stopping && give_up.is_none() {
+                give_up = Some(Instant::now() + STOP_RETRY);
+            }
             write_batch(
                 &mut self.store,
                 &format!("{run}-{seq}"),
                 &batch,
                 &self.metrics,
+                give_up,
             );
             batch.clear();
         }
@@ -208,7 +215,7 @@ impl Writer {
 
     /// Reopens the database when its file was replaced since it was opened.
     fn reopen_if_replaced(&mut self) {
-        if !self.store.file_replaced() || !self.db.exists() {
+        if !self.store.file_replaced() || self.db.file().is_some_and(|f| !f.exists()) {
             return;
         }
         match Store::open(&self.db) {
@@ -228,7 +235,19 @@ impl Writer {
     }
 }
 
-fn write_batch(store: &mut Store, batch_id: &str, batch: &[Entry], metrics: &Metrics) {
+/// Writes one batch. While the database is unreachable or busy (a restarting PostgreSQL, a
+/// backup holding SQLite) the batch is retried with a growing pause, so no prediction that
+/// reached the queue is lost; meanwhile the queue keeps taking new entries and drops (and
+/// counts) what does not fit. A retried batch keeps its id, so rows a lost acknowledgement
+/// already committed are not logged twice. A stopping server stops retrying at `give_up`
+/// ([`STOP_RETRY`] after the stop); an error that retrying cannot cure gets one more try.
+fn write_batch(
+    store: &mut Store,
+    batch_id: &str,
+    batch: &[Entry],
+    metrics: &Metrics,
+    give_up: Option<Instant>,
+) {
     let rows: Vec<PredictionRow<'_>> = batch
         .iter()
         .enumerate()
@@ -251,11 +270,38 @@ fn write_batch(store: &mut Store, batch_id: &str, batch: &[Entry], metrics: &Met
         })
         .collect();
     if !rows.is_empty() {
-        // One retry after a pause (e.g. a backup holding the database busy past its timeout).
+        let mut pause = Duration::from_millis(100);
+        let mut tries = 0u32;
         let mut result = store.log_predictions(batch_id, &rows);
-        if result.is_err() {
-            std::thread::sleep(Duration::from_millis(200));
+        while let Err(e) = &result {
+            tries += 1;
+            let retry = if e.is_transient() {
+                give_up.is_none_or(|d| Instant::now() < d)
+            } else {
+                tries == 1
+            };
+            if !retry {
+                break;
+            }
+            if tries == 1 {
+                tracing::warn!(
+                    target: "retention::serve",
+                    rows = rows.len(),
+                    error = %e,
+                    "logging predictions failed: retrying until the database answers"
+                );
+            }
+            std::thread::sleep(pause);
+            pause = (pause * 2).min(Duration::from_secs(2));
             result = store.log_predictions(batch_id, &rows);
+        }
+        if tries > 0 && result.is_ok() {
+            tracing::info!(
+                target: "retention::serve",
+                rows = rows.len(),
+                tries,
+                "logging predictions: the database answered again"
+            );
         }
         match result {
             Ok(n) => {

@@ -20,8 +20,8 @@ mod pool;
 mod records;
 mod state;
 
+use retention_core::store::Db;
 use std::collections::HashMap;
-use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
@@ -117,7 +117,7 @@ fn connection_room() -> u64 {
     limit.rlim_cur.saturating_sub(RESERVED_FDS)
 }
 
-pub fn run(db: &Path, args: &ServeArgs, settings: &[crate::config::Shown]) -> Result<()> {
+pub fn run(db: &Db, args: &ServeArgs, settings: &[crate::config::Shown]) -> Result<()> {
     for (name, value) in [
         ("--timeout", args.timeout),
         ("--reload-interval", args.reload_interval),
@@ -159,7 +159,7 @@ pub fn run(db: &Path, args: &ServeArgs, settings: &[crate::config::Shown]) -> Re
         config = %serde_json::Value::Object(effective),
         "starting"
     );
-    let store = Store::open(db).with_context(|| format!("opening {}", db.display()))?;
+    let store = Store::open(db).with_context(|| format!("opening {}", db))?;
     if let Some(warning) = store.permission_warning() {
         tracing::warn!(target: "retention::serve", "{warning}");
     }
@@ -172,7 +172,7 @@ pub fn run(db: &Path, args: &ServeArgs, settings: &[crate::config::Shown]) -> Re
     )?;
     let state = Arc::new(AppState {
         config: Config {
-            db: db.to_path_buf(),
+            db: db.clone(),
             auth: !args.no_auth,
             timeout: Duration::from_millis(args.timeout),
             max_batch: args.max_batch,

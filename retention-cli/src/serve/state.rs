@@ -7,8 +7,8 @@
 //! entry, `/health`) and skipped; the others, and the keys, keep updating. When the database
 //! file was replaced (`retention restore`), the connection is reopened and every model reloaded.
 
+use retention_core::store::Db;
 use std::collections::{BTreeMap, HashMap};
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
@@ -107,7 +107,7 @@ impl Live {
 /// Settings from the command line.
 #[derive(Debug, Clone)]
 pub struct Config {
-    pub db: PathBuf,
+    pub db: Db,
     pub auth: bool,
     pub timeout: Duration,
     pub max_batch: usize,
@@ -195,7 +195,7 @@ impl AppState {
     fn reopen_if_replaced(&self) -> anyhow::Result<bool> {
         let mut store = self.store();
         // A removed file is not reopened (that would create an empty database in its place).
-        if !store.file_replaced() || !self.config.db.exists() {
+        if !store.file_replaced() || self.config.db.file().is_some_and(|f| !f.exists()) {
             return Ok(false);
         }
         *store = Store::open(&self.config.db)?;

@@ -56,7 +56,7 @@ pub fn compare(
     let aliases = store.aliases()?;
     let champion = aliases
         .champion
-        .ok_or_else(|| Error::Registry(format!("{} has no champion", store.path().display())))?;
+        .ok_or_else(|| Error::Registry(format!("{} has no champion", store.db())))?;
     let model = store.load_model(champion)?;
     let schema = &model.schema;
     let id = id.or(schema.id()).ok_or_else(|| {

@@ -1,9 +1,9 @@
 //! The audit log and the one list of what it records.
 
-use rusqlite::{Connection, params};
 use serde::{Deserialize, Serialize};
 
-use super::{Store, now_rfc3339, parse_json};
+use super::sql::{DbError, Session};
+use super::{Store, args, now_rfc3339, parse_json};
 use crate::error::Result;
 
 /// What an audit entry records. Each is stored as its [`AuditAction::as_str`] text, the names
@@ -143,7 +143,7 @@ impl Store {
         subject: &str,
         details: &serde_json::Value,
     ) -> Result<()> {
-        insert_audit(&self.conn, actor, action, subject, details).map_err(|e| self.err(e))
+        self.with(|s| insert_audit(s, actor, action, subject, details).map_err(|e| self.err(e)))
     }
 
     /// Audit entries whose time starts with `prefix` (e.g. `2026-11`), oldest first.
@@ -153,37 +153,37 @@ impl Store {
     pub fn audit_entries(&self, prefix: &str) -> Result<Vec<AuditEntry>> {
         self.all(
             "SELECT at, actor, action, subject, details FROM audit_log
-             WHERE at LIKE ?1 || '%' ORDER BY id",
-            [prefix],
-            |r| {
+             WHERE substr(at, 1, length(CAST(?1 AS TEXT))) = CAST(?1 AS TEXT) ORDER BY id",
+            args![prefix],
+            |mut r| {
                 Ok(AuditEntry {
                     at: r.get(0)?,
                     actor: r.get(1)?,
                     action: r.get(2)?,
                     subject: r.get(3)?,
-                    details: parse_json(&r.get::<_, String>(4)?),
+                    details: parse_json(&r.get::<String>(4)?),
                 })
             },
         )
     }
 }
 
-/// Appends an audit entry on `conn` (a transaction's, so it commits with what it records).
+/// Appends an audit entry on `session` (inside a transaction, it commits with what it records).
 pub(super) fn insert_audit(
-    conn: &Connection,
+    session: &mut Session<'_>,
     actor: &str,
     action: AuditAction,
     subject: &str,
     details: &serde_json::Value,
-) -> rusqlite::Result<()> {
-    conn.execute(
+) -> std::result::Result<(), DbError> {
+    session.execute(
         "INSERT INTO audit_log (at, actor, action, subject, details) VALUES (?1, ?2, ?3, ?4, ?5)",
-        params![
-            now_rfc3339(),
+        args![
+            &now_rfc3339(),
             actor,
             action.as_str(),
             subject,
-            details.to_string()
+            &details.to_string()
         ],
     )?;
     Ok(())

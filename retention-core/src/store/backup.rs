@@ -1,6 +1,7 @@
-//! Backups: SQLite's online backup API (a consistent snapshot while writers go on), the model
+//! Backups: SQLite's online backup API (a consistent snapshot while writers go on) or, for a
+//! PostgreSQL store, `pg_dump` checked by a scratch restore ([`super::pg_backup`]); the model
 //! artifacts as files, and a manifest of SHA-256 sums; verification; restore that verifies first
-//! and keeps the replaced database aside.
+//! (a SQLite file keeps the replaced database aside; PostgreSQL restores in one transaction).
 //!
 //! A backup folder and its files are owner-only (0700 / 0600) and synced to disk before the
 //! folder is renamed into place. Rotation removes only folders a backup made (named
@@ -15,7 +16,8 @@ use std::path::{Component, Path, PathBuf};
 use rusqlite::{Connection, OpenFlags};
 use serde::{Deserialize, Serialize};
 
-use super::{AuditAction, Store, db_error, now_rfc3339, store_error};
+use super::sql::DbError;
+use super::{AuditAction, Db, Store, args, db_error, now_rfc3339, pg_backup, store_error};
 use crate::error::{Error, Result};
 use crate::fsutil;
 
@@ -41,7 +43,7 @@ fn staging_dir(root: &Path, name: &str) -> Result<tempfile::TempDir> {
 
 /// Copies every model version of the snapshot into `models_dir` (under the backup folder
 /// `dir`) as a file; a version whose stored bytes are corrupt is skipped and listed.
-fn copy_models(
+pub(super) fn copy_models(
     snapshot: &Store,
     dir: &Path,
     models_dir: &Path,
@@ -112,9 +114,33 @@ pub struct Rotation {
     pub left: Vec<(PathBuf, String)>,
 }
 
+/// What kind of database a backup holds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BackupFormat {
+    /// A SQLite database file (`retentionai.db`); manifests without a format are this.
+    #[default]
+    Sqlite,
+    /// A `pg_dump` custom-format archive (`retentionai.dump`).
+    Postgres,
+}
+
+impl BackupFormat {
+    /// The database's file inside the backup folder.
+    pub fn db_file(self) -> &'static str {
+        match self {
+            BackupFormat::Sqlite => DB_FILE,
+            BackupFormat::Postgres => pg_backup::DUMP_FILE,
+        }
+    }
+}
+
 /// What a backup holds.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct BackupManifest {
+    /// The kind of database.
+    #[serde(default)]
+    pub format: BackupFormat,
     /// When the snapshot was taken (RFC 3339, UTC).
     pub created_at: String,
     /// The database it was taken from.
@@ -177,71 +203,37 @@ impl Store {
         }
         let staging = staging_dir(root, &name)?;
         let dir = staging.path();
-        // One step copies every page under one read transaction: a consistent snapshot of what
-        // was committed when the backup began, while other connections keep writing to the WAL.
-        let db_path = dir.join(DB_FILE);
-        fsutil::create_private_file(&db_path)?;
-        {
-            let mut dst = Connection::open(&db_path).map_err(|e| db_error(&db_path, e))?;
-            let backup = rusqlite::backup::Backup::new(self.connection(), &mut dst)
-                .map_err(|e| db_error(&db_path, e))?;
-            backup.step(-1).map_err(|e| db_error(&db_path, e))?;
-        }
-        let snapshot = Store::open(&db_path)?;
-        let check = snapshot.check()?;
-        if !check.ok() {
-            return Err(store_error(format!(
-                "the backup snapshot failed its integrity check: {:?}",
-                check.integrity_messages
-            )));
-        }
-        snapshot
-            .connection()
-            .execute_batch("PRAGMA wal_checkpoint(TRUNCATE); PRAGMA journal_mode = DELETE;")
-            .map_err(|e| db_error(&db_path, e))?;
-        let models_dir = dir.join("models");
-        let (mut files, skipped) = copy_models(&snapshot, dir, &models_dir)?;
-        drop(snapshot);
-        fsutil::sync_file(&db_path)?;
-        let db_bytes = std::fs::metadata(&db_path)
-            .map_err(|e| Error::io(&db_path, e))?
-            .len();
-        files.insert(
-            0,
-            ManifestEntry {
-                file: DB_FILE.to_string(),
-                bytes: db_bytes,
-                sha256: crate::sha256_file(&db_path)?,
-            },
-        );
+        let (format, snapshot) = match self.sqlite() {
+            Some(conn) => (BackupFormat::Sqlite, sqlite_snapshot(conn, dir)?),
+            None => (BackupFormat::Postgres, postgres_snapshot(self, dir)?),
+        };
         let mut manifest = BackupManifest {
+            format,
             created_at: now_rfc3339(),
-            source: self.path().display().to_string(),
-            schema_version: check.schema_version,
-            rows: check.rows,
-            files,
-            skipped,
+            source: self.db.to_string(),
+            schema_version: snapshot.schema_version,
+            rows: snapshot.rows,
+            files: snapshot.files,
+            skipped: snapshot.skipped,
             dir: final_dir,
             rotation: Rotation::default(),
         };
         let json = serde_json::to_vec_pretty(&manifest)?;
         fsutil::write_private_file(&dir.join(MANIFEST), &json)?;
-        fsutil::sync_dir(&models_dir)?;
+        fsutil::sync_dir(&dir.join("models"))?;
         fsutil::sync_dir(dir)?;
         std::fs::rename(dir, &manifest.dir).map_err(|e| Error::io(&manifest.dir, e))?;
         // Renamed: nothing is left at the staging path to clean up.
         let _ = staging.keep();
         fsutil::sync_dir(root)?;
-        self.connection()
-            .execute(
-                "INSERT INTO backups (at, dir, manifest_sha256) VALUES (?1, ?2, ?3)",
-                rusqlite::params![
-                    manifest.created_at,
-                    manifest.dir.display().to_string(),
-                    crate::sha256_hex(&json)
-                ],
-            )
-            .map_err(|e| db_error(self.path(), e))?;
+        self.execute(
+            "INSERT INTO backups (at, dir, manifest_sha256) VALUES (?1, ?2, ?3)",
+            args![
+                &manifest.created_at,
+                &manifest.dir.display().to_string(),
+                &crate::sha256_hex(&json)
+            ],
+        )?;
         self.audit(
             actor,
             AuditAction::Backup,
@@ -254,6 +246,89 @@ impl Store {
         manifest.rotation = rotate(root, keep.max(1), &manifest.dir);
         Ok(manifest)
     }
+}
+
+/// A database snapshot written into a backup folder, with what it holds.
+struct Snapshot {
+    schema_version: i64,
+    rows: Vec<(String, i64)>,
+    /// The database file first, then the model files.
+    files: Vec<ManifestEntry>,
+    skipped: Vec<SkippedVersion>,
+}
+
+/// SQLite: one step of the online backup API copies every page under one read transaction, a
+/// consistent snapshot of what was committed when the backup began, while other connections keep
+/// writing to the WAL. The copy is integrity-checked and made one self-contained file.
+fn sqlite_snapshot(conn: &Connection, dir: &Path) -> Result<Snapshot> {
+    let db_path = dir.join(DB_FILE);
+    let target = Db::File(db_path.clone());
+    let e = |e| db_error(&target, DbError::Sqlite(e));
+    fsutil::create_private_file(&db_path)?;
+    {
+        let mut dst = Connection::open(&db_path).map_err(e)?;
+        let backup = rusqlite::backup::Backup::new(conn, &mut dst).map_err(e)?;
+        backup.step(-1).map_err(e)?;
+    }
+    let snapshot = Store::open(&target)?;
+    let check = snapshot.check()?;
+    if !check.ok() {
+        return Err(store_error(format!(
+            "the backup snapshot failed its integrity check: {:?}",
+            check.integrity_messages
+        )));
+    }
+    snapshot
+        .sqlite()
+        .ok_or_else(|| store_error("the backup snapshot is not a SQLite database"))?
+        .execute_batch("PRAGMA wal_checkpoint(TRUNCATE); PRAGMA journal_mode = DELETE;")
+        .map_err(e)?;
+    let (mut files, skipped) = copy_models(&snapshot, dir, &dir.join("models"))?;
+    drop(snapshot);
+    fsutil::sync_file(&db_path)?;
+    let db_bytes = std::fs::metadata(&db_path)
+        .map_err(|e| Error::io(&db_path, e))?
+        .len();
+    files.insert(
+        0,
+        ManifestEntry {
+            file: DB_FILE.to_string(),
+            bytes: db_bytes,
+            sha256: crate::sha256_file(&db_path)?,
+        },
+    );
+    Ok(Snapshot {
+        schema_version: check.schema_version,
+        rows: check.rows,
+        files,
+        skipped,
+    })
+}
+
+/// PostgreSQL: `pg_dump` (one consistent snapshot of the database while replicas keep
+/// writing), checked by restoring it into a scratch database and reading it back.
+fn postgres_snapshot(store: &Store, dir: &Path) -> Result<Snapshot> {
+    let dump = dir.join(pg_backup::DUMP_FILE);
+    let checked = pg_backup::dump_and_check(store, dir, &dump)?;
+    fsutil::sync_file(&dump)?;
+    let (mut files, skipped) = checked.models;
+    let bytes = std::fs::metadata(&dump)
+        .map_err(|e| Error::io(&dump, e))?
+        .len();
+    files.insert(
+        0,
+        ManifestEntry {
+            file: pg_backup::DUMP_FILE.to_string(),
+            bytes,
+            sha256: crate::sha256_file(&dump)?,
+        },
+    );
+    Ok(Snapshot {
+        schema_version: checked.schema_version,
+        rows: checked.rows,
+        files,
+        skipped,
+    })
 }
 
 /// The time in a backup folder's name, when the name is exactly `retentionai-<time>` as a backup
@@ -487,8 +562,9 @@ fn read_manifest(dir: &Path) -> Result<BackupManifest> {
             )));
         }
     }
-    if !manifest.files.iter().any(|f| f.file == DB_FILE) {
-        return Err(bad(format!("it does not list {DB_FILE}")));
+    let db_file = manifest.format.db_file();
+    if !manifest.files.iter().any(|f| f.file == db_file) {
+        return Err(bad(format!("it does not list {db_file}")));
     }
     manifest.dir = dir.to_path_buf();
     Ok(manifest)
@@ -528,6 +604,16 @@ pub fn verify_backup(dir: &Path) -> Result<BackupManifest> {
                 "SHA-256 differs from the manifest: the file was altered".into(),
             ));
         }
+    }
+    if manifest.format == BackupFormat::Postgres {
+        pg_backup::check_archive(&dir.join(pg_backup::DUMP_FILE)).map_err(|e| {
+            store_error(format!(
+                "backup {} is damaged: {}: {e}",
+                dir.display(),
+                pg_backup::DUMP_FILE
+            ))
+        })?;
+        return Ok(manifest);
     }
     let db_path = dir.join(DB_FILE);
     integrity_check(&db_path).map_err(|result| {
@@ -623,11 +709,46 @@ fn set_aside(target: &Path) -> Result<(PathBuf, Vec<(PathBuf, PathBuf)>)> {
 /// A process that has the database open (e.g. `retention serve`) keeps reading and writing the
 /// replaced file, now under its new name, until it reopens: [`Store::file_replaced`] tells it.
 ///
+/// A PostgreSQL `target` takes a PostgreSQL backup (its dump) with `pg_restore` in one
+/// transaction: every table of the store is replaced, or nothing is; replicas keep their
+/// connections and read the restored tables at their next reload. Nothing is kept aside (take a
+/// backup first to keep the current contents).
+///
 /// # Errors
-/// Whatever [`verify_backup`] refuses, a copy that does not match the backup (nothing is touched
-/// then); [`Error::Io`] on file errors.
-pub fn restore(from: &Path, target: &Path) -> Result<Option<PathBuf>> {
+/// Whatever [`verify_backup`] refuses, a backup of the other kind of database than `target`, a
+/// copy that does not match the backup (nothing is touched then); [`Error::Io`] on file errors.
+pub fn restore(from: &Path, target: impl Into<Db>) -> Result<Option<PathBuf>> {
+    let target = &target.into();
     let manifest = verify_backup(from)?;
+    let target = match (manifest.format, target) {
+        (BackupFormat::Sqlite, Db::File(path)) => path,
+        (BackupFormat::Postgres, Db::Postgres(_)) => {
+            pg_backup::restore(&from.join(pg_backup::DUMP_FILE), target)?;
+            let restored = Store::open(target)?;
+            restored.audit(
+                "restore",
+                AuditAction::Restore,
+                &from.display().to_string(),
+                &serde_json::json!({"replaced": null}),
+            )?;
+            return Ok(None);
+        }
+        (format, _) => {
+            return Err(store_error(format!(
+                "backup {} holds a {} store and {target} is a {}: restore a backup of the same kind",
+                from.display(),
+                match format {
+                    BackupFormat::Sqlite => "SQLite",
+                    BackupFormat::Postgres => "PostgreSQL",
+                },
+                if target.is_postgres() {
+                    "PostgreSQL database"
+                } else {
+                    "SQLite file"
+                }
+            )));
+        }
+    };
     let expected = manifest
         .files
         .iter()
@@ -676,7 +797,7 @@ pub fn restore(from: &Path, target: &Path) -> Result<Option<PathBuf>> {
     }
     fsutil::sync_dir(&dir)?;
     let aside = aside.map(|(path, _)| path);
-    let restored = Store::open(target)?;
+    let restored = Store::open(Db::File(target.to_path_buf()))?;
     restored.audit(
         "restore",
         AuditAction::Restore,

@@ -1,9 +1,8 @@
 //! Drift comparisons recorded for monitoring.
 
-use rusqlite::{OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 
-use super::{Store, now_rfc3339};
+use super::{Store, args, now_rfc3339};
 use crate::drift::Status;
 use crate::error::Result;
 
@@ -38,23 +37,21 @@ impl Store {
         report: &crate::drift::DriftReport,
     ) -> Result<()> {
         let v = &report.verdict;
-        self.conn
-            .execute(
-                "INSERT INTO drift_reports
-                 (at, reference, current, status, share, drifting, features, report)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-                params![
-                    now_rfc3339(),
-                    reference,
-                    current,
-                    v.status.as_str(),
-                    v.share,
-                    v.drifting as i64,
-                    v.features as i64,
-                    report.to_json()?
-                ],
-            )
-            .map_err(|e| self.err(e))?;
+        self.execute(
+            "INSERT INTO drift_reports
+             (at, reference, current, status, share, drifting, features, report)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            args![
+                &now_rfc3339(),
+                reference,
+                current,
+                v.status.as_str(),
+                v.share,
+                v.drifting as i64,
+                v.features as i64,
+                &report.to_json()?
+            ],
+        )?;
         Ok(())
     }
 
@@ -63,24 +60,21 @@ impl Store {
     /// # Errors
     /// [`Error::Store`] on a database error.
     pub fn latest_drift(&self) -> Result<Option<DriftRecord>> {
-        self.conn
-            .query_row(
-                "SELECT at, reference, current, status, share, drifting, features
-                 FROM drift_reports ORDER BY id DESC LIMIT 1",
-                [],
-                |r| {
-                    Ok(DriftRecord {
-                        at: r.get(0)?,
-                        reference: r.get(1)?,
-                        current: r.get(2)?,
-                        status: Status::from_stored(&r.get::<_, String>(3)?),
-                        share: r.get(4)?,
-                        drifting: r.get(5)?,
-                        features: r.get(6)?,
-                    })
-                },
-            )
-            .optional()
-            .map_err(|e| self.err(e))
+        self.first(
+            "SELECT at, reference, current, status, share, drifting, features
+             FROM drift_reports ORDER BY id DESC LIMIT 1",
+            &[],
+            |mut r| {
+                Ok(DriftRecord {
+                    at: r.get(0)?,
+                    reference: r.get(1)?,
+                    current: r.get(2)?,
+                    status: Status::from_stored(&r.get::<String>(3)?),
+                    share: r.get(4)?,
+                    drifting: r.get(5)?,
+                    features: r.get(6)?,
+                })
+            },
+        )
     }
 }

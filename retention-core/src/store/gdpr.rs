@@ -3,12 +3,12 @@
 
 use std::path::PathBuf;
 
-use rusqlite::OptionalExtension;
 use serde::{Deserialize, Serialize};
 
+use super::sql::DbError;
 use super::{
-    AuditAction, AuditEntry, Store, db_error, insert_audit, normalize_customer_id, now_millis,
-    now_rfc3339, store_error,
+    AuditAction, AuditEntry, Store, args, db_error, insert_audit, normalize_customer_id,
+    now_millis, now_rfc3339, store_error,
 };
 use crate::error::{Error, Result, mention};
 
@@ -65,15 +65,11 @@ impl Store {
     /// This database's secret salt for hashing customer ids in the audit log (created on first
     /// use, random, never exported).
     fn salt(&self) -> Result<String> {
-        let existing: Option<String> = self
-            .conn
-            .query_row(
-                "SELECT value FROM settings WHERE key = 'gdpr_salt'",
-                [],
-                |r| r.get(0),
-            )
-            .optional()
-            .map_err(|e| self.err(e))?;
+        let existing: Option<String> = self.first(
+            "SELECT value FROM settings WHERE key = 'gdpr_salt'",
+            &[],
+            |mut r| r.get(0),
+        )?;
         if let Some(s) = existing {
             return Ok(s);
         }
@@ -87,19 +83,17 @@ impl Store {
         }
         seed.extend_from_slice(&now_millis().to_le_bytes());
         let salt = crate::sha256_hex(&seed);
-        self.conn
-            .execute(
-                "INSERT OR IGNORE INTO settings (key, value) VALUES ('gdpr_salt', ?1)",
-                [&salt],
-            )
-            .map_err(|e| self.err(e))?;
-        self.conn
-            .query_row(
-                "SELECT value FROM settings WHERE key = 'gdpr_salt'",
-                [],
-                |r| r.get(0),
-            )
-            .map_err(|e| self.err(e))
+        // Two processes creating it at once: the first one's salt is kept, and both read it.
+        self.execute(
+            "INSERT INTO settings (key, value) VALUES ('gdpr_salt', ?1) ON CONFLICT (key) DO NOTHING",
+            args![&salt],
+        )?;
+        self.first(
+            "SELECT value FROM settings WHERE key = 'gdpr_salt'",
+            &[],
+            |mut r| r.get(0),
+        )?
+        .ok_or_else(|| store_error(format!("{}: the GDPR salt could not be stored", self.db)))
     }
 
     /// The salted hash the audit log uses instead of a customer id (of the normalised id).
@@ -130,18 +124,20 @@ impl Store {
         Ok(serde_json::json!({
             "customer_id": customer_id,
             "exported_at": now_rfc3339(),
-            "database": self.path.display().to_string(),
+            "database": self.db.to_string(),
             "predictions": predictions,
         }))
     }
 
     /// Erases every row about a customer in one transaction (GDPR erasure); the audit log keeps
     /// only the salted hash of the id. The id is normalised ([`normalize_customer_id`]) as it was
-    /// when logged. No readable copy stays in the database's files: deleted content is zeroed
+    /// when logged. No readable copy stays in a SQLite database's files: deleted content is zeroed
     /// (`secure_delete`), the query planner's sampled index keys (`sqlite_stat4`, written by
     /// `db optimize`) of the prediction log are dropped, and the write-ahead log is checkpointed
     /// and truncated. Backups taken earlier still hold the rows. Returns the rows deleted; running
-    /// it again is harmless (it deletes nothing and purges the log again).
+    /// it again is harmless (it deletes nothing and purges the log again). On PostgreSQL the
+    /// prediction log is vacuumed after the deletion; the server's write-ahead log (and its
+    /// archive, if one is kept) hold the rows until they are recycled.
     ///
     /// # Errors
     /// [`Error::InvalidParameter`] for a blank id; [`Error::Store`] on a database error (nothing
@@ -151,49 +147,54 @@ impl Store {
     pub fn gdpr_delete(&mut self, customer_id: &str, actor: &str) -> Result<usize> {
         let customer_id = requested_id(customer_id)?;
         let subject = self.subject_hash(customer_id)?;
-        let path = self.path.clone();
-        let e = |e: rusqlite::Error| db_error(&path, e);
-        let tx = self.conn.transaction().map_err(e)?;
-        let removed = tx
-            .execute(
-                "DELETE FROM predictions WHERE customer_id = ?1",
-                [customer_id],
-            )
-            .map_err(e)?;
-        // ANALYZE (db optimize) samples index keys, customer ids among them, into sqlite_stat4.
-        let stat4: i64 = tx
-            .query_row(
-                "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'sqlite_stat4'",
-                [],
-                |r| r.get(0),
-            )
-            .map_err(e)?;
-        if stat4 > 0 {
-            tx.execute("DELETE FROM sqlite_stat4 WHERE tbl = 'predictions'", [])
+        let e = |e: DbError| db_error(&self.db, e);
+        let removed = self.transaction(|s| {
+            let removed = s
+                .execute(
+                    "DELETE FROM predictions WHERE customer_id = ?1",
+                    args![customer_id],
+                )
                 .map_err(e)?;
-        }
-        insert_audit(
-            &tx,
-            actor,
-            AuditAction::GdprDelete,
-            &subject,
-            &serde_json::json!({"predictions": removed}),
-        )
-        .map_err(e)?;
-        tx.commit().map_err(e)?;
+            if !s.is_postgres() {
+                // ANALYZE (db optimize) samples index keys, customer ids among them, into
+                // sqlite_stat4.
+                let stat4: i64 = s
+                    .query_one(
+                        "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'sqlite_stat4'",
+                        &[],
+                    )
+                    .and_then(|mut r| r.get(0))
+                    .map_err(e)?;
+                if stat4 > 0 {
+                    s.execute("DELETE FROM sqlite_stat4 WHERE tbl = 'predictions'", &[])
+                        .map_err(e)?;
+                }
+            }
+            insert_audit(
+                s,
+                actor,
+                AuditAction::GdprDelete,
+                &subject,
+                &serde_json::json!({"predictions": removed}),
+            )
+            .map_err(e)?;
+            Ok(removed)
+        })?;
+        let Some(path) = self.db.file() else {
+            // PostgreSQL: VACUUM frees the deleted row versions for reuse at once (instead of at
+            // the next autovacuum); PostgreSQL's write-ahead log and archives keep them until
+            // they are recycled, as backups do.
+            self.with(|s| s.batch("VACUUM predictions").map_err(e))?;
+            return Ok(removed);
+        };
         // The WAL still holds the pages as they were before the erasure: copy the erased pages
         // into the database and truncate the log.
-        let (busy, _, _): (i64, i64, i64) = self
-            .conn
-            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-            })
-            .map_err(|e| self.err(e))?;
+        let busy: i64 = self.count("PRAGMA wal_checkpoint(TRUNCATE)", &[])?;
         if busy != 0 {
             return Err(store_error(format!(
                 "{}: erased {removed} rows about the customer, but another connection kept the write-ahead log busy, so copies of them stay in {}-wal until the next checkpoint; run the erasure again when the database is quieter",
-                self.path.display(),
-                self.path.display()
+                path.display(),
+                path.display()
             )));
         }
         Ok(removed)
@@ -206,7 +207,7 @@ impl Store {
     /// [`Error::Store`] on a database error.
     pub fn backup_folders(&self) -> Result<Vec<(String, PathBuf)>> {
         let rows: Vec<(String, String)> =
-            self.all("SELECT at, dir FROM backups ORDER BY id", [], |r| {
+            self.all("SELECT at, dir FROM backups ORDER BY id", &[], |mut r| {
                 Ok((r.get(0)?, r.get(1)?))
             })?;
         Ok(rows

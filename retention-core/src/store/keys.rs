@@ -1,9 +1,9 @@
 //! API keys for `retention serve`: only their SHA-256 is stored.
 
-use rusqlite::params;
 use serde::{Deserialize, Serialize};
 
-use super::{AuditAction, Store, db_error, insert_audit, now_rfc3339, store_error};
+use super::sql::{DbError, Row, Session};
+use super::{AuditAction, Store, args, db_error, insert_audit, now_rfc3339, store_error};
 use crate::error::{Error, Result, mention};
 
 /// Longest grace period of a rotated key: a year (dates stay four-digit, so they compare as text).
@@ -44,34 +44,33 @@ impl Store {
             ));
         }
         let (key, info) = new_key(name, actor)?;
-        let path = self.path.clone();
-        let e = |e: rusqlite::Error| db_error(&path, e);
-        let tx = self.conn.transaction().map_err(e)?;
-        let taken: i64 = tx
-            .query_row(
-                "SELECT count(*) FROM api_keys WHERE name = ?1 AND revoked_at IS NULL",
-                [name],
-                |r| r.get(0),
+        let e = |e: DbError| db_error(&self.db, e);
+        self.transaction(|s| {
+            let taken: i64 = s
+                .query_one(
+                    "SELECT count(*) FROM api_keys WHERE name = ?1 AND revoked_at IS NULL",
+                    args![name],
+                )
+                .and_then(|mut r| r.get(0))
+                .map_err(e)?;
+            if taken > 0 {
+                return Err(Error::param(
+                    "name",
+                    format!(
+                        "an active key is already named '{name}'; revoke it first or pick another name"
+                    ),
+                ));
+            }
+            insert_key(s, &key, &info).map_err(e)?;
+            insert_audit(
+                s,
+                actor,
+                AuditAction::AuthCreateKey,
+                name,
+                &serde_json::json!({ "prefix": info.prefix }),
             )
-            .map_err(e)?;
-        if taken > 0 {
-            return Err(Error::param(
-                "name",
-                format!(
-                    "an active key is already named '{name}'; revoke it first or pick another name"
-                ),
-            ));
-        }
-        insert_key(&tx, &key, &info).map_err(e)?;
-        insert_audit(
-            &tx,
-            actor,
-            AuditAction::AuthCreateKey,
-            name,
-            &serde_json::json!({ "prefix": info.prefix }),
-        )
-        .map_err(e)?;
-        tx.commit().map_err(e)?;
+            .map_err(e)
+        })?;
         Ok((info, key))
     }
 
@@ -101,40 +100,40 @@ impl Store {
             .and_then(|g| chrono::Utc::now().checked_add_signed(g))
             .ok_or_else(|| Error::param("grace", "too long"))?
             .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-        let path = self.path.clone();
-        let e = |e: rusqlite::Error| db_error(&path, e);
-        let tx = self.conn.transaction().map_err(e)?;
-        let changed = tx
-            .execute(
-                "UPDATE api_keys SET revoked_at = ?2 WHERE name = ?1 AND revoked_at IS NULL",
-                params![name, until],
+        let e = |e: DbError| db_error(&self.db, e);
+        let old = self.transaction(|s| {
+            let changed = s
+                .execute(
+                    "UPDATE api_keys SET revoked_at = ?2 WHERE name = ?1 AND revoked_at IS NULL",
+                    args![name, &until],
+                )
+                .map_err(e)?;
+            if changed == 0 {
+                return Err(no_active_key(name));
+            }
+            let old = s
+                .query_one(
+                    "SELECT name, prefix, created_at, created_by, revoked_at FROM api_keys
+                     WHERE name = ?1 AND revoked_at = ?2 ORDER BY id DESC LIMIT 1",
+                    args![name, &until],
+                )
+                .and_then(row_to_api_key)
+                .map_err(e)?;
+            insert_key(s, &key, &info).map_err(e)?;
+            insert_audit(
+                s,
+                actor,
+                AuditAction::AuthRotateKey,
+                name,
+                &serde_json::json!({
+                    "prefix": info.prefix,
+                    "old_prefix": old.prefix,
+                    "old_key_works_until": until,
+                }),
             )
             .map_err(e)?;
-        if changed == 0 {
-            return Err(no_active_key(name));
-        }
-        let old = tx
-            .query_row(
-                "SELECT name, prefix, created_at, created_by, revoked_at FROM api_keys
-                 WHERE name = ?1 AND revoked_at = ?2 ORDER BY id DESC LIMIT 1",
-                params![name, until],
-                row_to_api_key,
-            )
-            .map_err(e)?;
-        insert_key(&tx, &key, &info).map_err(e)?;
-        insert_audit(
-            &tx,
-            actor,
-            AuditAction::AuthRotateKey,
-            name,
-            &serde_json::json!({
-                "prefix": info.prefix,
-                "old_prefix": old.prefix,
-                "old_key_works_until": until,
-            }),
-        )
-        .map_err(e)?;
-        tx.commit().map_err(e)?;
+            Ok(old)
+        })?;
         Ok((info, key, old))
     }
 
@@ -145,38 +144,35 @@ impl Store {
     /// [`Error::InvalidParameter`] when no active key has that name, [`Error::Store`] on a
     /// database error.
     pub fn revoke_api_key(&mut self, name: &str, actor: &str) -> Result<ApiKeyInfo> {
-        let path = self.path.clone();
-        let e = |e: rusqlite::Error| db_error(&path, e);
-        let tx = self.conn.transaction().map_err(e)?;
+        let e = |e: DbError| db_error(&self.db, e);
         let at = now_rfc3339();
-        let changed = tx
-            .execute(
-                "UPDATE api_keys SET revoked_at = ?2
-                 WHERE name = ?1 AND (revoked_at IS NULL OR revoked_at > ?2)",
-                params![name, at],
+        self.transaction(|s| {
+            let changed = s
+                .execute(
+                    "UPDATE api_keys SET revoked_at = ?2
+                     WHERE name = ?1 AND (revoked_at IS NULL OR revoked_at > ?2)",
+                    args![name, &at],
+                )
+                .map_err(e)?;
+            if changed == 0 {
+                return Err(no_active_key(name));
+            }
+            insert_audit(
+                s,
+                actor,
+                AuditAction::AuthRevokeKey,
+                name,
+                &serde_json::json!({}),
             )
             .map_err(e)?;
-        if changed == 0 {
-            return Err(no_active_key(name));
-        }
-        insert_audit(
-            &tx,
-            actor,
-            AuditAction::AuthRevokeKey,
-            name,
-            &serde_json::json!({}),
-        )
-        .map_err(e)?;
-        let info = tx
-            .query_row(
+            s.query_one(
                 "SELECT name, prefix, created_at, created_by, revoked_at FROM api_keys
                  WHERE name = ?1 AND revoked_at = ?2 ORDER BY id DESC LIMIT 1",
-                params![name, at],
-                row_to_api_key,
+                args![name, &at],
             )
-            .map_err(e)?;
-        tx.commit().map_err(e)?;
-        Ok(info)
+            .and_then(row_to_api_key)
+            .map_err(e)
+        })
     }
 
     /// Every API key ever created, oldest first.
@@ -186,7 +182,7 @@ impl Store {
     pub fn api_keys(&self) -> Result<Vec<ApiKeyInfo>> {
         self.all(
             "SELECT name, prefix, created_at, created_by, revoked_at FROM api_keys ORDER BY id",
-            [],
+            &[],
             row_to_api_key,
         )
     }
@@ -201,8 +197,8 @@ impl Store {
         let names: Vec<String> = self.all(
             "SELECT name FROM api_keys
              WHERE key_sha256 = ?1 AND (revoked_at IS NULL OR revoked_at > ?2)",
-            params![api_key_hash(key.trim()), now_rfc3339()],
-            |r| r.get(0),
+            args![&api_key_hash(key.trim()), &now_rfc3339()],
+            |mut r| r.get(0),
         )?;
         Ok(names.into_iter().next())
     }
@@ -216,8 +212,8 @@ impl Store {
         self.all(
             "SELECT key_sha256, name FROM api_keys
              WHERE revoked_at IS NULL OR revoked_at > ?1 ORDER BY id",
-            [now_rfc3339()],
-            |r| Ok((r.get(0)?, r.get(1)?)),
+            args![&now_rfc3339()],
+            |mut r| Ok((r.get(0)?, r.get(1)?)),
         )
     }
 }
@@ -255,19 +251,19 @@ fn new_key(name: &str, actor: &str) -> Result<(String, ApiKeyInfo)> {
 }
 
 fn insert_key(
-    tx: &rusqlite::Transaction<'_>,
+    s: &mut Session<'_>,
     key: &str,
     info: &ApiKeyInfo,
-) -> rusqlite::Result<()> {
-    tx.execute(
+) -> std::result::Result<(), DbError> {
+    s.execute(
         "INSERT INTO api_keys (name, prefix, key_sha256, created_at, created_by)
          VALUES (?1, ?2, ?3, ?4, ?5)",
-        params![
-            info.name,
-            info.prefix,
-            api_key_hash(key),
-            info.created_at,
-            info.created_by
+        args![
+            &info.name,
+            &info.prefix,
+            &api_key_hash(key),
+            &info.created_at,
+            &info.created_by
         ],
     )
     .map(|_| ())
@@ -278,7 +274,7 @@ pub fn api_key_hash(key: &str) -> String {
     crate::sha256_hex(key.as_bytes())
 }
 
-fn row_to_api_key(r: &rusqlite::Row<'_>) -> rusqlite::Result<ApiKeyInfo> {
+fn row_to_api_key(mut r: Row) -> std::result::Result<ApiKeyInfo, DbError> {
     Ok(ApiKeyInfo {
         name: r.get(0)?,
         prefix: r.get(1)?,

@@ -2,16 +2,16 @@
 
 use std::time::Duration;
 
-use rusqlite::params;
 use serde::{Deserialize, Serialize};
 
-use super::{AuditAction, Store, now_millis};
+use super::{AuditAction, Store, args, now_millis};
 use crate::error::Result;
 
 /// The result of `check`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CheckReport {
-    /// `PRAGMA integrity_check` said "ok".
+    /// SQLite's `PRAGMA integrity_check` said "ok" (always true on PostgreSQL, which checks
+    /// pages as it reads them).
     pub integrity_ok: bool,
     /// Its messages when not.
     pub integrity_messages: Vec<String>,
@@ -23,7 +23,7 @@ pub struct CheckReport {
     pub last_backup_age_hours: Option<f64>,
     /// Schema version.
     pub schema_version: i64,
-    /// Database file size in bytes.
+    /// Database size in bytes (the SQLite file; `pg_database_size` on PostgreSQL).
     pub size_bytes: u64,
 }
 
@@ -40,24 +40,27 @@ impl Store {
     /// # Errors
     /// [`Error::Store`] when the checks cannot run.
     pub fn check(&self) -> Result<CheckReport> {
-        let messages: Vec<String> = self.all("PRAGMA integrity_check", [], |r| r.get(0))?;
+        let (messages, violations) = if self.db.is_postgres() {
+            // Constraints are enforced as rows are written; there is no file to check.
+            (vec!["ok".to_string()], 0)
+        } else {
+            (
+                self.all("PRAGMA integrity_check", &[], |mut r| r.get(0))?,
+                self.all("PRAGMA foreign_key_check", &[], |_| Ok(()))?.len(),
+            )
+        };
         let integrity_ok = messages.len() == 1 && messages[0] == "ok";
-        let violations = self.all("PRAGMA foreign_key_check", [], |_| Ok(()))?.len();
         let mut rows = Vec::new();
-        for table in [
-            "models",
-            "validations",
-            "aliases",
-            "promotions",
-            "predictions",
-            "audit_log",
-            "backups",
+        for (table, sql) in [
+            ("models", "SELECT count(*) FROM models"),
+            ("validations", "SELECT count(*) FROM validations"),
+            ("aliases", "SELECT count(*) FROM aliases"),
+            ("promotions", "SELECT count(*) FROM promotions"),
+            ("predictions", "SELECT count(*) FROM predictions"),
+            ("audit_log", "SELECT count(*) FROM audit_log"),
+            ("backups", "SELECT count(*) FROM backups"),
         ] {
-            let n: i64 = self
-                .conn
-                .query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))
-                .map_err(|e| self.err(e))?;
-            rows.push((table.to_string(), n));
+            rows.push((table.to_string(), self.count(sql, &[])?));
         }
         let last_backup_age_hours = self
             .last_backup_at()?
@@ -69,7 +72,7 @@ impl Store {
             rows,
             last_backup_age_hours,
             schema_version: self.schema_version()?,
-            size_bytes: std::fs::metadata(&self.path).map(|m| m.len()).unwrap_or(0),
+            size_bytes: self.size_bytes()?,
         })
     }
 
@@ -78,11 +81,16 @@ impl Store {
     /// # Errors
     /// [`Error::Store`] on a database error.
     pub fn optimize(&mut self, actor: &str) -> Result<(u64, u64)> {
-        let before = std::fs::metadata(&self.path).map(|m| m.len()).unwrap_or(0);
-        self.conn
-            .execute_batch("PRAGMA optimize; ANALYZE; PRAGMA wal_checkpoint(TRUNCATE); VACUUM;")
-            .map_err(|e| self.err(e))?;
-        let after = std::fs::metadata(&self.path).map(|m| m.len()).unwrap_or(0);
+        let before = self.size_bytes()?;
+        self.with(|s| {
+            s.batch(if s.is_postgres() {
+                "VACUUM ANALYZE"
+            } else {
+                "PRAGMA optimize; ANALYZE; PRAGMA wal_checkpoint(TRUNCATE); VACUUM;"
+            })
+            .map_err(|e| self.err(e))
+        })?;
+        let after = self.size_bytes()?;
         self.audit(
             actor,
             AuditAction::DbOptimize,
@@ -107,14 +115,11 @@ impl Store {
         let cutoff = now_millis() - older_than.as_millis() as i64;
         let mut removed = 0usize;
         loop {
-            let n = self
-                .conn
-                .execute(
-                    "DELETE FROM predictions WHERE id IN
-                     (SELECT id FROM predictions WHERE created_at < ?1 LIMIT ?2)",
-                    params![cutoff, batch.max(1) as i64],
-                )
-                .map_err(|e| self.err(e))?;
+            let n = self.execute(
+                "DELETE FROM predictions WHERE id IN
+                 (SELECT id FROM predictions WHERE created_at < ?1 LIMIT ?2)",
+                args![cutoff, batch.max(1) as i64],
+            )?;
             removed += n;
             progress(removed);
             if n == 0 {
@@ -136,11 +141,23 @@ impl Store {
     /// [`Error::Store`] on a database error.
     pub fn last_backup_at(&self) -> Result<Option<chrono::DateTime<chrono::Utc>>> {
         let last: Option<String> = self
-            .conn
-            .query_row("SELECT max(at) FROM backups", [], |r| r.get(0))
-            .map_err(|e| self.err(e))?;
+            .first("SELECT max(at) FROM backups", &[], |mut r| r.get(0))?
+            .flatten();
         Ok(last
             .and_then(|t| chrono::DateTime::parse_from_rfc3339(&t).ok())
             .map(|t| t.with_timezone(&chrono::Utc)))
+    }
+
+    /// The database's size in bytes: the SQLite file's, or PostgreSQL's `pg_database_size`.
+    ///
+    /// # Errors
+    /// [`Error::Store`] on a database error.
+    pub fn size_bytes(&self) -> Result<u64> {
+        match self.db.file() {
+            Some(path) => Ok(std::fs::metadata(path).map(|m| m.len()).unwrap_or(0)),
+            None => self
+                .count("SELECT pg_database_size(current_database())", &[])
+                .map(|n| n.max(0) as u64),
+        }
     }
 }

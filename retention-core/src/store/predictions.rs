@@ -1,9 +1,9 @@
 //! The prediction log.
 
-use rusqlite::params;
 use serde::{Deserialize, Serialize};
 
-use super::{Store, db_error, normalize_customer_id, now_millis};
+use super::sql::{DbError, Row};
+use super::{Store, args, db_error, normalize_customer_id, now_millis};
 use crate::error::Result;
 
 /// One scored row for the prediction log.
@@ -51,35 +51,32 @@ impl Store {
     /// [`Error::Store`] on a database error (nothing of the batch is written then).
     pub fn log_predictions(&mut self, batch_id: &str, rows: &[PredictionRow<'_>]) -> Result<usize> {
         let at = now_millis();
-        let path = self.path.clone();
-        let e = |e: rusqlite::Error| db_error(&path, e);
-        let tx = self.conn.transaction().map_err(e)?;
-        let mut inserted = 0usize;
-        {
-            let mut stmt = tx
-                .prepare_cached(
-                    "INSERT OR IGNORE INTO predictions
-                     (customer_id, model_version, variant, probability, tier, batch_id, row_index, created_at)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-                )
-                .map_err(e)?;
+        let db = self.db.clone();
+        let e = |e: DbError| db_error(&db, e);
+        self.transaction(|s| {
+            let mut inserted = 0usize;
             for r in rows {
-                inserted += stmt
-                    .execute(params![
-                        normalize_customer_id(r.customer_id),
-                        r.model_version,
-                        r.variant,
-                        r.probability,
-                        r.tier,
-                        batch_id,
-                        r.row_index,
-                        at
-                    ])
+                inserted += s
+                    .execute(
+                        "INSERT INTO predictions
+                         (customer_id, model_version, variant, probability, tier, batch_id, row_index, created_at)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+                         ON CONFLICT (batch_id, row_index) DO NOTHING",
+                        args![
+                            normalize_customer_id(r.customer_id),
+                            r.model_version,
+                            r.variant,
+                            r.probability,
+                            r.tier,
+                            batch_id,
+                            r.row_index,
+                            at
+                        ],
+                    )
                     .map_err(e)?;
             }
-        }
-        tx.commit().map_err(e)?;
-        Ok(inserted)
+            Ok(inserted)
+        })
     }
 
     /// Logs a scored frame as [`crate::model::ChurnModel::score_frame`] or a
@@ -136,7 +133,7 @@ impl Store {
         self.all(
             "SELECT customer_id, model_version, variant, probability, tier, batch_id, created_at
              FROM predictions WHERE customer_id = ?1 ORDER BY id",
-            [normalize_customer_id(customer_id)],
+            args![normalize_customer_id(customer_id)],
             row_to_prediction,
         )
     }
@@ -149,7 +146,7 @@ impl Store {
         self.all(
             "SELECT customer_id, model_version, variant, probability, tier, batch_id, created_at
              FROM predictions WHERE model_version = ?1 ORDER BY id",
-            [version],
+            args![version],
             row_to_prediction,
         )
     }
@@ -161,8 +158,8 @@ impl Store {
     pub fn predictions_in_batch(&self, batch_id: &str) -> Result<Vec<i64>> {
         self.all(
             "SELECT row_index FROM predictions WHERE batch_id = ?1",
-            [batch_id],
-            |r| r.get(0),
+            args![batch_id],
+            |mut r| r.get(0),
         )
     }
 
@@ -171,9 +168,7 @@ impl Store {
     /// # Errors
     /// [`Error::Store`] on a database error.
     pub fn prediction_count(&self) -> Result<i64> {
-        self.conn
-            .query_row("SELECT count(*) FROM predictions", [], |r| r.get(0))
-            .map_err(|e| self.err(e))
+        self.count("SELECT count(*) FROM predictions", &[])
     }
 
     /// Predictions older than `days` still in the log (the retention policy's backlog).
@@ -182,17 +177,14 @@ impl Store {
     /// [`Error::Store`] on a database error.
     pub fn predictions_older_than(&self, days: u64) -> Result<i64> {
         let cutoff = now_millis() - (days as i64) * 86_400_000;
-        self.conn
-            .query_row(
-                "SELECT count(*) FROM predictions WHERE created_at < ?1",
-                [cutoff],
-                |r| r.get(0),
-            )
-            .map_err(|e| self.err(e))
+        self.count(
+            "SELECT count(*) FROM predictions WHERE created_at < ?1",
+            args![cutoff],
+        )
     }
 }
 
-fn row_to_prediction(r: &rusqlite::Row<'_>) -> rusqlite::Result<LoggedPrediction> {
+fn row_to_prediction(mut r: Row) -> std::result::Result<LoggedPrediction, DbError> {
     Ok(LoggedPrediction {
         customer_id: r.get(0)?,
         model_version: r.get(1)?,

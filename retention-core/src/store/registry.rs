@@ -2,10 +2,12 @@
 
 use std::path::Path;
 
-use rusqlite::{OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 
-use super::{AuditAction, Store, db_error, insert_audit, now_rfc3339, parse_json, store_error};
+use super::sql::{DbError, Row};
+use super::{
+    AuditAction, Store, args, db_error, insert_audit, now_rfc3339, parse_json, store_error,
+};
 use crate::error::{Error, Result};
 use crate::lifecycle::{GateCheck, ValidationReport};
 use crate::model::ChurnModel;
@@ -302,45 +304,43 @@ impl Store {
         // Stored with sorted keys, as every release stored it.
         let metrics = serde_json::to_value(VersionMetrics::of(&model))?;
         let at = now_rfc3339();
-        let tx = self
-            .conn
-            .transaction()
-            .map_err(|e| db_error(&self.path, e))?;
-        tx.execute(
-            "INSERT INTO models (sha256, artifact, algorithm, metrics, notes, registered_at, registered_by)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            params![
-                sha,
-                artifact,
-                model.estimator.name(),
-                metrics.to_string(),
-                notes,
-                at,
-                actor
-            ],
-        )
-        .map_err(|e| db_error(&self.path, e))?;
-        let version = tx.last_insert_rowid();
-        insert_audit(
-            &tx,
-            actor,
-            AuditAction::ModelRegister,
-            &format!("v{version}"),
-            &serde_json::json!({ "sha256": sha }),
-        )
-        .map_err(|e| db_error(&self.path, e))?;
-        tx.commit().map_err(|e| db_error(&self.path, e))?;
+        let e = |e: DbError| db_error(&self.db, e);
+        let version = self.transaction(|s| {
+            let version: i64 = s
+                .query_one(
+                    "INSERT INTO models (sha256, artifact, algorithm, metrics, notes, registered_at, registered_by)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) RETURNING version",
+                    args![
+                        &sha,
+                        artifact,
+                        model.estimator.name().as_str(),
+                        metrics.to_string().as_str(),
+                        notes,
+                        &at,
+                        actor
+                    ],
+                )
+                .and_then(|mut r| r.get(0))
+                .map_err(e)?;
+            insert_audit(
+                s,
+                actor,
+                AuditAction::ModelRegister,
+                &format!("v{version}"),
+                &serde_json::json!({ "sha256": sha }),
+            )
+            .map_err(e)?;
+            Ok(version)
+        })?;
         self.version_info(version)
     }
 
     fn version_by_sha(&self, sha: &str) -> Result<Option<ModelVersion>> {
-        let version: Option<i64> = self
-            .conn
-            .query_row("SELECT version FROM models WHERE sha256 = ?1", [sha], |r| {
-                r.get(0)
-            })
-            .optional()
-            .map_err(|e| self.err(e))?;
+        let version: Option<i64> = self.first(
+            "SELECT version FROM models WHERE sha256 = ?1",
+            args![sha],
+            |mut r| r.get(0),
+        )?;
         version.map(|v| self.version_info(v)).transpose()
     }
 
@@ -349,16 +349,13 @@ impl Store {
     /// # Errors
     /// [`Error::Store`] naming the version when it does not exist.
     pub fn version_info(&self, version: i64) -> Result<ModelVersion> {
-        self.conn
-            .query_row(
-                "SELECT version, sha256, algorithm, metrics, notes, registered_at, registered_by
-                 FROM models WHERE version = ?1",
-                [version],
-                row_to_version,
-            )
-            .optional()
-            .map_err(|e| self.err(e))?
-            .ok_or_else(|| self.unknown_version(version))
+        self.first(
+            "SELECT version, sha256, algorithm, metrics, notes, registered_at, registered_by
+             FROM models WHERE version = ?1",
+            args![version],
+            row_to_version,
+        )?
+        .ok_or_else(|| self.unknown_version(version))
     }
 
     fn unknown_version(&self, version: i64) -> Error {
@@ -373,7 +370,7 @@ impl Store {
             .unwrap_or_default();
         store_error(format!(
             "model version {version} is not registered in {} (registered: {})",
-            self.path.display(),
+            self.db,
             if known.is_empty() { "none" } else { &known }
         ))
     }
@@ -386,7 +383,7 @@ impl Store {
         self.all(
             "SELECT version, sha256, algorithm, metrics, notes, registered_at, registered_by
              FROM models ORDER BY version",
-            [],
+            &[],
             row_to_version,
         )
     }
@@ -398,18 +395,15 @@ impl Store {
     /// no longer match their checksum.
     pub fn artifact(&self, version: i64) -> Result<Vec<u8>> {
         let (bytes, sha): (Vec<u8>, String) = self
-            .conn
-            .query_row(
+            .first(
                 "SELECT artifact, sha256 FROM models WHERE version = ?1",
-                [version],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .optional()
-            .map_err(|e| self.err(e))?
+                args![version],
+                |mut r| Ok((r.get(0)?, r.get(1)?)),
+            )?
             .ok_or_else(|| self.unknown_version(version))?;
         if crate::sha256_hex(&bytes) != sha {
             return Err(Error::CorruptArtifact {
-                path: self.path.clone(),
+                path: self.db.display_path(),
                 reason: format!(
                     "model version {version}'s stored bytes do not match their SHA-256"
                 ),
@@ -424,7 +418,7 @@ impl Store {
     /// As [`Store::artifact`] and [`ChurnModel::from_bytes`].
     pub fn load_model(&self, version: i64) -> Result<ChurnModel> {
         let bytes = self.artifact(version)?;
-        ChurnModel::from_bytes(&bytes, &self.path.join(format!("v{version}")))
+        ChurnModel::from_bytes(&bytes, &self.db.display_path().join(format!("v{version}")))
     }
 
     /// The current aliases.
@@ -433,12 +427,8 @@ impl Store {
     /// [`Error::Store`] on a database error.
     pub fn aliases(&self) -> Result<Aliases> {
         let mut out = Aliases::default();
-        let rows = self.all("SELECT alias, version, split FROM aliases", [], |r| {
-            Ok((
-                r.get::<_, String>(0)?,
-                r.get::<_, i64>(1)?,
-                r.get::<_, f64>(2)?,
-            ))
+        let rows = self.all("SELECT alias, version, split FROM aliases", &[], |mut r| {
+            Ok((r.get::<String>(0)?, r.get::<i64>(1)?, r.get::<f64>(2)?))
         })?;
         for (alias, version, split) in rows {
             match alias.as_str() {
@@ -459,34 +449,32 @@ impl Store {
     pub fn record_validation(&mut self, v: &Validation, actor: &str) -> Result<()> {
         self.version_info(v.version)?;
         let report = serde_json::to_value(&v.report)?.to_string();
-        let tx = self
-            .conn
-            .transaction()
-            .map_err(|e| db_error(&self.path, e))?;
-        tx.execute(
-            "INSERT INTO validations (version, at, data_sha256, rows, roc_auc, accuracy, passed, report)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-            params![
-                v.version,
-                v.at,
-                v.data_sha256,
-                v.rows,
-                v.roc_auc,
-                v.accuracy,
-                v.passed,
-                report
-            ],
-        )
-        .map_err(|e| db_error(&self.path, e))?;
-        insert_audit(
-            &tx,
-            actor,
-            AuditAction::ModelValidate,
-            &format!("v{}", v.version),
-            &serde_json::json!({"passed": v.passed, "roc_auc": v.roc_auc, "accuracy": v.accuracy}),
-        )
-        .map_err(|e| db_error(&self.path, e))?;
-        tx.commit().map_err(|e| db_error(&self.path, e))
+        let e = |e: DbError| db_error(&self.db, e);
+        self.transaction(|s| {
+            s.execute(
+                "INSERT INTO validations (version, at, data_sha256, rows, roc_auc, accuracy, passed, report)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                args![
+                    v.version,
+                    &v.at,
+                    v.data_sha256.as_deref(),
+                    v.rows,
+                    v.roc_auc,
+                    v.accuracy,
+                    v.passed,
+                    &report
+                ],
+            )
+            .map_err(e)?;
+            insert_audit(
+                s,
+                actor,
+                AuditAction::ModelValidate,
+                &format!("v{}", v.version),
+                &serde_json::json!({"passed": v.passed, "roc_auc": v.roc_auc, "accuracy": v.accuracy}),
+            )
+            .map_err(e)
+        })
     }
 
     /// The newest validation of a version.
@@ -494,26 +482,23 @@ impl Store {
     /// # Errors
     /// [`Error::Store`] on a database error.
     pub fn latest_validation(&self, version: i64) -> Result<Option<Validation>> {
-        self.conn
-            .query_row(
-                "SELECT version, at, data_sha256, rows, roc_auc, accuracy, passed, report
-                 FROM validations WHERE version = ?1 ORDER BY id DESC LIMIT 1",
-                [version],
-                |r| {
-                    Ok(Validation {
-                        version: r.get(0)?,
-                        at: r.get(1)?,
-                        data_sha256: r.get(2)?,
-                        rows: r.get(3)?,
-                        roc_auc: r.get(4)?,
-                        accuracy: r.get(5)?,
-                        passed: r.get(6)?,
-                        report: parse_typed(&r.get::<_, String>(7)?),
-                    })
-                },
-            )
-            .optional()
-            .map_err(|e| self.err(e))
+        self.first(
+            "SELECT version, at, data_sha256, rows, roc_auc, accuracy, passed, report
+             FROM validations WHERE version = ?1 ORDER BY id DESC LIMIT 1",
+            args![version],
+            |mut r| {
+                Ok(Validation {
+                    version: r.get(0)?,
+                    at: r.get(1)?,
+                    data_sha256: r.get(2)?,
+                    rows: r.get(3)?,
+                    roc_auc: r.get(4)?,
+                    accuracy: r.get(5)?,
+                    passed: r.get(6)?,
+                    report: parse_typed(&r.get::<String>(7)?),
+                })
+            },
+        )
     }
 
     /// Applies an alias change and records it as a promotion event, in one transaction.
@@ -535,57 +520,56 @@ impl Store {
             self.version_info(*v)?;
         }
         let at = now_rfc3339();
-        let path = self.path.clone();
-        let e = |e: rusqlite::Error| db_error(&path, e);
-        let tx = self.conn.transaction().map_err(e)?;
-        if let Some(v) = champion {
-            tx.execute(
-                "INSERT INTO aliases (alias, version, split, updated_at) VALUES ('champion', ?1, 0, ?2)
-                 ON CONFLICT(alias) DO UPDATE SET version = excluded.version, updated_at = excluded.updated_at",
-                params![v, at],
-            )
-            .map_err(e)?;
-        }
-        match challenger {
-            Some((Some(v), split)) => {
-                tx.execute(
-                    "INSERT INTO aliases (alias, version, split, updated_at) VALUES ('challenger', ?1, ?2, ?3)
-                     ON CONFLICT(alias) DO UPDATE SET version = excluded.version, split = excluded.split,
-                     updated_at = excluded.updated_at",
-                    params![v, split, at],
+        let e = |e: DbError| db_error(&self.db, e);
+        self.transaction(|s| {
+            if let Some(v) = champion {
+                s.execute(
+                    "INSERT INTO aliases (alias, version, split, updated_at) VALUES ('champion', ?1, 0, ?2)
+                     ON CONFLICT(alias) DO UPDATE SET version = excluded.version, updated_at = excluded.updated_at",
+                    args![v, &at],
                 )
                 .map_err(e)?;
             }
-            Some((None, _)) => {
-                tx.execute("DELETE FROM aliases WHERE alias = 'challenger'", [])
+            match challenger {
+                Some((Some(v), split)) => {
+                    s.execute(
+                        "INSERT INTO aliases (alias, version, split, updated_at) VALUES ('challenger', ?1, ?2, ?3)
+                         ON CONFLICT(alias) DO UPDATE SET version = excluded.version, split = excluded.split,
+                         updated_at = excluded.updated_at",
+                        args![v, split, &at],
+                    )
                     .map_err(e)?;
+                }
+                Some((None, _)) => {
+                    s.execute("DELETE FROM aliases WHERE alias = 'challenger'", &[])
+                        .map_err(e)?;
+                }
+                None => {}
             }
-            None => {}
-        }
-        tx.execute(
-            "INSERT INTO promotions (at, actor, action, from_version, to_version, reason, gate, forced)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-            params![
-                at,
-                event.actor,
-                event.action.as_str(),
-                event.from_version,
-                event.to_version,
-                event.reason,
-                event.gate.to_string(),
-                event.forced
-            ],
-        )
-        .map_err(e)?;
-        insert_audit(
-            &tx,
-            &event.actor,
-            event.action.audit(),
-            &event.to_version.map(|v| format!("v{v}")).unwrap_or_default(),
-            &serde_json::json!({"from": event.from_version, "reason": event.reason, "forced": event.forced}),
-        )
-        .map_err(e)?;
-        tx.commit().map_err(e)
+            s.execute(
+                "INSERT INTO promotions (at, actor, action, from_version, to_version, reason, gate, forced)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                args![
+                    &at,
+                    &event.actor,
+                    event.action.as_str(),
+                    event.from_version,
+                    event.to_version,
+                    &event.reason,
+                    &event.gate.to_string(),
+                    event.forced
+                ],
+            )
+            .map_err(e)?;
+            insert_audit(
+                s,
+                &event.actor,
+                event.action.audit(),
+                &event.to_version.map(|v| format!("v{v}")).unwrap_or_default(),
+                &serde_json::json!({"from": event.from_version, "reason": event.reason, "forced": event.forced}),
+            )
+            .map_err(e)
+        })
     }
 
     /// Promotion events, oldest first.
@@ -596,16 +580,16 @@ impl Store {
         self.all(
             "SELECT at, actor, action, from_version, to_version, reason, gate, forced
              FROM promotions ORDER BY id",
-            [],
-            |r| {
+            &[],
+            |mut r| {
                 Ok(Promotion {
                     at: r.get(0)?,
                     actor: r.get(1)?,
-                    action: promotion_action(&r.get::<_, String>(2)?)?,
+                    action: promotion_action(&r.get::<String>(2)?)?,
                     from_version: r.get(3)?,
                     to_version: r.get(4)?,
                     reason: r.get(5)?,
-                    gate: parse_json(&r.get::<_, String>(6)?),
+                    gate: parse_json(&r.get::<String>(6)?),
                     forced: r.get(7)?,
                 })
             },
@@ -613,12 +597,12 @@ impl Store {
     }
 }
 
-fn row_to_version(r: &rusqlite::Row<'_>) -> rusqlite::Result<ModelVersion> {
+fn row_to_version(mut r: Row) -> std::result::Result<ModelVersion, DbError> {
     Ok(ModelVersion {
         version: r.get(0)?,
         sha256: r.get(1)?,
         algorithm: r.get(2)?,
-        metrics: parse_typed(&r.get::<_, String>(3)?),
+        metrics: parse_typed(&r.get::<String>(3)?),
         notes: r.get(4)?,
         registered_at: r.get(5)?,
         registered_by: r.get(6)?,
@@ -626,12 +610,7 @@ fn row_to_version(r: &rusqlite::Row<'_>) -> rusqlite::Result<ModelVersion> {
 }
 
 /// A stored promotion action; one this release does not know fails the read.
-fn promotion_action(text: &str) -> rusqlite::Result<PromotionAction> {
-    PromotionAction::parse(text).ok_or_else(|| {
-        rusqlite::Error::FromSqlConversionFailure(
-            2,
-            rusqlite::types::Type::Text,
-            format!("unknown promotion action {text:?}").into(),
-        )
-    })
+fn promotion_action(text: &str) -> std::result::Result<PromotionAction, DbError> {
+    PromotionAction::parse(text)
+        .ok_or_else(|| DbError::Value(format!("column 2: unknown promotion action {text:?}")))
 }
