@@ -14,6 +14,7 @@ mod model_files;
 mod parquet_inputs;
 mod prometheus;
 mod quality;
+mod replicas;
 mod scoring;
 mod selection;
 mod serve;

@@ -159,7 +159,12 @@ pub fn telco_customers(n: usize) -> (String, Vec<serde_json::Value>) {
 /// A database with the Telco logistic model (v1, champion) and a tree (v2), both validated,
 /// and an API key; returns the key.
 pub fn registry(dir: &Path) -> (PathBuf, String) {
-    let db = dir.join("ops.db");
+    registry_at(dir, &dir.join("ops.db"))
+}
+
+/// As [`registry`], in the store `db` (a file or a `postgres://` URL).
+pub fn registry_at(dir: &Path, db: &Path) -> (PathBuf, String) {
+    let db = db.to_path_buf();
     let d = telco().display().to_string();
     let tree = dir.join("tree.json");
     let o = Command::new(bin())

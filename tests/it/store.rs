@@ -8,7 +8,9 @@ use std::time::{Duration, Instant};
 use retention::prelude::*;
 use retention::store::Store;
 
-use crate::util::{assert_fails_with, bin, ok, ret, stderr, stdout, telco, telco_model, tempdir};
+use crate::util::{
+    PgServer, assert_fails_with, bin, ok, ret, stderr, stdout, telco, telco_model, tempdir,
+};
 
 fn telco_str() -> String {
     telco().display().to_string()
@@ -38,9 +40,21 @@ fn tree_model(dir: &Path) -> PathBuf {
 #[test]
 fn the_model_lifecycle_validate_promote_ab_rollback_compare() {
     let dir = tempdir();
-    let db = dir.path().join("ops.db");
+    lifecycle(dir.path(), &dir.path().join("ops.db"));
+}
+
+#[test]
+fn the_model_lifecycle_on_postgresql() {
+    let dir = tempdir();
+    let pg = PgServer::start();
+    lifecycle(dir.path(), Path::new(&pg.database()));
+}
+
+/// The registry workflow through the CLI, on the store `db` (a file or a URL).
+fn lifecycle(dir: &Path, db: &Path) {
+    let db = db.to_path_buf();
     let lr = telco_model().display().to_string();
-    let tree = tree_model(dir.path()).display().to_string();
+    let tree = tree_model(dir).display().to_string();
     let d = telco_str();
 
     assert!(
@@ -85,7 +99,7 @@ fn the_model_lifecycle_validate_promote_ab_rollback_compare() {
         &db,
         &["model", "ab", "--challenger", "2", "--split", "0.1"],
     ));
-    let scores = dir.path().join("scores.csv");
+    let scores = dir.join("scores.csv");
     let s = scores.display().to_string();
     ok(&ret(
         &db,
@@ -98,7 +112,7 @@ fn the_model_lifecycle_validate_promote_ab_rollback_compare() {
         "{challengers} of 7043 routed to the challenger"
     );
     // Same customers, same variants on a second run.
-    let again = dir.path().join("again.csv");
+    let again = dir.join("again.csv");
     ok(&ret(
         &db,
         &[
@@ -207,9 +221,19 @@ fn the_model_lifecycle_validate_promote_ab_rollback_compare() {
 #[test]
 fn the_prediction_log_does_not_duplicate_a_rerun_batch() {
     let dir = tempdir();
-    let db = dir.path().join("log.db");
+    prediction_log(dir.path(), &dir.path().join("log.db"));
+}
+
+#[test]
+fn the_prediction_log_on_postgresql() {
+    let dir = tempdir();
+    let pg = PgServer::start();
+    prediction_log(dir.path(), Path::new(&pg.database()));
+}
+
+fn prediction_log(dir: &Path, db: &Path) {
     let m = telco_model().display().to_string();
-    let out = dir.path().join("s.csv").display().to_string();
+    let out = dir.join("s.csv").display().to_string();
     let d = telco_str();
     let score = [
         "score",
@@ -225,12 +249,12 @@ fn the_prediction_log_does_not_duplicate_a_rerun_batch() {
         "--show",
         "0",
     ];
-    let first = ok(&ret(&db, &score));
+    let first = ok(&ret(db, &score));
     assert!(first.contains("Logged 7043 new rows"), "{first}");
-    let second = ok(&ret(&db, &score));
+    let second = ok(&ret(db, &score));
     assert!(second.contains("Logged 0 new rows"), "{second}");
     assert_eq!(
-        Store::open(&db)
+        Store::open(db)
             .expect("open")
             .prediction_count()
             .expect("count"),

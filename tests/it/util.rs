@@ -195,3 +195,112 @@ pub fn run_bounded(db: &Path, args: &[&str], limit: std::time::Duration) -> Outp
         .wait_with_output()
         .expect("collect retention's output")
 }
+
+/// A real PostgreSQL server for a test: the one `RETENTIONAI_TEST_POSTGRES` names (a URL of its
+/// `postgres` database; `.ci/run` starts one for the whole run), else one started for this test
+/// from the machine's packages by `scripts/postgres.sh` (initdb into a temporary folder, a free
+/// loopback port) and stopped when the value is dropped.
+pub struct PgServer {
+    /// URL of the server's `postgres` database.
+    admin: String,
+    /// The folder of a server this value started (and stops).
+    own: Option<(tempfile::TempDir, PathBuf)>,
+}
+
+impl PgServer {
+    pub fn start() -> PgServer {
+        if let Ok(admin) = std::env::var("RETENTIONAI_TEST_POSTGRES") {
+            return PgServer { admin, own: None };
+        }
+        PgServer::start_own()
+    }
+
+    /// A server of this test's own (one it may stop and restart).
+    pub fn start_own() -> PgServer {
+        let holder = tempfile::tempdir().expect("tempdir");
+        // The server runs as `postgres` when the tests run as root: it must reach its folder.
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(holder.path(), std::fs::Permissions::from_mode(0o755))
+                .expect("chmod");
+        }
+        let data = holder.path().join("pg");
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let out = Command::new(Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/postgres.sh"))
+            .args(["start", &data.display().to_string(), &port.to_string()])
+            .output()
+            .expect("run scripts/postgres.sh");
+        assert!(
+            out.status.success(),
+            "starting PostgreSQL failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let url = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        let admin = format!("{}/postgres", url.rsplit_once('/').expect("a URL").0);
+        PgServer {
+            admin,
+            own: Some((holder, data)),
+        }
+    }
+
+    /// A new, empty database on the server, as a `--db` URL.
+    pub fn database(&self) -> String {
+        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let name = format!(
+            "t_{}_{}_{}",
+            std::process::id(),
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_micros())
+                .unwrap_or(0),
+            NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        );
+        let mut client =
+            postgres::Client::connect(&self.admin, postgres::NoTls).expect("connect to PostgreSQL");
+        client
+            .batch_execute(&format!("CREATE DATABASE {name}"))
+            .expect("create a test database");
+        format!("{}/{name}", self.admin.rsplit_once('/').expect("a URL").0)
+    }
+
+    /// Stops the server (this test's own only) and starts it again after `down`.
+    pub fn restart_after(&self, down: std::time::Duration) {
+        let (_, data) = self.own.as_ref().expect("a server this test started");
+        let port = self
+            .admin
+            .rsplit_once(':')
+            .and_then(|(_, rest)| rest.split('/').next())
+            .expect("a port")
+            .to_string();
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/postgres.sh");
+        let stop = Command::new(&script)
+            .args(["stop", &data.display().to_string()])
+            .status()
+            .expect("stop PostgreSQL");
+        assert!(stop.success());
+        std::thread::sleep(down);
+        let start = Command::new(&script)
+            .args(["start", &data.display().to_string(), &port])
+            .output()
+            .expect("start PostgreSQL");
+        assert!(
+            start.status.success(),
+            "restarting PostgreSQL failed: {}",
+            String::from_utf8_lossy(&start.stderr)
+        );
+    }
+}
+
+impl Drop for PgServer {
+    fn drop(&mut self) {
+        if let Some((_, data)) = &self.own {
+            let _ = Command::new(Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/postgres.sh"))
+                .args(["stop", &data.display().to_string()])
+                .status();
+        }
+    }
+}
