@@ -196,7 +196,7 @@ pub fn run_bounded(db: &Path, args: &[&str], limit: std::time::Duration) -> Outp
         .expect("collect retention's output")
 }
 
-/// A real PostgreSQL server for a test: the one `RETENTIONAI_TEST_POSTGRES` names (a URL of its
+/// A real PostgreSQL server for a test: the one `TEST_POSTGRES_URL` names (a URL of its
 /// `postgres` database; `.ci/run` starts one for the whole run), else one started for this test
 /// from the machine's packages by `scripts/postgres.sh` (initdb into a temporary folder, a free
 /// loopback port) and stopped when the value is dropped.
@@ -209,7 +209,7 @@ pub struct PgServer {
 
 impl PgServer {
     pub fn start() -> PgServer {
-        if let Ok(admin) = std::env::var("RETENTIONAI_TEST_POSTGRES") {
+        if let Ok(admin) = std::env::var("TEST_POSTGRES_URL") {
             return PgServer { admin, own: None };
         }
         PgServer::start_own()

@@ -78,8 +78,12 @@ fn delete(db: &Db, customer_id: &str, json: bool, out: &mut dyn Write) -> Result
     crate::output::report(out, json, &value, |out| {
         writeln!(
             out,
-            "Erased {removed} rows about the customer from {} (overwritten, write-ahead log truncated); the audit log keeps only a salted hash of the id.",
-            db
+            "Erased {removed} rows about the customer from {db} ({}); the audit log keeps only a salted hash of the id.",
+            if db.is_postgres() {
+                "the prediction log vacuumed; PostgreSQL's write-ahead log keeps them until it is recycled"
+            } else {
+                "overwritten, write-ahead log truncated"
+            }
         )?;
         if !backups.is_empty() {
             writeln!(
