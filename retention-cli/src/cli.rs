@@ -31,7 +31,8 @@ pub struct Cli {
         long,
         global = true,
         value_name = "PATH|URL",
-        default_value = retention_core::store::DEFAULT_DB
+        default_value = retention_core::store::DEFAULT_DB,
+        value_parser = DbParser
     )]
     pub db: retention_core::store::Db,
     #[command(flatten)]
@@ -600,6 +601,33 @@ pub struct DoctorArgs {
 
 /// An integer setting within `min..=max` (a bad value is refused by the flag's parser, so also
 /// at start-up from the configuration file or the environment, naming the key).
+/// `--db`: a file path or a `postgres://` URL. A refused value is named without its password
+/// (clap's own message would quote the value as typed).
+#[derive(Debug, Clone, Copy)]
+pub struct DbParser;
+
+impl clap::builder::TypedValueParser for DbParser {
+    type Value = retention_core::store::Db;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        _arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<Self::Value, clap::Error> {
+        match value.to_str() {
+            Some(text) => retention_core::store::Db::parse(text).map_err(|e| {
+                clap::Error::raw(
+                    clap::error::ErrorKind::InvalidValue,
+                    format!("{}\n", crate::spelling::text(&e.to_string())),
+                )
+                .with_cmd(cmd)
+            }),
+            None => Ok(retention_core::store::Db::File(PathBuf::from(value))),
+        }
+    }
+}
+
 fn in_range(min: u64, max: u64) -> clap::builder::RangedU64ValueParser<u64> {
     clap::builder::RangedU64ValueParser::<u64>::new().range(min..=max)
 }

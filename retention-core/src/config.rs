@@ -248,7 +248,10 @@ pub fn is_secret(name: &str) -> bool {
         .any(|w| n.contains(w))
 }
 
-/// A value fit for display: secrets hidden, and a URL's password replaced by `***`.
+/// A value fit for display: secrets hidden, and a URL's password replaced by `***` wherever a
+/// client would read one: after the user up to the first `@` (as PostgreSQL's URL parser splits
+/// credentials, so a password holding `/` or `?` is hidden whole), and any `password=` query
+/// parameter.
 pub fn redact(name: &str, value: &str) -> String {
     if is_secret(name) {
         return "<redacted>".into();
@@ -256,14 +259,27 @@ pub fn redact(name: &str, value: &str) -> String {
     let Some((scheme, rest)) = value.split_once("://") else {
         return value.to_string();
     };
-    let authority_end = rest.find('/').unwrap_or(rest.len());
-    let Some(at) = rest[..authority_end].rfind('@') else {
-        return value.to_string();
+    let rest = match rest.split_once('@') {
+        Some((creds, after)) => match creds.split_once(':') {
+            Some((user, _)) => format!("{user}:***@{after}"),
+            None => rest.to_string(),
+        },
+        None => rest.to_string(),
     };
-    match rest[..at].split_once(':') {
-        Some((user, _)) => format!("{scheme}://{user}:***{}", &rest[at..]),
-        None => value.to_string(),
-    }
+    let rest = match rest.split_once('?') {
+        Some((base, query)) => {
+            let query: Vec<String> = query
+                .split('&')
+                .map(|pair| match pair.split_once('=') {
+                    Some((k, _)) if is_secret(k) => format!("{k}=***"),
+                    _ => pair.to_string(),
+                })
+                .collect();
+            format!("{base}?{}", query.join("&"))
+        }
+        None => rest,
+    };
+    format!("{scheme}://{rest}")
 }
 
 /// A setting the core defines (the app's; the CLI's are its flags).
@@ -418,6 +434,14 @@ mod tests {
             "postgres://db/retention"
         );
         assert_eq!(redact("db", "data/retentionai.db"), "data/retentionai.db");
+        assert_eq!(
+            redact("db", "postgres://u:ab/cd?e@h/db"),
+            "postgres://u:***@h/db"
+        );
+        assert_eq!(
+            redact("db", "postgres://u@h/db?sslmode=disable&password=pw"),
+            "postgres://u@h/db?sslmode=disable&password=***"
+        );
     }
 
     #[test]

@@ -272,3 +272,61 @@ fn old_names_still_work_with_a_warning_and_secrets_are_redacted() {
         "{text}"
     );
 }
+
+/// `--db` takes a file path or a PostgreSQL URL; any other scheme, and a PostgreSQL URL this
+/// build cannot use, are refused with exit 2 before anything is created, and the password never
+/// appears in the message, whether it came from the flag, the environment or the file.
+#[test]
+fn a_database_url_is_refused_by_scheme_and_its_password_never_shown() {
+    let dir = tempdir();
+    // Port 1 on loopback: a URL that parses is refused at connection, at once.
+    let cases = [
+        ("mysql://app:s3cret@127.0.0.1:1/retention", 2, "scheme 'mysql' is not supported"),
+        (
+            "postgres://app:s3cret@127.0.0.1:1/retention?sslmode=require",
+            2,
+            "sslmode=require",
+        ),
+        (
+            "postgres://app@127.0.0.1:1/retention?password=s3cret&sslmode=nope",
+            2,
+            "not a PostgreSQL",
+        ),
+        // A password holding '/' and '?' (as PostgreSQL's parser reads it) is hidden whole.
+        ("postgres://app:s3/cr?et@127.0.0.1:1/retention", 1, "error connecting"),
+    ];
+    for (url, code, why) in cases {
+        for (args, env) in [
+            (vec!["--db", url, "model", "list"], vec![]),
+            (vec!["model", "list"], vec![("RETENTIONAI_DB", url)]),
+        ] {
+            let o = Command::new(bin())
+                .args(&args)
+                .envs(env.iter().copied())
+                .current_dir(dir.path())
+                .output()
+                .expect("run");
+            let err = stderr(&o);
+            assert_eq!(o.status.code(), Some(code), "{url}: {err}");
+            assert!(err.contains(why), "{url}: {err}");
+            assert!(!err.contains("s3cret") && !err.contains("cr?et"), "{url}: {err}");
+        }
+        let file = write(dir.path(), "c.toml", &format!("db = \"{url}\"\n"));
+        let o = Command::new(bin())
+            .args(["--config", &file, "model", "list"])
+            .current_dir(dir.path())
+            .output()
+            .expect("run");
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(code), "{url}: {err}");
+        assert!(!err.contains("s3cret") && !err.contains("cr?et"), "{url}: {err}");
+    }
+    // Nothing named like the URL was created.
+    let left: Vec<_> = std::fs::read_dir(dir.path())
+        .expect("list")
+        .flatten()
+        .map(|e| e.file_name())
+        .filter(|n| n != "c.toml")
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+}

@@ -7,6 +7,7 @@
 
 use retention_core::store::Db;
 use std::sync::Arc;
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
 use std::thread::JoinHandle;
@@ -64,6 +65,8 @@ pub struct Logger {
     /// Bytes held by queued entries, and the most allowed.
     bytes: Arc<AtomicUsize>,
     max_bytes: usize,
+    /// Set by [`Logger::stop`]: when the writer stops retrying a database that does not answer.
+    give_up: Arc<OnceLock<Instant>>,
 }
 
 impl std::fmt::Debug for Message {
@@ -86,11 +89,14 @@ impl Logger {
         let store = Store::open(db)?;
         let (tx, rx) = sync_channel(capacity.max(1));
         let bytes = Arc::new(AtomicUsize::new(0));
+        let give_up = Arc::new(OnceLock::new());
         let writer = Writer {
             db: db.clone(),
             store,
             metrics: metrics.clone(),
             bytes: bytes.clone(),
+            give_up: give_up.clone(),
+            down: false,
         };
         let handle = std::thread::Builder::new()
             .name("prediction-log".into())
@@ -101,6 +107,7 @@ impl Logger {
                 metrics,
                 bytes,
                 max_bytes,
+                give_up,
             },
             handle,
         ))
@@ -134,7 +141,11 @@ impl Logger {
     }
 
     /// Asks the writer to finish: it writes everything queued before this, then ends.
+    /// A database that does not answer is retried for [`STOP_RETRY`] more, then what is left
+    /// is counted as lost.
     pub fn stop(&self) {
+        // First, so a writer retrying a batch learns of the stop while the queue is full.
+        self.give_up.get_or_init(|| Instant::now() + STOP_RETRY);
         // Blocking: waits for room behind the queued entries.
         let _ = self.tx.send(Message::Stop);
     }
@@ -146,16 +157,26 @@ struct Writer {
     store: Store,
     metrics: Arc<Metrics>,
     bytes: Arc<AtomicUsize>,
+    give_up: Arc<OnceLock<Instant>>,
+    /// The last write failed because the database did not answer.
+    down: bool,
 }
 
 impl Writer {
     fn run(mut self, rx: Receiver<Message>) {
         // Unique per process start: (batch id, row index) identifies each logged row.
-        let run = format!("serve-{}-{}", now_millis(), std::process::id());
+        // Unique across replicas too (in containers every replica may be pid 1): 64 random
+        // bits from the operating system's seed of std's hasher.
+        let nonce = {
+            use std::hash::{BuildHasher, Hasher};
+            std::collections::hash_map::RandomState::new()
+                .build_hasher()
+                .finish()
+        };
+        let run = format!("serve-{}-{}-{nonce:016x}", now_millis(), std::process::id());
         let mut seq = 0u64;
         let mut batch: Vec<Entry> = Vec::with_capacity(BATCH);
         let mut stopping = false;
-        let mut give_up: Option<Instant> = None;
         let mut reported_drops = 0;
         while !stopping {
             // Wait for one entry, then take whatever else is already queued.
@@ -184,18 +205,172 @@ impl Writer {
             self.reopen_if_replaced();
             self.report_drops(&mut reported_drops);
             seq += 1;
-            if stopping && give_up.is_none() {
-                give_up = Some(Instant::now() + STOP_RETRY);
-            }
-            write_batch(
-                &mut self.store,
-                &format!("{run}-{seq}"),
-                &batch,
-                &self.metrics,
-                give_up,
-            );
+            self.write_batch(&format!("{run}-{seq}"), &batch);
             batch.clear();
         }
+    }
+
+    /// Writes one batch. While the database is unreachable or busy (a restarting PostgreSQL, a
+    /// backup holding SQLite) the batch is retried with a growing pause, so no prediction that
+    /// reached the queue is lost; meanwhile the queue keeps taking new entries and drops (and
+    /// counts) what does not fit. A retried batch keeps its id, so rows a lost acknowledgement
+    /// already committed are not logged twice. A stopping server stops retrying [`STOP_RETRY`]
+    /// after the stop, and then writes nothing more to a database that did not answer (each try
+    /// would wait for a connection). An error that retrying cannot cure gets one more try, then
+    /// the rows are written one by one, so one bad row costs only itself.
+    fn write_batch(&mut self, batch_id: &str, batch: &[Entry]) {
+        let rows: Vec<PredictionRow<'_>> = batch
+            .iter()
+            .enumerate()
+            .filter_map(|(i, e)| match e {
+                Entry::Prediction {
+                    customer_id,
+                    model_version,
+                    variant,
+                    probability,
+                    tier,
+                } => Some(PredictionRow {
+                    customer_id,
+                    model_version: *model_version,
+                    variant,
+                    probability: *probability,
+                    tier,
+                    row_index: i as i64,
+                }),
+                Entry::Audit { .. } => None,
+            })
+            .collect();
+        if !rows.is_empty() {
+            let written = self.write_rows(batch_id, &rows);
+            self.metrics
+                .log_written
+                .fetch_add(written as u64, Ordering::Relaxed);
+        }
+        for e in batch {
+            let Entry::Audit {
+                action,
+                subject,
+                details,
+            } = e
+            else {
+                continue;
+            };
+            if self.down && self.past_stop() {
+                self.metrics.log_errors.fetch_add(1, Ordering::Relaxed);
+                continue;
+            }
+            if let Err(err) = self.store.audit("serve", *action, subject, details) {
+                self.down = err.is_transient();
+                self.metrics.log_errors.fetch_add(1, Ordering::Relaxed);
+                tracing::error!(
+                    target: "retention::serve",
+                    action = %action,
+                    error = %err,
+                    "writing an audit entry failed"
+                );
+            }
+        }
+    }
+
+    fn past_stop(&self) -> bool {
+        self.give_up.get().is_some_and(|d| Instant::now() >= *d)
+    }
+
+    /// Logs the rows of one batch; returns the rows written (the failures are counted and
+    /// reported here).
+    fn write_rows(&mut self, batch_id: &str, rows: &[PredictionRow<'_>]) -> usize {
+        let lost = |metrics: &Metrics, n: usize, e: &dyn std::fmt::Display| {
+            metrics.log_errors.fetch_add(n as u64, Ordering::Relaxed);
+            tracing::error!(
+                target: "retention::serve",
+                rows = n,
+                error = %e,
+                "logging predictions failed: the rows are lost"
+            );
+        };
+        if self.down && self.past_stop() {
+            lost(
+                &self.metrics,
+                rows.len(),
+                &"the database did not answer before the stop",
+            );
+            return 0;
+        }
+        let mut pause = Duration::from_millis(100);
+        let mut tries = 0u32;
+        loop {
+            let e = match self.store.log_predictions(batch_id, rows) {
+                Ok(n) => {
+                    if tries > 0 {
+                        tracing::info!(
+                            target: "retention::serve",
+                            rows = rows.len(),
+                            tries,
+                            "logging predictions: the database answered again"
+                        );
+                    }
+                    self.down = false;
+                    return n;
+                }
+                Err(e) => e,
+            };
+            tries += 1;
+            self.down = e.is_transient();
+            if self.down && !self.past_stop() {
+                if tries == 1 {
+                    tracing::warn!(
+                        target: "retention::serve",
+                        rows = rows.len(),
+                        error = %e,
+                        "logging predictions failed: retrying until the database answers"
+                    );
+                }
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(Duration::from_secs(2));
+                continue;
+            }
+            if self.down || tries > 1 {
+                if !self.down && rows.len() > 1 {
+                    return self.write_one_by_one(batch_id, rows, &e);
+                }
+                lost(&self.metrics, rows.len(), &e);
+                return 0;
+            }
+            // Not the database's state: once more after a pause (e.g. a busy timeout).
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
+    /// A batch the database refused as a whole: each row on its own (same batch id and row
+    /// index, so rows already written are skipped), the refused ones counted.
+    fn write_one_by_one(
+        &mut self,
+        batch_id: &str,
+        rows: &[PredictionRow<'_>],
+        first: &retention_core::Error,
+    ) -> usize {
+        let mut written = 0;
+        let mut refused = 0;
+        for row in rows {
+            match self
+                .store
+                .log_predictions(batch_id, std::slice::from_ref(row))
+            {
+                Ok(n) => written += n,
+                Err(_) => refused += 1,
+            }
+        }
+        self.metrics
+            .log_errors
+            .fetch_add(refused as u64, Ordering::Relaxed);
+        tracing::error!(
+            target: "retention::serve",
+            rows = rows.len(),
+            refused,
+            error = %first,
+            "the database refused a batch of predictions: its rows were written one by one"
+        );
+        written
     }
 
     /// Logs the entries dropped since the last report (once per batch written at most, so a
@@ -235,110 +410,6 @@ impl Writer {
     }
 }
 
-/// Writes one batch. While the database is unreachable or busy (a restarting PostgreSQL, a
-/// backup holding SQLite) the batch is retried with a growing pause, so no prediction that
-/// reached the queue is lost; meanwhile the queue keeps taking new entries and drops (and
-/// counts) what does not fit. A retried batch keeps its id, so rows a lost acknowledgement
-/// already committed are not logged twice. A stopping server stops retrying at `give_up`
-/// ([`STOP_RETRY`] after the stop); an error that retrying cannot cure gets one more try.
-fn write_batch(
-    store: &mut Store,
-    batch_id: &str,
-    batch: &[Entry],
-    metrics: &Metrics,
-    give_up: Option<Instant>,
-) {
-    let rows: Vec<PredictionRow<'_>> = batch
-        .iter()
-        .enumerate()
-        .filter_map(|(i, e)| match e {
-            Entry::Prediction {
-                customer_id,
-                model_version,
-                variant,
-                probability,
-                tier,
-            } => Some(PredictionRow {
-                customer_id,
-                model_version: *model_version,
-                variant,
-                probability: *probability,
-                tier,
-                row_index: i as i64,
-            }),
-            Entry::Audit { .. } => None,
-        })
-        .collect();
-    if !rows.is_empty() {
-        let mut pause = Duration::from_millis(100);
-        let mut tries = 0u32;
-        let mut result = store.log_predictions(batch_id, &rows);
-        while let Err(e) = &result {
-            tries += 1;
-            let retry = if e.is_transient() {
-                give_up.is_none_or(|d| Instant::now() < d)
-            } else {
-                tries == 1
-            };
-            if !retry {
-                break;
-            }
-            if tries == 1 {
-                tracing::warn!(
-                    target: "retention::serve",
-                    rows = rows.len(),
-                    error = %e,
-                    "logging predictions failed: retrying until the database answers"
-                );
-            }
-            std::thread::sleep(pause);
-            pause = (pause * 2).min(Duration::from_secs(2));
-            result = store.log_predictions(batch_id, &rows);
-        }
-        if tries > 0 && result.is_ok() {
-            tracing::info!(
-                target: "retention::serve",
-                rows = rows.len(),
-                tries,
-                "logging predictions: the database answered again"
-            );
-        }
-        match result {
-            Ok(n) => {
-                metrics.log_written.fetch_add(n as u64, Ordering::Relaxed);
-            }
-            Err(e) => {
-                metrics
-                    .log_errors
-                    .fetch_add(rows.len() as u64, Ordering::Relaxed);
-                tracing::error!(
-                    target: "retention::serve",
-                    rows = rows.len(),
-                    error = %e,
-                    "logging predictions failed: the rows are lost"
-                );
-            }
-        }
-    }
-    for e in batch {
-        if let Entry::Audit {
-            action,
-            subject,
-            details,
-        } = e
-            && let Err(err) = store.audit("serve", *action, subject, details)
-        {
-            metrics.log_errors.fetch_add(1, Ordering::Relaxed);
-            tracing::error!(
-                target: "retention::serve",
-                action = %action,
-                error = %err,
-                "writing an audit entry failed"
-            );
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -361,6 +432,7 @@ mod tests {
             metrics: metrics.clone(),
             bytes: Arc::new(AtomicUsize::new(0)),
             max_bytes: 10 * big.size(),
+            give_up: Arc::default(),
         };
         for _ in 0..25 {
             logger.log(big.clone());
@@ -378,6 +450,7 @@ mod tests {
             metrics: metrics.clone(),
             bytes: Arc::new(AtomicUsize::new(0)),
             max_bytes: 1 << 20,
+            give_up: Arc::default(),
         };
         for i in 0..5 {
             logger.log(entry(format!("c{i}")));

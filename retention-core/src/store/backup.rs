@@ -723,7 +723,41 @@ pub fn restore(from: &Path, target: impl Into<Db>) -> Result<Option<PathBuf>> {
     let target = match (manifest.format, target) {
         (BackupFormat::Sqlite, Db::File(path)) => path,
         (BackupFormat::Postgres, Db::Postgres(_)) => {
-            pg_backup::restore(&from.join(pg_backup::DUMP_FILE), target)?;
+            if manifest.schema_version > super::SCHEMA_VERSION {
+                return Err(store_error(format!(
+                    "backup {} has schema version {}, newer than this build's {}: restore it with the release that took it; {target} is untouched",
+                    from.display(),
+                    manifest.schema_version,
+                    super::SCHEMA_VERSION
+                )));
+            }
+            // Restored from a private copy checked against the manifest, so the file cannot
+            // change between the check and the restore.
+            let expected = manifest
+                .files
+                .iter()
+                .find(|f| f.file == pg_backup::DUMP_FILE)
+                .map(|f| f.sha256.clone())
+                .unwrap_or_default();
+            let staging = tempfile::Builder::new()
+                .prefix(".retentionai-restore.")
+                .tempdir()
+                .map_err(|e| Error::io(std::env::temp_dir(), e))?;
+            let copy = staging.path().join(pg_backup::DUMP_FILE);
+            {
+                let source = from.join(pg_backup::DUMP_FILE);
+                let mut src = std::fs::File::open(&source).map_err(|e| Error::io(&source, e))?;
+                let mut dst = fsutil::create_private_file(&copy)?;
+                std::io::copy(&mut src, &mut dst).map_err(|e| Error::io(&copy, e))?;
+            }
+            if crate::sha256_file(&copy)? != expected {
+                return Err(store_error(format!(
+                    "backup {}: {} changed while it was being restored (its SHA-256 no longer matches the manifest); {target} is untouched",
+                    from.display(),
+                    pg_backup::DUMP_FILE
+                )));
+            }
+            pg_backup::restore(&copy, target)?;
             let restored = Store::open(target)?;
             restored.audit(
                 "restore",

@@ -14,9 +14,11 @@
 //! Customer data stays private: a SQLite database this module creates (and its `-wal` and
 //! `-shm`, which SQLite creates with the database's mode) is owner-only (0600, new folders 0700);
 //! deleted rows are overwritten (`secure_delete`), and a GDPR erasure checkpoints the write-ahead
-//! log so no copy of the erased rows stays readable in the database's files (PostgreSQL: the
-//! table is vacuumed; see [`Store::gdpr_delete`]). Customer ids are stored and looked up in one
-//! form, [`normalize_customer_id`], whatever path they arrive by.
+//! log so no copy of the erased rows stays readable in the database's files. PostgreSQL gives no
+//! such guarantee: the rows are deleted and the table vacuumed, but the server's write-ahead log,
+//! its archive and snapshots still open keep them until recycled (see [`Store::gdpr_delete`]).
+//! Customer ids are stored and looked up in one form, [`normalize_customer_id`], whatever path
+//! they arrive by.
 
 mod audit;
 mod backup;
@@ -527,6 +529,11 @@ impl Store {
     }
 
     fn open_file(path: &Path) -> Result<Self> {
+        // A path that reads as a URL this build refuses (another scheme, a PostgreSQL URL that
+        // does not parse) is refused, not created as a file named like it.
+        if let Some(text) = path.to_str() {
+            Db::parse(text)?;
+        }
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             crate::fsutil::create_private_dir_all(dir)?;
         }

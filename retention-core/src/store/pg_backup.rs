@@ -64,14 +64,21 @@ fn command(name: &str, config: &postgres::Config, dbname: Option<&str>) -> Resul
     ] {
         cmd.env_remove(var);
     }
-    if let Some(host) = config.get_hosts().first() {
-        match host {
-            postgres::config::Host::Tcp(h) => cmd.env("PGHOST", h),
-            postgres::config::Host::Unix(dir) => cmd.env("PGHOST", dir),
-        };
+    // Every host and port, comma-separated as libpq takes them (a standby pair stays a pair).
+    let hosts: Vec<String> = config
+        .get_hosts()
+        .iter()
+        .map(|h| match h {
+            postgres::config::Host::Tcp(h) => h.clone(),
+            postgres::config::Host::Unix(dir) => dir.display().to_string(),
+        })
+        .collect();
+    if !hosts.is_empty() {
+        cmd.env("PGHOST", hosts.join(","));
     }
-    if let Some(port) = config.get_ports().first() {
-        cmd.env("PGPORT", port.to_string());
+    let ports: Vec<String> = config.get_ports().iter().map(u16::to_string).collect();
+    if !ports.is_empty() {
+        cmd.env("PGPORT", ports.join(","));
     }
     if let Some(user) = config.get_user() {
         cmd.env("PGUSER", user);
@@ -79,11 +86,21 @@ fn command(name: &str, config: &postgres::Config, dbname: Option<&str>) -> Resul
     if let Some(password) = config.get_password() {
         cmd.env("PGPASSWORD", String::from_utf8_lossy(password).into_owned());
     }
-    if let Some(db) = dbname.or(config.get_dbname()) {
-        cmd.env("PGDATABASE", db);
+    cmd.env("PGDATABASE", dbname.unwrap_or_else(|| database_of(config)));
+    if config.get_target_session_attrs() == postgres::config::TargetSessionAttrs::ReadWrite {
+        cmd.env("PGTARGETSESSIONATTRS", "read-write");
     }
     cmd.env("PGCONNECT_TIMEOUT", "10");
     Ok(cmd)
+}
+
+/// The database a connection reaches: the one named, else (as libpq and the client do) the one
+/// named after the user.
+fn database_of(config: &postgres::Config) -> &str {
+    config
+        .get_dbname()
+        .or(config.get_user())
+        .unwrap_or("postgres")
 }
 
 /// Runs a tool; its error output names what failed.
@@ -107,6 +124,40 @@ fn run(mut cmd: Command, what: &str) -> Result<Vec<u8>> {
     )))
 }
 
+/// Scratch databases are named `retentionai_verify_<pid>_<Unix ms>`.
+const SCRATCH_PREFIX: &str = "retentionai_verify_";
+/// A scratch database older than this was left by a backup that was killed: it is dropped
+/// (it holds a copy of customer data that no erasure would reach).
+const SCRATCH_MAX_AGE_MS: i64 = 3_600_000;
+
+/// Drops the scratch databases killed backups left behind. Best effort: the backup goes on.
+fn sweep_scratch(store: &Store) {
+    let now = super::now_millis();
+    let names: Vec<String> = store
+        .all(
+            "SELECT datname FROM pg_database WHERE starts_with(datname, 'retentionai_verify_')",
+            &[],
+            |mut r| r.get(0),
+        )
+        .unwrap_or_default();
+    for name in names {
+        let stale = name
+            .strip_prefix(SCRATCH_PREFIX)
+            .and_then(|rest| rest.split_once('_'))
+            .filter(|(pid, ms)| {
+                pid.bytes().all(|b| b.is_ascii_digit()) && ms.bytes().all(|b| b.is_ascii_digit())
+            })
+            .and_then(|(_, ms)| ms.parse::<i64>().ok())
+            .is_some_and(|ms| now - ms > SCRATCH_MAX_AGE_MS);
+        if stale {
+            let _ = store.with(|s| {
+                s.batch(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                    .map_err(|e| store.err(e))
+            });
+        }
+    }
+}
+
 /// What a dump restored into a scratch database holds.
 pub(super) struct Checked {
     pub schema_version: i64,
@@ -126,13 +177,15 @@ pub(super) fn dump_and_check(store: &Store, dir: &Path, dump: &Path) -> Result<C
     cmd.arg("--format=custom").arg("--file").arg(dump);
     run(cmd, &format!("pg_dump of {}", store.db()))?;
 
+    sweep_scratch(store);
     let scratch = format!(
-        "retentionai_verify_{}_{}",
+        "{SCRATCH_PREFIX}{}_{}",
         std::process::id(),
         super::now_millis()
     );
     store.with(|s| {
-        s.batch(&format!("CREATE DATABASE {scratch}")).map_err(|e| {
+        // template0: nothing added to template1 on this server can break the restore.
+        s.batch(&format!("CREATE DATABASE {scratch} TEMPLATE template0")).map_err(|e| {
             store_error(format!(
                 "{}: checking the dump needs a scratch database and CREATE DATABASE failed ({e}); grant the role CREATEDB",
                 store.db()
@@ -214,7 +267,7 @@ pub(super) fn restore(dump: &Path, target: &Db) -> Result<()> {
         "--exit-on-error",
     ])
     .arg("--dbname")
-    .arg(manager.config().get_dbname().unwrap_or("postgres"))
+    .arg(database_of(manager.config()))
     .arg(dump);
     run(cmd, &format!("restoring {} into {target}", dump.display()))?;
     Ok(())

@@ -188,7 +188,8 @@ impl ToSql for Param<'_> {
                 Type::INT2 => i16::try_from(v)?.to_sql(ty, out),
                 Type::FLOAT8 => (v as f64).to_sql(ty, out),
                 Type::BOOL => (v != 0).to_sql(ty, out),
-                _ => v.to_string().as_str().to_sql(ty, out),
+                _ if <&str as ToSql>::accepts(ty) => v.to_string().as_str().to_sql(ty, out),
+                _ => Err(format!("an integer cannot be stored as {ty}").into()),
             },
             Param::Real(v) => match *ty {
                 Type::FLOAT4 => (v as f32).to_sql(ty, out),
@@ -201,8 +202,11 @@ impl ToSql for Param<'_> {
                 Type::INT4 => i32::from(v).to_sql(ty, out),
                 _ => Err(format!("a boolean cannot be stored as {ty}").into()),
             },
-            Param::Text(v) => v.to_sql(ty, out),
-            Param::Blob(v) => v.to_sql(ty, out),
+            Param::Text(v) if <&str as ToSql>::accepts(ty) => v.to_sql(ty, out),
+            Param::Blob(v) if *ty == Type::BYTEA => v.to_sql(ty, out),
+            Param::Text(_) | Param::Blob(_) => {
+                Err(format!("text or bytes cannot be stored as {ty}").into())
+            }
         }
     }
 
@@ -398,6 +402,12 @@ impl PgManager {
         let mut config: postgres::Config = url.parse().map_err(|e: postgres::Error| {
             format!("not a PostgreSQL connection URL: {}", DbError::Postgres(e))
         })?;
+        if config.get_ssl_mode() == postgres::config::SslMode::Require {
+            return Err(
+                "sslmode=require: this build connects without TLS; connect over a trusted network (sslmode=disable) or through a local TLS tunnel"
+                    .into(),
+            );
+        }
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(PG_CONNECT_TIMEOUT);
         }
