@@ -168,3 +168,35 @@ fn the_down_database_makes_replicas_unready_until_it_returns() {
     );
     wait_until("ready again", || ready_champion(&server) == Some(1));
 }
+
+/// `scripts/standby_drill.sh` with this build's binary: a synchronous streaming standby
+/// promoted while two replicas take predictions loses none of those they answered.
+#[test]
+fn the_standby_drill_loses_no_answered_prediction() {
+    let dir = tempdir();
+    let out = std::process::Command::new(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/standby_drill.sh"),
+    )
+    .arg(dir.path().join("drill"))
+    .env("RETENTION_BIN", crate::util::bin())
+    .env("REPLICAS", "2")
+    .env("SECONDS_BEFORE", "2")
+    .env("SECONDS_AFTER", "2")
+    .output()
+    .expect("run the drill");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("drill passed"), "{stdout}");
+    assert!(stdout.contains("lost: 0"), "{stdout}");
+    let answered: usize = stdout
+        .split("answered ")
+        .nth(1)
+        .and_then(|s| s.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    assert!(answered > 0, "{stdout}");
+}
