@@ -167,3 +167,22 @@ def test_a_model_without_an_id_is_refused(spark, telco):
     frame = spark.createDataFrame(telco.head(10).to_arrow())
     with pytest.raises(retention.InvalidParameterError, match="id column"):
         rspark.score(frame, model)
+
+
+def test_only_the_models_columns_cross_to_python(spark, telco, model):
+    """A wide table: the columns the model does not read (here one no Arrow model accepts)
+    never reach the Python workers, unless kept."""
+    local = telco.head(500)
+    frame = spark.createDataFrame(local.to_arrow()).withColumn(
+        "notes", F.array(F.lit("called twice"), F.col("Contract"))
+    ).withColumn("region", F.lit("north"))
+    scored = rspark.score(frame, model, keep=["region"])
+    shipped = scored._jdf.queryExecution().optimizedPlan().child().output().mkString(",")
+    assert "notes" not in shipped and "Churn" not in shipped and "region" in shipped
+    ours = pl.from_arrow(scored.toArrow()).sort("customerID")
+    expected = model.score(local, keep=[]).sort("customerID")
+    assert ours.drop("region").equals(expected)
+    assert ours["region"].unique().to_list() == ["north"]
+    explained = rspark.explain(frame, model, top=2)
+    assert "notes" not in explained._jdf.queryExecution().optimizedPlan().child().output().mkString(",")
+    assert explained.count() == 500

@@ -66,6 +66,23 @@ def column_kinds(schema: StructType) -> list[tuple[str, str]]:
     return [(f.name, kind(f.dataType)) for f in schema.fields]
 
 
+def _model_columns(df: SparkFrame, model: ChurnModel, keep: Sequence[str] = ()) -> SparkFrame:
+    """Only the columns the model reads (its id and inputs) and the ``keep`` ones, so that the
+    rest of a wide table never crosses to the Python workers (Arrow transfer is most of the
+    cost of scoring on Spark)."""
+    from pyspark.sql import functions as F
+
+    roles = model.schema
+    wanted = [
+        c
+        for c in df.columns
+        if roles.get(c) in ("id", "numeric", "categorical") or c in keep
+    ]
+    if len(wanted) == len(df.columns):
+        return df
+    return df.select(*[F.col("`" + c.replace("`", "``") + "`") for c in wanted])
+
+
 def _ship(df: SparkFrame, model: ChurnModel) -> tuple[Any, str]:
     """The model's file bytes as a broadcast (sent once per executor) and their checksum."""
     data = model.to_bytes()
@@ -159,7 +176,7 @@ def score(
     run = _through_model(
         _ship(df, model), arrow_schema, lambda m, frame: m.score(frame, keep=keep_list)
     )
-    return df.mapInArrow(run, out_schema)
+    return _model_columns(df, model, keep_list).mapInArrow(run, out_schema)
 
 
 def explain(df: SparkFrame, model: ChurnModel, top: int = 3) -> SparkFrame:
@@ -178,7 +195,7 @@ def explain(df: SparkFrame, model: ChurnModel, top: int = 3) -> SparkFrame:
     out_schema = T.StructType(fields)
     arrow_schema = _arrow_schema(out_schema)
     run = _through_model(_ship(df, model), arrow_schema, lambda m, frame: m.explain(frame, top=top))
-    return df.mapInArrow(run, out_schema)
+    return _model_columns(df, model).mapInArrow(run, out_schema)
 
 
 def _summaries(df: SparkFrame, plan: str, model: ChurnModel | None, capacity: int) -> bytes:
