@@ -3,6 +3,9 @@
 #
 #   scripts/load_test.sh baseline   # ~2,000 single predictions/s for 60 s, logging on: latency at a steady rate
 #   scripts/load_test.sh full       # as many single predictions/s as the machine sustains for 60 s
+#   scripts/load_test.sh replicas   # `full` on one server with SQLite, then on REPLICAS servers
+#                                   # (default 3) sharing one PostgreSQL database, load spread
+#                                   # over them (one wrk per server): total req/s, p99, logged rows
 #
 # Builds the release binary, trains the Telco logistic model into a temporary registry, promotes
 # it, creates an API key, starts the server (prediction logging on), drives POST /v1/predict with
@@ -16,9 +19,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 mode="${1:-baseline}"
 case "$mode" in
-  baseline | full) ;;
-  *) echo "usage: scripts/load_test.sh baseline|full" >&2; exit 2 ;;
+  baseline | full | replicas) ;;
+  *) echo "usage: scripts/load_test.sh baseline|full|replicas" >&2; exit 2 ;;
 esac
+REPLICAS="${REPLICAS:-3}"
 DURATION="${DURATION:-60}"
 RATE="${RATE:-2000}"
 if [ "$mode" = baseline ]; then CONNECTIONS="${CONNECTIONS:-20}"; else CONNECTIONS="${CONNECTIONS:-64}"; fi
@@ -41,24 +45,33 @@ else
 fi
 
 work="$(mktemp -d)"
-server_pid=""
+chmod 755 "$work"
+server_pids=()
+pg_data=""
 cleanup() {
-  if [ -n "$server_pid" ] && kill -0 "$server_pid" 2>/dev/null; then kill -TERM "$server_pid"; wait "$server_pid" || true; fi
+  for pid in "${server_pids[@]}"; do
+    if kill -0 "$pid" 2>/dev/null; then kill -TERM "$pid"; wait "$pid" || true; fi
+  done
+  if [ -n "$pg_data" ]; then scripts/postgres.sh stop "$pg_data"; fi
   rm -rf "$work"
 }
 trap cleanup EXIT
+"$bin" train --data data/telco_customer_churn.csv --algorithm logistic --out "$work/model.json" >/dev/null
+
+# A registry with the model promoted and an API key, in the store $1; prints the key.
 # --db on every command (not the environment): earlier builds measured beside this one read
 # another variable.
-db="$work/ops.db"
-echo "== registry in $work =="
-"$bin" train --data data/telco_customer_churn.csv --algorithm logistic --out "$work/model.json" >/dev/null
-"$bin" --db "$db" model register "$work/model.json" >/dev/null
-"$bin" --db "$db" model validate 1 --data data/telco_customer_churn.csv >/dev/null
-"$bin" --db "$db" model promote 1 >/dev/null
-key="$("$bin" --db "$db" auth create-key --name load-test 2>/dev/null)"
+registry() {
+  "$bin" --db "$1" model register "$work/model.json" >/dev/null
+  "$bin" --db "$1" model validate 1 --data data/telco_customer_churn.csv >/dev/null
+  "$bin" --db "$1" model promote 1 >/dev/null
+  "$bin" --db "$1" auth create-key --name load-test 2>/dev/null
+}
 
-# 200 customers as JSON request bodies, in a Lua script that paces each connection in baseline mode.
-python3 - "$work/load.lua" "$mode" "$RATE" "$CONNECTIONS" "$key" <<'PY'
+# 200 customers as JSON request bodies, in a Lua script that paces each connection in baseline
+# mode: $1 the script, $2 connections, $3 the key.
+lua() {
+python3 - "$1" "$mode" "$RATE" "$2" "$3" <<'PY'
 import csv, json, sys
 path, mode, rate, connections, key = sys.argv[1], sys.argv[2], float(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
 with open("data/telco_customer_churn.csv", newline="") as f:
@@ -90,33 +103,113 @@ done = function(summary, latency, requests)
 end
 """)
 PY
+}
 
-echo "== starting retention serve =="
-threads=()
-if [ -n "${THREADS:-}" ]; then threads=(--threads "$THREADS"); fi
-"$bin" --db "$db" serve --port 0 "${threads[@]}" >"$work/serve.out" 2>"$work/serve.err" &
-server_pid=$!
-for _ in $(seq 100); do
-  grep -q '^listening on ' "$work/serve.out" 2>/dev/null && break
-  sleep 0.1
-done
-url="$(sed -n 's/^listening on //p' "$work/serve.out")"
-curl -sf "$url/ready" >/dev/null || { echo "the server is not ready:" >&2; cat "$work/serve.err" >&2; exit 1; }
+# Starts a server on the store $1 (log in $work/serve-$2.*); sets $url.
+start_server() {
+  local threads=()
+  if [ -n "${THREADS:-}" ]; then threads=(--threads "$THREADS"); fi
+  "$bin" --db "$1" serve --port 0 "${threads[@]}" >"$work/serve-$2.out" 2>"$work/serve-$2.err" &
+  server_pids+=($!)
+  for _ in $(seq 100); do
+    grep -q '^listening on ' "$work/serve-$2.out" 2>/dev/null && break
+    sleep 0.1
+  done
+  url="$(sed -n 's/^listening on //p' "$work/serve-$2.out")"
+  curl -sf "$url/ready" >/dev/null || { echo "the server is not ready:" >&2; cat "$work/serve-$2.err" >&2; exit 1; }
+}
 
-if [ "$mode" = baseline ]; then
-  echo "== baseline: $CONNECTIONS connections paced to ~$RATE req/s for ${DURATION}s, logging on =="
+# Stops every server (SIGTERM drains the prediction log); sums their dropped entries first.
+stop_servers() {
+  dropped=0
+  for u in "$@"; do
+    d="$(curl -sf "$u/metrics" | sed -n 's/^retentionai_prediction_log_dropped_total //p')"
+    dropped=$((dropped + ${d:-0}))
+  done
+  for pid in "${server_pids[@]}"; do kill -TERM "$pid"; wait "$pid" || true; done
+  server_pids=()
+}
+
+# Rows in the prediction log of the store $1.
+logged_rows() {
+  case "$1" in
+    postgres://*) "$bin" --db "$1" db check --json | python3 -c 'import json,sys; print(dict(json.load(sys.stdin)["rows"])["predictions"])' ;;
+    *) python3 -c 'import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute("select count(*) from predictions").fetchone()[0])' "$1" ;;
+  esac
+}
+
+# One server on SQLite, as `baseline` and `full` always ran.
+single() {
+  local db="$work/ops.db" key
+  echo "== registry in $db =="
+  key="$(registry "$db")"
+  lua "$work/load.lua" "$CONNECTIONS" "$key"
+  echo "== starting retention serve =="
+  start_server "$db" 0
+  if [ "$mode" = baseline ]; then
+    echo "== baseline: $CONNECTIONS connections paced to ~$RATE req/s for ${DURATION}s, logging on =="
+  else
+    echo "== full: $CONNECTIONS connections, unpaced, for ${DURATION}s, logging on, SQLite =="
+  fi
+  # wrk's own 2 threads share the machine's cores with the server.
+  wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" --timeout 5s --latency -s "$work/load.lua" "$url" | tee "$work/wrk.out"
+  stop_servers "$url"
+  logged="$(logged_rows "$db")"
+  echo
+  echo "== summary (one server, SQLite; $mode, $(nproc) cores, $(date -u +%Y-%m-%d)) =="
+  sed -n 's/^RESULT //p' "$work/wrk.out" | tr ' ' '\n' | sed 's/^/  /'
+  echo "  predictions logged to the database: $logged (dropped from the queue: $dropped)"
+  tail -n 1 "$work/serve-0.err" | sed 's/^/  server: /'
+}
+
+# $REPLICAS servers on one PostgreSQL database, one wrk per server (connections split evenly).
+replicas() {
+  local port db key urls=() i per
+  port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+  pg_data="$work/pg"
+  db="$(scripts/postgres.sh start "$pg_data" "$port")"
+  echo "== registry in $db =="
+  key="$(registry "$db")"
+  per=$(( (CONNECTIONS + REPLICAS - 1) / REPLICAS ))
+  lua "$work/load.lua" "$per" "$key"
+  echo "== starting $REPLICAS replicas =="
+  for i in $(seq 1 "$REPLICAS"); do
+    start_server "$db" "$i"
+    urls+=("$url")
+  done
+  echo "== replicas: $REPLICAS servers × $per connections, unpaced, for ${DURATION}s, logging on, PostgreSQL =="
+  local loads=()
+  for i in "${!urls[@]}"; do
+    wrk -t1 -c"$per" -d"${DURATION}s" --timeout 5s --latency -s "$work/load.lua" "${urls[$i]}" >"$work/wrk-$i.out" &
+    loads+=($!)
+  done
+  for pid in "${loads[@]}"; do wait "$pid"; done
+  stop_servers "${urls[@]}"
+  logged="$(logged_rows "$db")"
+  echo
+  echo "== summary ($REPLICAS replicas on PostgreSQL, $(nproc) cores, $(date -u +%Y-%m-%d)) =="
+  python3 - "$work" "${#urls[@]}" <<'PY'
+import sys
+work, n = sys.argv[1], int(sys.argv[2])
+runs = []
+for i in range(n):
+    for line in open(f"{work}/wrk-{i}.out"):
+        if line.startswith("RESULT "):
+            runs.append(dict(kv.split("=") for kv in line.split()[1:]))
+total = sum(float(r["rps"]) for r in runs)
+print(f"  rps (total)={total:.0f}")
+print("  rps per replica=" + ", ".join(f'{float(r["rps"]):.0f}' for r in runs))
+print(f'  p99_ms (worst replica)={max(float(r["p99_ms"]) for r in runs):.3f}')
+print(f'  requests={sum(int(r["requests"]) for r in runs)} non2xx={sum(int(r["non2xx"]) for r in runs)} socket_errors={sum(int(r["socket_errors"]) for r in runs)}')
+PY
+  echo "  predictions logged to the database: $logged (dropped from the queue: $dropped)"
+}
+
+if [ "$mode" = replicas ]; then
+  mode=full
+  single
+  mode=replicas
+  replicas
 else
-  echo "== full: $CONNECTIONS connections, unpaced, for ${DURATION}s, logging on =="
+  single
 fi
-# wrk's own 2 threads share the machine's cores with the server.
-wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" --timeout 5s --latency -s "$work/load.lua" "$url" | tee "$work/wrk.out"
-
-metrics="$(curl -sf "$url/metrics")"
-kill -TERM "$server_pid"; wait "$server_pid" || true; server_pid=""
-logged="$(python3 -c 'import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute("select count(*) from predictions").fetchone()[0])' "$db")"
-dropped="$(printf '%s\n' "$metrics" | sed -n 's/^retentionai_prediction_log_dropped_total //p')"
-echo
-echo "== summary ($mode, $(nproc) cores, $(date -u +%Y-%m-%d)) =="
-sed -n 's/^RESULT //p' "$work/wrk.out" | tr ' ' '\n' | sed 's/^/  /'
-echo "  predictions logged to the database: $logged (dropped from the queue: ${dropped:-?})"
-tail -n 1 "$work/serve.err" | sed 's/^/  server: /'
