@@ -175,4 +175,27 @@ echo "== stopping (SIGTERM) =="
 echo "exit status: $("${podman[@]}" inspect --format '{{.State.ExitCode}}' "$NAME")"
 echo "last log lines:"
 "${podman[@]}" logs "$NAME" 2>&1 | tail -n 4
+# The PostgreSQL store from the image, when a server is given (CI passes its test server):
+# a registry in a fresh database, then `retention backup` with the image's pg_dump, verified by
+# a restore into a scratch database.
+pg_url="${PG_URL:-${TEST_POSTGRES_URL:-}}"
+if [ -n "$pg_url" ]; then
+  echo "== PostgreSQL store: backup from the image =="
+  db="retentionai_image_check_$$"
+  psql=("${podman[@]}" run --rm --network host --pids-limit 0 --entrypoint psql "$IMAGE" -q -v ON_ERROR_STOP=1 "$pg_url")
+  "${psql[@]}" -c "CREATE DATABASE $db" >/dev/null 2> >(quiet_systemd)
+  drop_db() { "${psql[@]}" -c "DROP DATABASE IF EXISTS $db" >/dev/null 2>&1 || true; }
+  trap 'drop_db; cleanup' EXIT
+  db_url="${pg_url%/*}/$db"
+  pg_run=("${run[@]}" -e "RETENTIONAI_DB=$db_url" "$IMAGE")
+  "${pg_run[@]}" model register /var/lib/retentionai/model.json --notes "container check" >/dev/null 2> >(quiet_systemd)
+  "${pg_run[@]}" model promote 1 --force --reason "container check: no holdout" >/dev/null 2> >(quiet_systemd)
+  made="$("${pg_run[@]}" backup --out /var/lib/retentionai/pg-backups --json 2> >(quiet_systemd))"
+  folder="$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["dir"])' "$made")"
+  echo "backup (pg_dump, custom format): $folder"
+  "${pg_run[@]}" backup verify "$folder" 2> >(quiet_systemd)
+  "${podman[@]}" run --rm --network host --pids-limit 0 --entrypoint pg_dump "$IMAGE" --version 2> >(quiet_systemd)
+  drop_db
+fi
+
 echo "container check passed: $IMAGE ($((size / 1024 / 1024)) MiB) served /ready and a prediction"

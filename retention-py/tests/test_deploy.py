@@ -108,6 +108,65 @@ def test_the_autoscaler_and_the_backup_job_use_what_the_program_has(cli: str) ->
     assert docs["CronJob"]["spec"]["schedule"].split()[1] == "*", "hourly for a one-hour recovery point"
 
 
+def rendered(overlay: str) -> dict[str, dict]:
+    """The manifests `kubectl apply -k` would apply, as kustomize renders them."""
+    out = subprocess.run(["kubectl", "kustomize", str(DEPLOY / overlay)], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    return {doc["kind"]: doc for doc in yaml.safe_load_all(out.stdout)}
+
+
+def env_of(container: dict) -> dict[str, dict]:
+    return {e["name"]: e for e in container["env"]}
+
+
+def test_the_base_kustomization_lists_every_manifest() -> None:
+    listed = yaml.safe_load((DEPLOY / "k8s" / "kustomization.yaml").read_text())["resources"]
+    files = {p.name for p in (DEPLOY / "k8s").glob("*.yaml")} - {"kustomization.yaml"}
+    assert sorted(listed) == sorted(files)
+    base = rendered("k8s")
+    assert base == {k: v for k, v in manifests().items() if k != "Kustomization"}
+
+
+def test_the_postgres_overlay_scales_out_on_a_shared_store(cli: str) -> None:
+    base, scaled = rendered("k8s"), rendered("k8s-postgres")
+    assert scaled.keys() == base.keys()
+    deployment = scaled["Deployment"]["spec"]
+    assert deployment["replicas"] >= 2
+    assert deployment["strategy"]["type"] == "RollingUpdate"
+    assert deployment["strategy"]["rollingUpdate"]["maxUnavailable"] == 0
+    spec = deployment["template"]["spec"]
+    (container,) = spec["containers"]
+    # The URL (with its password) comes from a Secret, never a literal in the manifest.
+    db = env_of(container)["RETENTIONAI_DB"]
+    assert "value" not in db
+    assert db["valueFrom"]["secretKeyRef"] == {"name": "retentionai-db", "key": "url"}
+    # No replica holds the ReadWriteOnce claim.
+    assert all("persistentVolumeClaim" not in v for v in spec["volumes"])
+    mounts = {m["name"] for m in container["volumeMounts"]}
+    assert mounts <= {v["name"] for v in spec["volumes"]}
+    # Everything else is the base's: image, probes, ports, the other settings.
+    (base_container,) = base["Deployment"]["spec"]["template"]["spec"]["containers"]
+    for key in ("image", "args", "ports", "livenessProbe", "readinessProbe", "securityContext"):
+        assert container[key] == base_container[key], key
+    others = {k: v for k, v in env_of(container).items() if k != "RETENTIONAI_DB"}
+    assert others == {k: v for k, v in env_of(base_container).items() if k != "RETENTIONAI_DB"}
+    hpa = scaled["HorizontalPodAutoscaler"]["spec"]
+    assert hpa["maxReplicas"] > hpa["minReplicas"] >= 2
+    assert hpa["metrics"] == base["HorizontalPodAutoscaler"]["spec"]["metrics"]
+    job = scaled["CronJob"]["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    assert "affinity" not in job
+    (backup,) = job["containers"]
+    assert env_of(backup)["RETENTIONAI_DB"] == db
+    assert backup["args"] == base["CronJob"]["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]["args"]
+    # A PostgreSQL URL in the variable is a value the program accepts.
+    env = {k: v["value"] for k, v in others.items()}
+    env["RETENTIONAI_CONFIG"] = str(DEPLOY / "config.toml")
+    env["RETENTIONAI_DB"] = "postgres://retentionai:secret@db.internal:5432/retentionai"
+    shown = run(cli, "config", "show", "--json", env=env)
+    assert shown.returncode == 0, shown.stderr
+    assert "secret" not in shown.stdout
+
+
 def test_the_containerfile_compose_and_systemd_units_agree(served_port: int) -> None:
     containerfile = (ROOT / "Containerfile").read_text()
     assert f"EXPOSE {served_port}" in containerfile
