@@ -281,7 +281,11 @@ fn a_database_url_is_refused_by_scheme_and_its_password_never_shown() {
     let dir = tempdir();
     // Port 1 on loopback: a URL that parses is refused at connection, at once.
     let cases = [
-        ("mysql://app:s3cret@127.0.0.1:1/retention", 2, "scheme 'mysql' is not supported"),
+        (
+            "mysql://app:s3cret@127.0.0.1:1/retention",
+            2,
+            "scheme 'mysql' is not supported",
+        ),
         (
             "postgres://app:s3cret@127.0.0.1:1/retention?sslmode=require",
             2,
@@ -293,7 +297,11 @@ fn a_database_url_is_refused_by_scheme_and_its_password_never_shown() {
             "not a PostgreSQL",
         ),
         // A password holding '/' and '?' (as PostgreSQL's parser reads it) is hidden whole.
-        ("postgres://app:s3/cr?et@127.0.0.1:1/retention", 1, "error connecting"),
+        (
+            "postgres://app:s3/cr?et@127.0.0.1:1/retention",
+            1,
+            "error connecting",
+        ),
     ];
     for (url, code, why) in cases {
         for (args, env) in [
@@ -309,7 +317,10 @@ fn a_database_url_is_refused_by_scheme_and_its_password_never_shown() {
             let err = stderr(&o);
             assert_eq!(o.status.code(), Some(code), "{url}: {err}");
             assert!(err.contains(why), "{url}: {err}");
-            assert!(!err.contains("s3cret") && !err.contains("cr?et"), "{url}: {err}");
+            assert!(
+                !err.contains("s3cret") && !err.contains("cr?et"),
+                "{url}: {err}"
+            );
         }
         let file = write(dir.path(), "c.toml", &format!("db = \"{url}\"\n"));
         let o = Command::new(bin())
@@ -319,7 +330,10 @@ fn a_database_url_is_refused_by_scheme_and_its_password_never_shown() {
             .expect("run");
         let err = stderr(&o);
         assert_eq!(o.status.code(), Some(code), "{url}: {err}");
-        assert!(!err.contains("s3cret") && !err.contains("cr?et"), "{url}: {err}");
+        assert!(
+            !err.contains("s3cret") && !err.contains("cr?et"),
+            "{url}: {err}"
+        );
     }
     // Nothing named like the URL was created.
     let left: Vec<_> = std::fs::read_dir(dir.path())
