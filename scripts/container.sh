@@ -186,7 +186,7 @@ if [ -n "$pg_url" ]; then
   "${psql[@]}" -c "CREATE DATABASE $db" >/dev/null 2> >(quiet_systemd)
   drop_db() { "${psql[@]}" -c "DROP DATABASE IF EXISTS $db" >/dev/null 2>&1 || true; }
   trap 'drop_db; cleanup' EXIT
-  db_url="${pg_url%/*}/$db"
+  db_url="$(python3 -c 'import sys, urllib.parse as u; p = u.urlsplit(sys.argv[1]); print(u.urlunsplit(p._replace(path="/" + sys.argv[2])))' "$pg_url" "$db")"
   pg_run=("${run[@]}" -e "RETENTIONAI_DB=$db_url" "$IMAGE")
   "${pg_run[@]}" model register /var/lib/retentionai/model.json --notes "container check" >/dev/null 2> >(quiet_systemd)
   "${pg_run[@]}" model promote 1 --force --reason "container check: no holdout" >/dev/null 2> >(quiet_systemd)

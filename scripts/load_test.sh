@@ -47,12 +47,14 @@ fi
 work="$(mktemp -d)"
 chmod 755 "$work"
 server_pids=()
+load_pids=()
 pg_data=""
 cleanup() {
+  for pid in "${load_pids[@]}"; do kill "$pid" 2>/dev/null || true; done
   for pid in "${server_pids[@]}"; do
-    if kill -0 "$pid" 2>/dev/null; then kill -TERM "$pid"; wait "$pid" || true; fi
+    if kill -0 "$pid" 2>/dev/null; then kill -TERM "$pid" || true; wait "$pid" || true; fi
   done
-  if [ -n "$pg_data" ]; then scripts/postgres.sh stop "$pg_data"; fi
+  if [ -n "$pg_data" ]; then scripts/postgres.sh stop "$pg_data" || true; fi
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -126,7 +128,7 @@ stop_servers() {
     d="$(curl -sf "$u/metrics" | sed -n 's/^retentionai_prediction_log_dropped_total //p')"
     dropped=$((dropped + ${d:-0}))
   done
-  for pid in "${server_pids[@]}"; do kill -TERM "$pid"; wait "$pid" || true; done
+  for pid in "${server_pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; wait "$pid" || true; done
   server_pids=()
 }
 
@@ -178,12 +180,12 @@ replicas() {
     urls+=("$url")
   done
   echo "== replicas: $REPLICAS servers × $per connections, unpaced, for ${DURATION}s, logging on, PostgreSQL =="
-  local loads=()
   for i in "${!urls[@]}"; do
     wrk -t1 -c"$per" -d"${DURATION}s" --timeout 5s --latency -s "$work/load.lua" "${urls[$i]}" >"$work/wrk-$i.out" &
-    loads+=($!)
+    load_pids+=($!)
   done
-  for pid in "${loads[@]}"; do wait "$pid"; done
+  for pid in "${load_pids[@]}"; do wait "$pid"; done
+  load_pids=()
   stop_servers "${urls[@]}"
   logged="$(logged_rows "$db")"
   echo

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -110,6 +111,8 @@ def test_the_autoscaler_and_the_backup_job_use_what_the_program_has(cli: str) ->
 
 def rendered(overlay: str) -> dict[str, dict]:
     """The manifests `kubectl apply -k` would apply, as kustomize renders them."""
+    if shutil.which("kubectl") is None:
+        pytest.fail("kubectl renders the kustomizations: install it (Debian: apt-get install kubernetes-client)")
     out = subprocess.run(["kubectl", "kustomize", str(DEPLOY / overlay)], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     return {doc["kind"]: doc for doc in yaml.safe_load_all(out.stdout)}
@@ -131,11 +134,15 @@ def test_the_postgres_overlay_scales_out_on_a_shared_store(cli: str) -> None:
     base, scaled = rendered("k8s"), rendered("k8s-postgres")
     assert scaled.keys() == base.keys()
     deployment = scaled["Deployment"]["spec"]
-    assert deployment["replicas"] >= 2
+    # The autoscaler owns the count: an apply must not reset it.
+    assert "replicas" not in deployment
     assert deployment["strategy"]["type"] == "RollingUpdate"
     assert deployment["strategy"]["rollingUpdate"]["maxUnavailable"] == 0
     spec = deployment["template"]["spec"]
     (container,) = spec["containers"]
+    # A stopping pod serves while the Service takes it out of rotation, within the grace period.
+    pause = container["lifecycle"]["preStop"]["exec"]["command"]
+    assert pause[0] == "sleep" and int(pause[1]) < spec["terminationGracePeriodSeconds"]
     # The URL (with its password) comes from a Secret, never a literal in the manifest.
     db = env_of(container)["RETENTIONAI_DB"]
     assert "value" not in db
@@ -157,6 +164,11 @@ def test_the_postgres_overlay_scales_out_on_a_shared_store(cli: str) -> None:
     assert "affinity" not in job
     (backup,) = job["containers"]
     assert env_of(backup)["RETENTIONAI_DB"] == db
+    # Its archives go to the volume claim, mounted where the arguments write.
+    (claim,) = [v for v in job["volumes"] if "persistentVolumeClaim" in v]
+    assert claim["persistentVolumeClaim"]["claimName"] == scaled["PersistentVolumeClaim"]["metadata"]["name"]
+    (mount,) = [m for m in backup["volumeMounts"] if m["name"] == claim["name"]]
+    assert backup["args"][backup["args"].index("--out") + 1].startswith(mount["mountPath"] + "/")
     assert backup["args"] == base["CronJob"]["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]["args"]
     # A PostgreSQL URL in the variable is a value the program accepts.
     env = {k: v["value"] for k, v in others.items()}
