@@ -96,7 +96,13 @@ for _ in $(seq 1 300); do
     [ "$(grep -c "Registering worker" "$work/master.log" 2>/dev/null || true)" -ge 2 ] && break
     sleep 0.1
 done
-echo "master spark://127.0.0.1:$mport with $(grep -c "Registering worker" "$work/master.log") workers"
+workers=$(grep -c "Registering worker" "$work/master.log" || true)
+if ! grep -q "I have been elected leader" "$work/master.log" || [ "$workers" -lt 2 ]; then
+    echo "the cluster did not come up in 30 s (master elected? workers: $workers):" >&2
+    tail -n 20 "$work/master.log" "$work"/worker-*.log >&2
+    exit 1
+fi
+echo "master spark://127.0.0.1:$mport with $workers workers"
 
 echo "== 4. the job on the cluster, then in local mode =="
 cat >"$work/job.py" <<'PY'
@@ -129,7 +135,7 @@ if label == "local":
     variants["csv"] = min(timed(lambda: spark.read.csv(f"{work}/customers.csv", header=True),
                                 f"{work}/variant_scores"))
     selected = rspark._model_columns
-    rspark._model_columns = lambda df, model, keep=(): df
+    rspark._model_columns = lambda df, model, keep=(): df.columns
     variants["all_columns"] = min(timed(lambda: spark.read.parquet(f"{work}/customers.parquet"),
                                         f"{work}/variant_scores"))
     rspark._model_columns = selected
@@ -145,14 +151,15 @@ json.dump({"score_s": min(times), "first_s": times[0], "drift_s": drifted, "exec
           open(f"{work}/{label}.json", "w"))
 spark.stop()
 PY
-"$spark_home/bin/spark-submit" --master "spark://127.0.0.1:$mport" \
+# A job that cannot get executors would wait forever: give each a deadline.
+timeout "${JOB_TIMEOUT:-1800}" "$spark_home/bin/spark-submit" --master "spark://127.0.0.1:$mport" \
     --archives "$work/env.tar.gz#env" \
     --conf spark.pyspark.python=./env/bin/python \
     --conf spark.pyspark.driver.python="$driver" \
     --conf spark.executor.memory=1g \
     "$work/job.py" "spark://127.0.0.1:$mport" "$work" cluster >"$work/cluster.log" 2>&1 \
     || { tail -n 40 "$work/cluster.log" >&2; exit 1; }
-PYSPARK_PYTHON="$driver" "$spark_home/bin/spark-submit" --master "local[2]" \
+PYSPARK_PYTHON="$driver" timeout "${JOB_TIMEOUT:-1800}" "$spark_home/bin/spark-submit" --master "local[2]" \
     --conf spark.pyspark.python="$driver" \
     --conf spark.pyspark.driver.python="$driver" \
     "$work/job.py" "local[2]" "$work" local >"$work/local.log" 2>&1 \

@@ -66,21 +66,37 @@ def column_kinds(schema: StructType) -> list[tuple[str, str]]:
     return [(f.name, kind(f.dataType)) for f in schema.fields]
 
 
-def _model_columns(df: SparkFrame, model: ChurnModel, keep: Sequence[str] = ()) -> SparkFrame:
-    """Only the columns the model reads (its id and inputs) and the ``keep`` ones, so that the
-    rest of a wide table never crosses to the Python workers (Arrow transfer is most of the
-    cost of scoring on Spark)."""
+def _model_columns(df: SparkFrame, model: ChurnModel, keep: Sequence[str] = ()) -> list[str]:
+    """The columns the model reads (its id and inputs) and the ``keep`` ones, in the frame's
+    order: the rest of a wide table never crosses to the Python workers (Arrow transfer is
+    most of the cost of scoring on Spark)."""
+    roles = model.schema
+    return [c for c in df.columns if roles.get(c) in ("id", "numeric", "categorical") or c in keep]
+
+
+def _to_workers(df: SparkFrame, columns: Sequence[str]) -> tuple[SparkFrame, list[str] | None]:
+    """``df`` with only ``columns``, ready for ``mapInArrow``, and the names the workers give
+    the columns back (``None``: unchanged). ``mapInArrow`` resolves its input columns by name,
+    where a dot means a struct field: such names cross under placeholders."""
     from pyspark.sql import functions as F
 
-    roles = model.schema
-    wanted = [
-        c
-        for c in df.columns
-        if roles.get(c) in ("id", "numeric", "categorical") or c in keep
-    ]
-    if len(wanted) == len(df.columns):
-        return df
-    return df.select(*[F.col("`" + c.replace("`", "``") + "`") for c in wanted])
+    def quoted(c: str) -> Any:
+        return F.col("`" + c.replace("`", "``") + "`")
+
+    awkward = any("." in c or "`" in c for c in columns)
+    if not awkward:
+        if list(columns) == df.columns:
+            return df, None
+        return df.select(*[quoted(c) for c in columns]), None
+    return df.select(*[quoted(c).alias(f"_retention_{i}") for i, c in enumerate(columns)]), list(columns)
+
+
+def _from_spark(batch: pa.RecordBatch, names: list[str] | None) -> pl.DataFrame:
+    """A batch in a worker as the polars frame local code would get (real column names)."""
+    frame, _ = to_polars(pl.from_arrow(batch))
+    if names is not None:
+        frame.columns = names
+    return frame
 
 
 def _ship(df: SparkFrame, model: ChurnModel) -> tuple[Any, str]:
@@ -120,7 +136,7 @@ def _arrow_schema(schema: StructType) -> pa.Schema:
 
 
 def _through_model(
-    shipped: tuple[Any, str], arrow_schema: pa.Schema, apply: Any
+    shipped: tuple[Any, str], arrow_schema: pa.Schema, apply: Any, names: list[str] | None
 ) -> Any:
     """The function mapInArrow runs in the executors: each Arrow batch as a polars frame through
     `apply(model, frame)`, the result back as Arrow of the declared schema."""
@@ -129,7 +145,7 @@ def _through_model(
         model = _model(shipped)
         for batch in batches:
             if batch.num_rows:
-                frame, _ = to_polars(pl.from_arrow(batch))
+                frame = _from_spark(batch, names)
                 yield from apply(model, frame).to_arrow().cast(arrow_schema).to_batches()
 
     return run
@@ -173,10 +189,11 @@ def score(
     out_schema = T.StructType(fields)
     arrow_schema = _arrow_schema(out_schema)
     keep_list = list(kept)
+    shipped, names = _to_workers(df, _model_columns(df, model, keep_list))
     run = _through_model(
-        _ship(df, model), arrow_schema, lambda m, frame: m.score(frame, keep=keep_list)
+        _ship(df, model), arrow_schema, lambda m, frame: m.score(frame, keep=keep_list), names
     )
-    return _model_columns(df, model, keep_list).mapInArrow(run, out_schema)
+    return shipped.mapInArrow(run, out_schema)
 
 
 def explain(df: SparkFrame, model: ChurnModel, top: int = 3) -> SparkFrame:
@@ -194,8 +211,11 @@ def explain(df: SparkFrame, model: ChurnModel, top: int = 3) -> SparkFrame:
         ]
     out_schema = T.StructType(fields)
     arrow_schema = _arrow_schema(out_schema)
-    run = _through_model(_ship(df, model), arrow_schema, lambda m, frame: m.explain(frame, top=top))
-    return _model_columns(df, model).mapInArrow(run, out_schema)
+    shipped, names = _to_workers(df, _model_columns(df, model))
+    run = _through_model(
+        _ship(df, model), arrow_schema, lambda m, frame: m.explain(frame, top=top), names
+    )
+    return shipped.mapInArrow(run, out_schema)
 
 
 def _summaries(df: SparkFrame, plan: str, model: ChurnModel | None, capacity: int) -> bytes:
@@ -204,6 +224,7 @@ def _summaries(df: SparkFrame, plan: str, model: ChurnModel | None, capacity: in
 
     shipped = _ship(df, model) if model is not None else None
     out_schema = T.StructType([T.StructField("summary", T.BinaryType())])
+    frame_in, names = _to_workers(df, df.columns)
 
     def summarise(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         import pyarrow as pa
@@ -212,13 +233,13 @@ def _summaries(df: SparkFrame, plan: str, model: ChurnModel | None, capacity: in
         parts = []
         for batch in batches:
             if batch.num_rows:
-                frame, _ = to_polars(pl.from_arrow(batch))
+                frame = _from_spark(batch, names)
                 parts.append(_retention.drift_summary(frame, plan, m, capacity))
         if parts:
             merged = _retention.drift_merge(parts)
             yield pa.RecordBatch.from_arrays([pa.array([merged], pa.binary())], ["summary"])
 
-    rows = df.mapInArrow(summarise, out_schema).collect()
+    rows = frame_in.mapInArrow(summarise, out_schema).collect()
     return _retention.drift_merge([r["summary"] for r in rows])
 
 
