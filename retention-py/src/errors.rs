@@ -23,6 +23,10 @@ impl Spelling for PySpelling {
             "restore" | "doctor" => return Some(format!("`retention {name}`")),
             _ => {}
         }
+        if name == "selection" {
+            // The training option named as the CLI's flag.
+            return Some("select_by=".into());
+        }
         if !name.contains(' ') {
             // A core field is the keyword argument of the same name.
             return Some(format!("{name}="));

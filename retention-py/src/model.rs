@@ -10,6 +10,7 @@ use retention_core::drift::{DriftOptions, DriftThresholds, summary};
 use retention_core::explain::{DEFAULT_TOP, explanations_frame, what_if_frame};
 use retention_core::features::FeatureSpec;
 use retention_core::prelude::*;
+use retention_core::training::{OptionKind, OptionValue, TrainOption};
 
 use crate::convert::{self, frame, model_frame, to_frame, to_python};
 use crate::errors::{IntoPyResult, param};
@@ -308,13 +309,17 @@ impl ChurnModel {
 /// logistic regression, a tree, gradient boosting and a blend, keeps the best), `"logistic"`,
 /// `"tree"` or `"boosting"`.
 ///
-/// Options: `cv` (folds, default 5; 0 = none), `seed` (42), `test_size` (held-out share, 0),
-/// `calibration` (`"platt"`, `"isotonic"`, `"none"`), `selection` (`"log_loss"`, `"roc_auc"`),
-/// `threshold` (0.5), `threshold_objective` (`"fixed"`, `"f1"`, `"profit"`), `customer_value`,
-/// `offer_cost`, `offer_success_rate` (for the profit threshold), `tiers` (`(medium, high)`,
-/// default `(0.3, 0.7)`), `categorical`, `numeric`, `ignore` (column lists), `positive_label`,
-/// `features` (a derived-feature spec file, TOML), `progress` (a callable receiving one line of
-/// text per step).
+/// Options, each the `retention train` flag of the same name (`select_by` is `--select-by`) with
+/// the same default: `cv` (folds, default 5; 0 = none), `seed` (42), `test_size` (held-out
+/// share, 0), `calibration` (`"platt"`, `"isotonic"`, `"none"`), `select_by` (`"log_loss"`,
+/// `"roc_auc"`: what `"auto"` selects by), `l2` (logistic regression's penalty), `max_depth`,
+/// `min_samples_leaf` (the tree), `trees`, `learning_rate`, `max_leaves` (gradient boosting),
+/// `class_weight` (`"none"`, `"balanced"`), `threshold` (0.5), `threshold_objective`
+/// (`"fixed"`, `"f1"`, `"profit"`), `customer_value`, `offer_cost`, `offer_success_rate` (for
+/// the profit threshold), `tiers` (`(medium, high)`, default `(0.3, 0.7)`), `categorical`,
+/// `numeric`, `ignore` (column lists), `positive_label`, `features` (a derived-feature spec
+/// file, TOML), `progress` (a callable receiving one line of text per step). The signature in
+/// the stubs shows every default.
 ///
 /// Example:
 ///     >>> model = retention.train(df, target="Churn", id="customerID", algorithm="boosting")
@@ -376,25 +381,7 @@ fn apply_option(
     schema: &mut SchemaOptions,
     progress: &mut Option<Py<PyAny>>,
 ) -> PyResult<()> {
-    fn named<T: Choice>(py: Python<'_>, value: &Bound<'_, PyAny>) -> PyResult<T> {
-        let text: String = value.extract()?;
-        T::parse(&text).py_err(py)
-    }
     match key {
-        "cv" => params.cv_folds = value.extract()?,
-        "seed" => params.seed = value.extract()?,
-        "test_size" => params.test_size = value.extract()?,
-        "threshold" => params.threshold = value.extract()?,
-        "calibration" => params.calibration = named(py, value)?,
-        "selection" => params.selection = named(py, value)?,
-        "threshold_objective" => params.threshold_objective = named(py, value)?,
-        "customer_value" => params.business.customer_value = value.extract()?,
-        "offer_cost" => params.business.offer_cost = value.extract()?,
-        "offer_success_rate" => params.business.offer_success_rate = value.extract()?,
-        "tiers" => {
-            let (medium, high): (f64, f64) = value.extract()?;
-            params.tiers = RiskTiers { medium, high };
-        }
         "categorical" => schema.categorical = value.extract()?,
         "numeric" => schema.numeric = value.extract()?,
         "ignore" => schema.ignore = value.extract()?,
@@ -411,17 +398,79 @@ fn apply_option(
                 *progress = Some(value.clone().unbind());
             }
         }
-        _ => {
-            return Err(param(
+        "selection" => {
+            // The name before the options were the CLI's (`--select-by`).
+            let warning = py.get_type::<pyo3::exceptions::PyDeprecationWarning>();
+            PyErr::warn(
                 py,
-                key,
-                "unknown option; accepted: cv, seed, test_size, calibration, selection, threshold, \
-                 threshold_objective, customer_value, offer_cost, offer_success_rate, tiers, \
-                 categorical, numeric, ignore, positive_label, features, progress",
-            ));
+                &warning,
+                c"selection= is now select_by=, as the CLI's --select-by",
+                2,
+            )?;
+            return apply_option(py, "select_by", value, params, schema, progress);
+        }
+        _ => {
+            let Some(option) = TrainParams::find_option(key) else {
+                let mut known: Vec<&str> = TrainParams::OPTIONS.iter().map(|o| o.name).collect();
+                known.extend([
+                    "categorical",
+                    "numeric",
+                    "ignore",
+                    "positive_label",
+                    "features",
+                    "progress",
+                ]);
+                return Err(param(
+                    py,
+                    key,
+                    format!("unknown option; accepted: {}", known.join(", ")),
+                ));
+            };
+            let value = option_value(py, option, value)?;
+            params.set_option(option.name, value).py_err(py)?;
         }
     }
     Ok(())
+}
+
+/// A Python value as the core's value of `option` (a bool is not taken for a number).
+fn option_value(
+    py: Python<'_>,
+    option: &TrainOption,
+    value: &Bound<'_, PyAny>,
+) -> PyResult<OptionValue> {
+    let wrong = |what: &str| param(py, option.name, format!("must be {what}, not {value}"));
+    if value.is_instance_of::<pyo3::types::PyBool>() {
+        return Err(wrong("a number or a name"));
+    }
+    Ok(match option.kind {
+        OptionKind::Count => match value.extract::<u64>() {
+            Ok(n) => OptionValue::Count(n),
+            Err(_) => return Err(wrong("a whole number of 0 or more")),
+        },
+        OptionKind::Number => match value.extract::<f64>() {
+            Ok(x) => OptionValue::Number(x),
+            Err(_) => return Err(wrong("a number")),
+        },
+        OptionKind::Choice(names) => match value.extract::<String>() {
+            Ok(s) => OptionValue::Name(s),
+            Err(_) => return Err(wrong(&format!("one of {}", names().join(", ")))),
+        },
+        OptionKind::Pair => match value.extract::<(f64, f64)>() {
+            Ok((a, b)) => OptionValue::Pair(a, b),
+            Err(_) => return Err(wrong("two numbers (medium, high)")),
+        },
+    })
+}
+
+/// A core option value as the Python object a signature shows.
+fn option_to_python<'py>(py: Python<'py>, value: OptionValue) -> PyResult<Bound<'py, PyAny>> {
+    Ok(match value {
+        OptionValue::Count(n) => n.into_pyobject(py)?.into_any(),
+        OptionValue::Number(x) => x.into_pyobject(py)?.into_any(),
+        OptionValue::Name(s) => s.into_pyobject(py)?.into_any(),
+        OptionValue::Pair(a, b) => (a, b).into_pyobject(py)?.into_any(),
+    })
 }
 
 /// The core's defaults of every argument the stubs (`_retention.pyi`) give a default, by
@@ -431,8 +480,6 @@ fn apply_option(
 #[pyfunction(name = "_defaults")]
 pub fn defaults(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
     let train = TrainParams::default();
-    let business = BusinessValues::DEFAULT;
-    let tiers = RiskTiers::DEFAULT;
     let out = PyDict::new(py);
     let entry = |name: &str| -> PyResult<Bound<'_, PyDict>> {
         let d = PyDict::new(py);
@@ -440,18 +487,11 @@ pub fn defaults(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
         Ok(d)
     };
     let t = entry("train")?;
-    t.set_item("algorithm", train.algorithm.name())?;
-    t.set_item("cv", train.cv_folds)?;
-    t.set_item("seed", train.seed)?;
-    t.set_item("test_size", train.test_size)?;
-    t.set_item("calibration", train.calibration.name())?;
-    t.set_item("selection", train.selection.name())?;
-    t.set_item("threshold", train.threshold)?;
-    t.set_item("threshold_objective", train.threshold_objective.name())?;
-    t.set_item("customer_value", business.customer_value)?;
-    t.set_item("offer_cost", business.offer_cost)?;
-    t.set_item("offer_success_rate", business.offer_success_rate)?;
-    t.set_item("tiers", (tiers.medium, tiers.high))?;
+    for option in TrainParams::OPTIONS {
+        if let Some(value) = train.option(option.name) {
+            t.set_item(option.name, option_to_python(py, value)?)?;
+        }
+    }
     for name in ["drift", "drift_from_summaries"] {
         entry(name)?.set_item("bins", DriftOptions::DEFAULT_BINS)?;
     }

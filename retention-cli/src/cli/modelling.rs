@@ -383,3 +383,63 @@ pub struct GenerateArgs {
     #[arg(long)]
     pub json: bool,
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+    use retention_core::training::{OptionValue, TrainParams};
+
+    /// `retention train`'s flags that are not training options: where the data comes from and
+    /// goes, the table's roles, the derived-feature spec, the output format.
+    const NOT_OPTIONS: &[&str] = &[
+        "data",
+        "out",
+        "target",
+        "id",
+        "categorical",
+        "numeric",
+        "ignore",
+        "positive_label",
+        "features",
+        "json",
+    ];
+
+    #[test]
+    fn train_flags_are_the_cores_options_with_its_defaults() {
+        let cli = crate::cli::Cli::command();
+        let train = cli.find_subcommand("train").expect("the train subcommand");
+        let flags: Vec<(String, &clap::Arg)> = train
+            .get_arguments()
+            .filter_map(|a| Some((a.get_long()?.replace('-', "_"), a)))
+            .filter(|(name, _)| !NOT_OPTIONS.contains(&name.as_str()))
+            .collect();
+        let names: Vec<&str> = flags.iter().map(|(n, _)| n.as_str()).collect();
+        let core: Vec<&str> = TrainParams::OPTIONS.iter().map(|o| o.name).collect();
+        assert_eq!(names, core, "the flags and the core's options differ");
+        let defaults = TrainParams::default();
+        for (name, arg) in &flags {
+            let shown: Vec<String> = arg
+                .get_default_values()
+                .iter()
+                .map(|v| v.to_string_lossy().into_owned())
+                .collect();
+            let shown = shown.join(",");
+            let same = match defaults.option(name) {
+                Some(OptionValue::Count(n)) => shown == n.to_string(),
+                Some(OptionValue::Number(x)) => shown.parse::<f64>().ok() == Some(x),
+                // The CLI writes choices with dashes (`log-loss`), the core with underscores.
+                Some(OptionValue::Name(s)) => shown.replace('-', "_") == s,
+                Some(OptionValue::Pair(a, b)) => {
+                    let parsed: Vec<f64> =
+                        shown.split(',').filter_map(|p| p.parse().ok()).collect();
+                    parsed == [a, b]
+                }
+                None => false,
+            };
+            assert!(
+                same,
+                "--{name}: the CLI's default {shown:?} is not the core's"
+            );
+        }
+    }
+}

@@ -6,6 +6,7 @@
 //! the calibrator that maps fold f's out-of-fold log-odds is fitted on the other folds' out-of-fold
 //! log-odds, so cross-validated figures describe the whole procedure that is deployed.
 
+mod options;
 mod params;
 mod split;
 
@@ -13,6 +14,7 @@ use std::fmt;
 
 use rayon::prelude::*;
 
+pub use options::{OptionKind, OptionValue, TrainOption};
 pub use params::{BusinessValues, SelectionMetric, ThresholdObjective, TrainParams};
 pub use split::{SplitMix64, stratified_folds, stratified_split};
 
