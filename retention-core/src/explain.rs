@@ -19,6 +19,9 @@ use crate::estimators::tree::TreeNode;
 use crate::features::FeatureMatrix;
 use crate::model::ChurnModel;
 
+/// The column of [`ChurnModel::contributions_frame`] holding the model's expected raw output.
+pub const EXPECTED_VALUE: &str = "expected_value";
+
 /// Reasons per customer when the caller does not say (the CLI's `--top`, Python's `top`).
 pub const DEFAULT_TOP: usize = 3;
 
@@ -171,20 +174,38 @@ impl ChurnModel {
         Ok((ds, c))
     }
 
+    /// The source columns of the model's inputs, in the order of their first input (a derived
+    /// feature is its own source column).
+    pub fn source_columns(&self) -> Vec<String> {
+        let mut columns: Vec<String> = Vec::new();
+        for o in &self.pipeline.outputs {
+            if !columns.contains(&o.source) {
+                columns.push(o.source.clone());
+            }
+        }
+        columns
+    }
+
+    /// The customers' values of [`ChurnModel::source_columns`] as explanations show them
+    /// (derived features computed): the data beside [`ChurnModel::contributions_frame`].
+    ///
+    /// # Errors
+    /// Whatever [`Dataset::with_schema`] or the derived features report.
+    pub fn source_values(&self, raw: &DataFrame) -> Result<DataFrame> {
+        let ds = Dataset::with_schema(raw, &self.schema, 0, false)?;
+        let shown = self.pipeline.with_derived(&ds.frame)?;
+        Ok(shown.select(self.source_columns())?)
+    }
+
     /// Contributions summed by source column: `(columns, row-major n × columns)`.
     fn by_source(&self, c: &Contributions) -> (Vec<String>, Vec<f64>) {
-        let mut columns: Vec<String> = Vec::new();
-        let mut index = Vec::with_capacity(c.n_inputs);
-        for o in &self.pipeline.outputs {
-            let k = match columns.iter().position(|s| *s == o.source) {
-                Some(k) => k,
-                None => {
-                    columns.push(o.source.clone());
-                    columns.len() - 1
-                }
-            };
-            index.push(k);
-        }
+        let columns = self.source_columns();
+        let index: Vec<usize> = self
+            .pipeline
+            .outputs
+            .iter()
+            .map(|o| columns.iter().position(|s| *s == o.source).unwrap_or(0))
+            .collect();
         let m = columns.len();
         let mut out = vec![0.0; c.n_rows * m];
         for i in 0..c.n_rows {
@@ -193,6 +214,47 @@ impl ChurnModel {
             }
         }
         (columns, out)
+    }
+
+    /// The whole contribution matrix, summed by source column: the id column (the model's id,
+    /// else `row`, numbered from 1), one `Float64` column per source column the model reads (a
+    /// derived feature is its own column) in the model's order, then [`EXPECTED_VALUE`]. Each
+    /// row's source columns plus `expected_value` add up to the model's raw output for it
+    /// (log-odds, before calibration): the matrix SHAP's plots take.
+    ///
+    /// # Errors
+    /// Whatever [`ChurnModel::contributions`] reports; [`Error::InvalidData`] when a source
+    /// column is itself named like the id or `expected_value` column.
+    pub fn contributions_frame(&self, raw: &DataFrame) -> Result<DataFrame> {
+        let (ds, c) = self.contributions(raw)?;
+        let (names, values) = self.by_source(&c);
+        let id_name = self.schema.id().unwrap_or(crate::scoring::ROW);
+        if let Some(clash) = names
+            .iter()
+            .find(|n| n.as_str() == id_name || n.as_str() == EXPECTED_VALUE)
+        {
+            return Err(Error::InvalidData(format!(
+                "the source column {clash:?} has the name of a column of the contribution \
+                 matrix; rename it"
+            )));
+        }
+        // The id as scoring writes it.
+        let ids = match self.schema.id() {
+            Some(id) => ds.frame.column(id)?.clone(),
+            None => Column::new(id_name.into(), (1..=c.n_rows as i64).collect::<Vec<i64>>()),
+        };
+        let m = names.len();
+        let mut columns = Vec::with_capacity(m + 2);
+        columns.push(ids);
+        for (k, name) in names.iter().enumerate() {
+            let column: Vec<f64> = (0..c.n_rows).map(|i| values[i * m + k]).collect();
+            columns.push(Column::new(name.as_str().into(), column));
+        }
+        columns.push(Column::new(
+            EXPECTED_VALUE.into(),
+            vec![c.expected_value; c.n_rows],
+        ));
+        Ok(DataFrame::new(c.n_rows, columns)?)
     }
 
     /// Each row's calibrated probability and its `top` reasons (by absolute contribution, summed

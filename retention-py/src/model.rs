@@ -76,6 +76,71 @@ impl ChurnModel {
         to_frame(py, explanations_frame(&rows, top).py_err(py)?)
     }
 
+    /// The whole contribution matrix: the id column (or `row`), one column per source column
+    /// the model reads (log-odds; positive pushes towards churn), then `expected_value`. Each
+    /// row's columns add up to the model's raw output (log-odds, before calibration): exact
+    /// SHAP values for trees and boosting, linear attributions for logistic regression.
+    ///
+    /// Example:
+    ///     >>> m = model.contributions(customers)
+    ///     >>> m.drop("customerID").sum_horizontal()   # the raw output of each customer
+    fn contributions(&self, py: Python<'_>, df: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        let raw = model_frame(py, df, &self.inner, false)?;
+        let model = &self.inner;
+        let matrix = py.detach(|| model.contributions_frame(&raw)).py_err(py)?;
+        to_frame(py, matrix)
+    }
+
+    /// The contributions as a `shap.Explanation` (needs the `shap` package): values, the
+    /// expected value as every row's base value, the customers' values of the source columns
+    /// as data, the columns' names. `shap.plots.beeswarm`, `waterfall` and `bar` take it as
+    /// they take one from `shap.TreeExplainer`.
+    ///
+    /// Example:
+    ///     >>> shap.plots.waterfall(model.shap_explanation(customers.head(1))[0])
+    fn shap_explanation(&self, py: Python<'_>, df: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        let shap = py.import("shap").map_err(|e| {
+            pyo3::exceptions::PyImportError::new_err(format!(
+                "shap_explanation needs the shap package (pip install shap): {e}"
+            ))
+        })?;
+        let raw = model_frame(py, df, &self.inner, false)?;
+        let model = &self.inner;
+        let (matrix, values) = py
+            .detach(|| {
+                Ok::<_, retention_core::Error>((
+                    model.contributions_frame(&raw)?,
+                    model.source_values(&raw)?,
+                ))
+            })
+            .py_err(py)?;
+        let names = model.source_columns();
+        let matrix = to_frame(py, matrix)?;
+        let matrix = matrix.bind(py);
+        let kwargs = PyDict::new(py);
+        kwargs.set_item(
+            "values",
+            matrix
+                .call_method1("select", (names.clone(),))?
+                .call_method0("to_numpy")?,
+        )?;
+        kwargs.set_item(
+            "base_values",
+            matrix
+                .call_method1("get_column", (retention_core::explain::EXPECTED_VALUE,))?
+                .call_method0("to_numpy")?,
+        )?;
+        kwargs.set_item(
+            "data",
+            to_frame(py, values)?.bind(py).call_method0("to_numpy")?,
+        )?;
+        kwargs.set_item("feature_names", names)?;
+        Ok(shap
+            .getattr("Explanation")?
+            .call((), Some(&kwargs))?
+            .unbind())
+    }
+
     /// Rescores customers with some fields changed: `id`, `probability_before`,
     /// `probability_after`, `change`, then the top reasons after the change.
     ///

@@ -211,3 +211,51 @@ fn explain_cli_prints_reasons_writes_files_and_refuses_unknown_ids() {
     assert!(o.status.success());
     assert!(stdout(&o).contains("tenure"));
 }
+
+#[test]
+fn the_contribution_matrix_has_every_source_column_and_adds_up() {
+    let ds = crate::util::telco_dataset();
+    let raw = raw_head(200);
+    for algorithm in [Algorithm::Logistic, Algorithm::Boosting] {
+        let model = train(&ds, &TrainParams::new(algorithm).cv_folds(0), &|_| {}).unwrap();
+        let matrix = model.contributions_frame(&raw).unwrap();
+        let names: Vec<String> = matrix
+            .get_column_names()
+            .iter()
+            .map(|n| n.to_string())
+            .collect();
+        assert_eq!(names.first().map(String::as_str), Some("customerID"));
+        assert_eq!(
+            names.last().map(String::as_str),
+            Some(retention::explain::EXPECTED_VALUE)
+        );
+        let sources = &names[1..names.len() - 1];
+        let mut got: Vec<&str> = sources.iter().map(String::as_str).collect();
+        let mut want = model.schema.feature_names();
+        got.sort_unstable();
+        want.sort_unstable();
+        assert_eq!(got, want, "{algorithm}: one column per source column");
+        // Each row adds up to the raw output, and the top reasons are its largest entries.
+        let (_, c) = model.contributions(&raw).unwrap();
+        let explained = model.explain(&raw, 1).unwrap();
+        assert_eq!(explained.len(), matrix.height());
+        for (i, explanation) in explained.iter().enumerate() {
+            let row: Vec<f64> = sources
+                .iter()
+                .map(|s| matrix.column(s).unwrap().f64().unwrap().get(i).unwrap())
+                .collect();
+            let expected = matrix
+                .column(retention::explain::EXPECTED_VALUE)
+                .unwrap()
+                .f64()
+                .unwrap()
+                .get(i)
+                .unwrap();
+            let total: f64 = row.iter().sum::<f64>() + expected;
+            assert!((total - c.raw[i]).abs() < 1e-9, "{algorithm}: row {i}");
+            let top = &explanation.reasons[0];
+            let k = sources.iter().position(|s| *s == top.column).unwrap();
+            assert_eq!(row[k], top.contribution, "{algorithm}: row {i}");
+        }
+    }
+}
