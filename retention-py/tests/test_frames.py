@@ -57,6 +57,22 @@ def test_other_dtypes_are_read_as_text(model, telco):
     assert scores["churn_probability"].to_list() == model.score(telco.head(50))["churn_probability"].to_list()
 
 
+@pytest.mark.parametrize("dtype", [pl.Int8, pl.Int16, pl.UInt8, pl.UInt16])
+def test_small_whole_numbers_train_score_and_drift_like_wide_ones(telco, dtype):
+    sample = telco.head(400).with_columns(pl.col("SeniorCitizen", "tenure").cast(pl.Int64))
+    narrow = sample.with_columns(pl.col("SeniorCitizen", "tenure").cast(dtype))
+    model = retention.train(sample, target="Churn", id="customerID", algorithm="logistic", cv=0)
+    assert retention.train(narrow, target="Churn", id="customerID", algorithm="logistic",
+                           cv=0).score(sample).equals(model.score(sample))
+    assert model.score(narrow).equals(model.score(sample))
+    assert model.explain(narrow.head(5)).equals(model.explain(sample.head(5)))
+    assert retention.drift(sample, narrow, model=model).status == "ok"
+    pd = pytest.importorskip("pandas")
+    downcast = sample.to_pandas()
+    downcast["tenure"] = pd.to_numeric(downcast["tenure"], downcast="integer")
+    assert model.score(downcast).equals(model.score(sample))
+
+
 def test_something_that_is_not_a_frame_is_a_type_error(model):
     with pytest.raises(TypeError, match="expected a polars or pandas DataFrame"):
         model.score([1, 2, 3])

@@ -12,10 +12,12 @@ from typing import Any
 import polars as pl
 
 _NATIVE = {
-    pl.Int8, pl.Int16, pl.Int32, pl.Int64,
-    pl.UInt8, pl.UInt16, pl.UInt32, pl.UInt64,
+    pl.Int32, pl.Int64, pl.UInt32, pl.UInt64,
     pl.Float32, pl.Float64, pl.Boolean, pl.String,
 }
+# Whole numbers the core's build does not carry: widened without loss (a pandas frame of
+# downcast integers, a polars Int8 flag).
+_SMALL_INTS = {pl.Int8, pl.Int16, pl.UInt8, pl.UInt16}
 
 
 def kind(dtype: pl.DataType) -> str:
@@ -52,7 +54,9 @@ def to_polars(obj: Any) -> tuple[pl.DataFrame, list[tuple[str, str]]]:
         base = dtype.base_type()
         if base in _NATIVE:
             continue
-        if dtype.is_numeric():
+        if base in _SMALL_INTS:
+            casts.append(pl.col(name).cast(pl.Int32))
+        elif dtype.is_numeric():
             casts.append(pl.col(name).cast(pl.Float64))
         else:
             casts.append(pl.col(name).cast(pl.String))
