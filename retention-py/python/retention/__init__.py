@@ -15,6 +15,8 @@ polars or pandas frames. Results are polars frames (``.to_pandas()`` converts th
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from . import errors
 from ._retention import (
     ChurnModel,
@@ -46,6 +48,7 @@ from .errors import (
 )
 
 __all__ = [
+    "ChurnClassifier",
     "ChurnModel",
     "DriftReport",
     "Store",
@@ -57,3 +60,15 @@ __all__ = [
     "train",
     *errors.__all__,
 ]
+
+if TYPE_CHECKING:
+    from ._sklearn import ChurnClassifier
+
+
+def __getattr__(name: str) -> object:
+    # ChurnClassifier needs scikit-learn, which `import retention` does not.
+    if name == "ChurnClassifier":
+        from ._sklearn import ChurnClassifier
+
+        return ChurnClassifier
+    raise AttributeError(f"module 'retention' has no attribute {name!r}")
