@@ -216,8 +216,8 @@ impl ChurnModel {
         (columns, out)
     }
 
-    /// The whole contribution matrix, summed by source column: the id column (the model's id,
-    /// else `row`, numbered from 1), one `Float64` column per source column the model reads (a
+    /// The whole contribution matrix, summed by source column: the id column (the model's id;
+    /// `row`, numbered from 1, when the model has none or the frame lacks it), one `Float64` column per source column the model reads (a
     /// derived feature is its own column) in the model's order, then [`EXPECTED_VALUE`]. Each
     /// row's source columns plus `expected_value` add up to the model's raw output for it
     /// (log-odds, before calibration): the matrix SHAP's plots take.
@@ -228,20 +228,31 @@ impl ChurnModel {
     pub fn contributions_frame(&self, raw: &DataFrame) -> Result<DataFrame> {
         let (ds, c) = self.contributions(raw)?;
         let (names, values) = self.by_source(&c);
-        let id_name = self.schema.id().unwrap_or(crate::scoring::ROW);
+        // The id as scoring writes it; rows numbered from 1 when the model has none or the
+        // frame lacks it (as explanations do).
+        let ids = match self.schema.id() {
+            Some(id) => ds.frame.column(id).ok().cloned(),
+            None => None,
+        };
+        let id_name = ids
+            .as_ref()
+            .map_or(crate::scoring::ROW, |column| column.name().as_str())
+            .to_owned();
         if let Some(clash) = names
             .iter()
-            .find(|n| n.as_str() == id_name || n.as_str() == EXPECTED_VALUE)
+            .find(|n| **n == id_name || n.as_str() == EXPECTED_VALUE)
         {
             return Err(Error::InvalidData(format!(
                 "the source column {clash:?} has the name of a column of the contribution \
                  matrix; rename it"
             )));
         }
-        // The id as scoring writes it.
-        let ids = match self.schema.id() {
-            Some(id) => ds.frame.column(id)?.clone(),
-            None => Column::new(id_name.into(), (1..=c.n_rows as i64).collect::<Vec<i64>>()),
+        let ids = match ids {
+            Some(column) => column,
+            None => Column::new(
+                id_name.as_str().into(),
+                (1..=c.n_rows as i64).collect::<Vec<i64>>(),
+            ),
         };
         let m = names.len();
         let mut columns = Vec::with_capacity(m + 2);

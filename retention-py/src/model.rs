@@ -409,6 +409,13 @@ pub fn train(
     };
     let mut progress: Option<Py<PyAny>> = None;
     if let Some(options) = options {
+        if options.contains("selection")? && options.contains("select_by")? {
+            return Err(param(
+                py,
+                "select_by",
+                "given twice: as select_by= and as its old name selection=",
+            ));
+        }
         for (key, value) in options.iter() {
             let key: String = key.extract()?;
             apply_option(py, &key, &value, &mut params, &mut schema, &mut progress)?;
@@ -521,10 +528,23 @@ fn option_value(
             Ok(s) => OptionValue::Name(s),
             Err(_) => return Err(wrong(&format!("one of {}", names().join(", ")))),
         },
-        OptionKind::Pair => match value.extract::<(f64, f64)>() {
-            Ok((a, b)) => OptionValue::Pair(a, b),
-            Err(_) => return Err(wrong("two numbers (medium, high)")),
-        },
+        // A pair, a list or array of two, or the dict `ChurnModel.tiers` gives.
+        OptionKind::Pair => {
+            if let Ok((a, b)) = value.extract::<(f64, f64)>() {
+                OptionValue::Pair(a, b)
+            } else if let Ok(d) = value.cast::<PyDict>() {
+                let bound = |key: &str| -> Option<f64> { d.get_item(key).ok()??.extract().ok() };
+                match (bound("medium"), bound("high"), d.len()) {
+                    (Some(a), Some(b), 2) => OptionValue::Pair(a, b),
+                    _ => return Err(wrong("two numbers (medium, high)")),
+                }
+            } else {
+                match value.extract::<Vec<f64>>().ok().as_deref() {
+                    Some([a, b]) => OptionValue::Pair(*a, *b),
+                    _ => return Err(wrong("two numbers (medium, high)")),
+                }
+            }
+        }
     })
 }
 

@@ -93,3 +93,10 @@ def test_shap_plots_draw_the_explanation(boosting: retention.ChurnModel, telco: 
         assert path.stat().st_size > 5_000, name
         assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     plt.close("all")
+
+
+def test_a_frame_without_the_id_column_numbers_the_rows(plain: retention.ChurnModel, telco: pl.DataFrame) -> None:
+    sample = telco.head(4)
+    matrix = plain.contributions(sample.drop("customerID"))
+    assert matrix["row"].to_list() == [1, 2, 3, 4]
+    assert matrix.drop("row").equals(plain.contributions(sample).drop("customerID"))

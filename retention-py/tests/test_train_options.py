@@ -133,3 +133,20 @@ def test_the_old_name_of_select_by_still_works_with_a_warning(telco: pl.DataFram
         model = retention.train(telco.head(600), target="Churn", cv=3, selection="roc_auc")
     assert any(issubclass(w.category, DeprecationWarning) and "select_by" in str(w.message) for w in caught)
     assert model.metrics["cv"] is not None
+
+
+def test_tiers_take_a_pair_a_list_or_the_dict_a_model_gives(telco: pl.DataFrame) -> None:
+    small = telco.head(500)
+    first = retention.train(small, target="Churn", algorithm="logistic", cv=0, tiers=(0.2, 0.6))
+    for tiers in ([0.2, 0.6], first.tiers):
+        again = retention.train(small, target="Churn", algorithm="logistic", cv=0, tiers=tiers)
+        assert again.tiers == first.tiers
+    with pytest.raises(retention.InvalidParameterError, match="tiers="):
+        retention.train(small, target="Churn", tiers=[0.2, 0.4, 0.6])
+    with pytest.raises(retention.InvalidParameterError, match="tiers="):
+        retention.train(small, target="Churn", tiers={"medium": 0.2})
+
+
+def test_select_by_under_both_names_is_refused(telco: pl.DataFrame) -> None:
+    with pytest.raises(retention.InvalidParameterError, match="select_by="):
+        retention.train(telco.head(300), target="Churn", select_by="log_loss", selection="roc_auc")
