@@ -76,3 +76,16 @@ def test_small_whole_numbers_train_score_and_drift_like_wide_ones(telco, dtype):
 def test_something_that_is_not_a_frame_is_a_type_error(model):
     with pytest.raises(TypeError, match="expected a polars or pandas DataFrame"):
         model.score([1, 2, 3])
+
+
+def test_one_customer_from_a_dict_with_a_missing_number(model, telco):
+    row = {k: [v] for k, v in telco.row(0, named=True).items()}
+    row["TotalCharges"] = [None]  # a column of polars' Null type
+    blank = telco.head(1).with_columns(pl.lit(None, dtype=pl.String).alias("TotalCharges"))
+    assert model.score(row).equals(model.score(blank))
+
+
+def test_columns_neither_numbers_nor_text_are_named(model, telco):
+    frame = telco.head(20).with_columns(pl.duration(days=pl.int_range(20)).alias("since"))
+    with pytest.raises(retention.SchemaMismatchError, match="since"):
+        model.score(frame)

@@ -35,7 +35,7 @@ def test_scikit_learns_estimator_checks(estimator, check) -> None:
 
 
 def test_the_parameters_are_the_cores_training_options() -> None:
-    defaults = _retention._defaults()["train"]
+    defaults = {**_retention._defaults()["train"], "categorical": (), "numeric": (), "ignore": ()}
     clf = retention.ChurnClassifier()
     assert clf.get_params() == defaults
     signature = inspect.signature(retention.ChurnClassifier)
@@ -101,3 +101,24 @@ def test_in_a_pipeline(telco: pl.DataFrame) -> None:
     model = pipe[-1].model_
     assert "gender" not in model.schema and "Contract" in model.schema
     assert pipe.score(X, y) > 0.75  # accuracy at the model's threshold
+
+
+def test_object_arrays_keep_numbers_and_missing_values(telco: pl.DataFrame) -> None:
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(400, 3)).astype(object)
+    X[::7, 0] = None
+    y = (X[:, 1].astype(float) + rng.normal(size=400) > 0).astype(int)
+    clf = retention.ChurnClassifier(algorithm="logistic", cv=0).fit(X, y)
+    assert clf.model_.schema["x0"] == "numeric", clf.model_.schema
+    frame = pl.DataFrame({"x0": X[:, 0].tolist(), "x1": X[:, 1].astype(float), "x2": X[:, 2].astype(float)},
+                         strict=False)
+    assert np.allclose(clf.predict_proba(X)[:, 1], clf.model_.score(frame)["churn_probability"].to_numpy())
+
+
+def test_column_roles_are_parameters(telco: pl.DataFrame) -> None:
+    X, y = xy(telco)
+    clf = retention.ChurnClassifier(algorithm="logistic", cv=0, ignore=("gender",), categorical=("SeniorCitizen",))
+    clf.fit(X, y)
+    assert clf.model_.schema["gender"] == "ignored" and clf.model_.schema["SeniorCitizen"] == "categorical"
+    with pytest.raises(ValueError, match="__retention_target__"):
+        retention.ChurnClassifier(cv=0).fit(X.with_columns(pl.lit(1).alias("__retention_target__")), y)

@@ -24,6 +24,10 @@ def kind(dtype: pl.DataType) -> str:
     """What the core's column check calls a dtype: number, text, boolean or the type's name."""
     if dtype == pl.Boolean:
         return "boolean"
+    if dtype == pl.Null:
+        # A column of missing values only (one customer built from a dict with None): as a
+        # blank column of a file.
+        return "text"
     if dtype.is_numeric():
         return "number"
     if dtype in (pl.String, pl.Categorical, pl.Enum) or dtype.base_type() in (pl.Categorical, pl.Enum):
@@ -61,5 +65,21 @@ def to_polars(obj: Any) -> tuple[pl.DataFrame, list[tuple[str, str]]]:
         else:
             casts.append(pl.col(name).cast(pl.String))
     if casts:
-        obj = obj.with_columns(casts)
+        try:
+            obj = obj.with_columns(casts)
+        except pl.exceptions.PolarsError:
+            # Name the column polars cannot turn into numbers or text (durations, lists…).
+            for cast, (name, dtype) in zip(casts, [(n, d) for n, d in obj.schema.items() if d.base_type() not in _NATIVE]):
+                try:
+                    obj.select(cast)
+                except pl.exceptions.PolarsError:
+                    from .errors import SchemaMismatchError
+
+                    err = SchemaMismatchError(
+                        f"column '{name}' holds {dtype} values, which are neither numbers nor text: "
+                        "convert it (a duration to a number of days, a list to one column per item) or drop it"
+                    )
+                    err.column = name
+                    raise err from None
+            raise
     return obj, kinds

@@ -24,9 +24,14 @@ from ._retention import ChurnModel, train
 _TARGET = "__retention_target__"
 
 
+# Column roles for the table X: which columns to read as categories or numbers, or leave out.
+_ROLES: dict[str, Any] = {"categorical": (), "numeric": (), "ignore": ()}
+
+
 def _options() -> dict[str, Any]:
-    """The training options and their core defaults (the estimator's parameters)."""
-    return dict(_retention._defaults()["train"])
+    """The estimator's parameters: the training options with their core defaults, then the
+    column roles."""
+    return {**_retention._defaults()["train"], **_ROLES}
 
 
 def _is_frame(X: Any) -> bool:
@@ -44,15 +49,24 @@ def _frame(X: Any, names: list[str] | None = None) -> pl.DataFrame:
             raise ValueError(f"Found a frame of shape {frame.shape}: no rows or no columns")
         return frame
     array = check_array(X, dtype=None, ensure_all_finite=False, ensure_min_samples=1)
-    if array.dtype == object:
-        array = array.astype(str)
     columns = names if names is not None and len(names) == array.shape[1] else [f"x{i}" for i in range(array.shape[1])]
-    return pl.DataFrame({c: array[:, i] for i, c in enumerate(columns)})
+    if array.dtype != object:
+        return pl.DataFrame({c: array[:, i] for i, c in enumerate(columns)})
+    # Object arrays: each column as polars infers it (numbers stay numbers), None missing.
+    series = []
+    for i, c in enumerate(columns):
+        values = array[:, i].tolist()
+        try:
+            series.append(pl.Series(c, values, strict=False))
+        except (TypeError, ValueError, pl.exceptions.PolarsError):
+            series.append(pl.Series(c, [None if v is None else str(v) for v in values], dtype=pl.String))
+    return pl.DataFrame(series)
 
 
 class ChurnClassifier(ClassifierMixin, BaseEstimator):
     """A churn model as a scikit-learn classifier: ``fit(X, y)`` trains with
-    ``retention.train`` (every option is a parameter, with the core's defaults),
+    ``retention.train`` (every option is a parameter, with the core's defaults, and so are the
+    column roles ``categorical``, ``numeric`` and ``ignore``),
     ``predict_proba`` gives the calibrated probabilities of ``classes_`` (the churn class
     last), ``predict`` applies the model's threshold. ``X`` is a polars or pandas frame (or a
     2D array: columns ``x0``, ``x1``…); a column such as ``customerID`` is taken as the id, as
@@ -94,7 +108,11 @@ class ChurnClassifier(ClassifierMixin, BaseEstimator):
             raise ValueError(f"y holds one class only ({classes[0]!r}): churned and not churned are both needed")
         self.classes_ = classes
         churned = (labels == classes[1]).astype(np.int32)
+        if _TARGET in frame.columns:
+            raise ValueError(f"X has a column named {_TARGET!r}, the name ChurnClassifier gives y: rename it")
         params = {name: getattr(self, name) for name in _options()}
+        for role in _ROLES:
+            params[role] = list(params[role])
         self.model_: ChurnModel = train(frame.with_columns(pl.Series(_TARGET, churned)), target=_TARGET, **params)
         self.feature_names_in_ = np.asarray(frame.columns, dtype=object)
         self.n_features_in_ = frame.width
