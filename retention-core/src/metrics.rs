@@ -58,6 +58,43 @@ pub struct Metrics {
     pub reliability: Vec<ReliabilityBin>,
 }
 
+/// The counts at one threshold of a model's probabilities on labelled rows: the customers at
+/// or above it are the ones contacted.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct CurvePoint {
+    /// The probability threshold.
+    pub threshold: f64,
+    /// Rows at or above it.
+    pub contacted: usize,
+    /// Churners among them (true positives).
+    pub churners: usize,
+}
+
+/// The counts at every distinct probability, highest first (the last point contacts every
+/// row): ROC, precision-recall, cumulative gain, lift and profit curves all follow from them
+/// and the totals. Ties share one point, so no curve depends on the order of tied rows.
+pub fn curve(y: &[bool], p: &[f64]) -> Vec<CurvePoint> {
+    let mut order: Vec<usize> = (0..p.len().min(y.len())).collect();
+    order.sort_by(|&a, &b| p[b].total_cmp(&p[a]));
+    let mut points = Vec::new();
+    let (mut contacted, mut churners) = (0, 0);
+    let mut i = 0;
+    while i < order.len() {
+        let threshold = p[order[i]];
+        while i < order.len() && p[order[i]].total_cmp(&threshold).is_eq() {
+            contacted += 1;
+            churners += usize::from(y[order[i]]);
+            i += 1;
+        }
+        points.push(CurvePoint {
+            threshold,
+            contacted,
+            churners,
+        });
+    }
+    points
+}
+
 /// One bin of a reliability table.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct ReliabilityBin {
@@ -441,6 +478,29 @@ mod tests {
         // Top decile of 4 rows is 1 row (0.9, churned): lift = 1 / 0.5.
         assert!((m.lift_top_decile - 2.0).abs() < 1e-12);
         assert!(Metrics::compute(&y, &p[..2], 0.5).is_err());
+    }
+
+    #[test]
+    fn the_curve_counts_ties_once_and_its_area_is_the_roc_auc() {
+        let y = [true, false, true, false, true, false, false];
+        let p = [0.9, 0.8, 0.8, 0.3, 0.3, 0.3, 0.1];
+        let points = curve(&y, &p);
+        let counts: Vec<(usize, usize)> =
+            points.iter().map(|c| (c.contacted, c.churners)).collect();
+        assert_eq!(counts, [(1, 1), (3, 2), (6, 3), (7, 3)]);
+        // The trapezoidal area under (false positive rate, true positive rate) is the ROC-AUC.
+        let (pos, neg) = (3.0, 4.0);
+        let mut area = 0.0;
+        let (mut x0, mut y0) = (0.0, 0.0);
+        for c in &points {
+            let (x1, y1) = (
+                (c.contacted - c.churners) as f64 / neg,
+                c.churners as f64 / pos,
+            );
+            area += (x1 - x0) * (y0 + y1) / 2.0;
+            (x0, y0) = (x1, y1);
+        }
+        assert!((area - roc_auc(&y, &p)).abs() < 1e-12, "{area}");
     }
 
     #[test]

@@ -183,6 +183,22 @@ impl ChurnModel {
         to_python(py, &metrics)
     }
 
+    /// The model's curves on a labelled frame, one row per distinct probability from the
+    /// highest down: `threshold`, `contacted`, `churners`, `false_alarms`, `contacted_share`,
+    /// `recall`, `false_positive_rate`, `precision`, `lift` and `profit` (with the model's
+    /// business values). `retention.plot` draws ROC, precision-recall, gain, lift and profit
+    /// charts from it.
+    ///
+    /// Example:
+    ///     >>> c = model.curves(holdout)
+    ///     >>> c.filter(pl.col("profit") == pl.col("profit").max())["threshold"]
+    fn curves(&self, py: Python<'_>, df: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        let raw = model_frame(py, df, &self.inner, false)?;
+        let model = &self.inner;
+        let curves = py.detach(|| model.curves(&raw)).py_err(py)?;
+        to_frame(py, curves)
+    }
+
     /// Global importance: the mean absolute contribution of each column over `df`, largest
     /// first, as a frame (`feature`, `importance`).
     fn importance(&self, py: Python<'_>, df: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {

@@ -151,3 +151,64 @@ fn unseen_levels_are_scored_and_reported() {
     assert_eq!(report.unseen["Contract"].count, 10);
     assert_eq!(report.unseen["Contract"].examples, vec!["Three year"]);
 }
+
+#[test]
+fn the_curves_agree_with_the_metrics_and_end_with_everyone_contacted() {
+    let raw = read_table(&crate::util::telco()).unwrap().frame;
+    let model = train(
+        &crate::util::telco_dataset(),
+        &TrainParams::new(Algorithm::Logistic).cv_folds(0),
+        &|_| {},
+    )
+    .unwrap();
+    let curves = model.curves(&raw).unwrap();
+    let (metrics, _) = model.evaluate(&raw).unwrap();
+    let col = |name: &str| -> Vec<f64> {
+        let c = curves
+            .column(name)
+            .unwrap()
+            .cast(&polars::prelude::DataType::Float64)
+            .unwrap();
+        c.f64().unwrap().into_no_null_iter().collect()
+    };
+    let (threshold, recall, fpr, contacted) = (
+        col("threshold"),
+        col("recall"),
+        col("false_positive_rate"),
+        col("contacted"),
+    );
+    assert!(
+        threshold.windows(2).all(|w| w[0] > w[1]),
+        "thresholds strictly decrease"
+    );
+    assert_eq!(contacted.last().copied(), Some(raw.height() as f64));
+    assert_eq!(
+        (recall.last().copied(), fpr.last().copied()),
+        (Some(1.0), Some(1.0))
+    );
+    // The area under the ROC points is the ROC-AUC evaluate reports.
+    let (mut area, mut x0, mut y0) = (0.0, 0.0, 0.0);
+    for (x1, y1) in fpr.iter().zip(&recall) {
+        area += (x1 - x0) * (y0 + y1) / 2.0;
+        (x0, y0) = (*x1, *y1);
+    }
+    assert!(
+        (area - metrics.roc_auc).abs() < 1e-9,
+        "{area} vs {}",
+        metrics.roc_auc
+    );
+    // At the model's threshold the counts are the confusion matrix's.
+    let at = threshold
+        .iter()
+        .rposition(|t| *t >= model.threshold)
+        .unwrap();
+    let churners = col("churners")[at];
+    assert_eq!(churners, metrics.confusion.tp as f64);
+    assert_eq!(contacted[at] - churners, metrics.confusion.fp as f64);
+    // Lift is precision over the churn rate; profit uses the model's business values.
+    let b = &model.params.business;
+    let expected = churners * (b.customer_value * b.offer_success_rate - b.offer_cost)
+        - (contacted[at] - churners) * b.offer_cost;
+    assert!((col("profit")[at] - expected).abs() < 1e-6);
+    assert!((col("lift")[at] - col("precision")[at] / metrics.churn_rate).abs() < 1e-12);
+}

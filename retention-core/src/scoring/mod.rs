@@ -212,6 +212,66 @@ impl ChurnModel {
         let (p, report) = self.predict_proba(&ds)?;
         Ok((Metrics::compute(y, &p, self.threshold)?, report))
     }
+
+    /// The model's curves on a labelled table, one row per distinct probability from the
+    /// highest down (the customers at or above `threshold` are contacted): `threshold`,
+    /// `contacted`, `churners` (among them), `false_alarms`, `contacted_share`, `recall` (the
+    /// true positive rate and the cumulative gain), `false_positive_rate`, `precision`, `lift`
+    /// (precision over the churn rate) and `profit` of contacting them with the model's
+    /// business values (`customer_value · offer_success_rate − offer_cost` per churner,
+    /// `− offer_cost` per false alarm). ROC, precision-recall, gain, lift and profit charts
+    /// draw from it.
+    ///
+    /// # Errors
+    /// As [`ChurnModel::evaluate`]; [`Error::InvalidData`] when the table does not hold both
+    /// churners and customers who stayed.
+    pub fn curves(&self, raw: &DataFrame) -> Result<DataFrame> {
+        let ds = Dataset::with_schema(raw, &self.schema, 0, true)?;
+        let y = ds
+            .target
+            .as_deref()
+            .ok_or_else(|| Error::InvalidData("the table has no target column".into()))?;
+        let (p, _) = self.predict_proba(&ds)?;
+        let positives = y.iter().filter(|t| **t).count();
+        let negatives = y.len() - positives;
+        if positives == 0 || negatives == 0 {
+            return Err(Error::InvalidData(format!(
+                "curves need churners and customers who stayed; the table has {positives} \
+                 churners and {negatives} others"
+            )));
+        }
+        let points = crate::metrics::curve(y, &p);
+        let n = y.len() as f64;
+        let rate = positives as f64 / n;
+        let b = &self.params.business;
+        let per_churner = b.customer_value * b.offer_success_rate - b.offer_cost;
+        let column = |name: &str, f: &dyn Fn(&crate::metrics::CurvePoint) -> f64| {
+            Column::new(name.into(), points.iter().map(f).collect::<Vec<f64>>())
+        };
+        let count = |name: &str, f: &dyn Fn(&crate::metrics::CurvePoint) -> usize| {
+            Column::new(
+                name.into(),
+                points.iter().map(|c| f(c) as u64).collect::<Vec<u64>>(),
+            )
+        };
+        let columns = vec![
+            column("threshold", &|c| c.threshold),
+            count("contacted", &|c| c.contacted),
+            count("churners", &|c| c.churners),
+            count("false_alarms", &|c| c.contacted - c.churners),
+            column("contacted_share", &|c| c.contacted as f64 / n),
+            column("recall", &|c| c.churners as f64 / positives as f64),
+            column("false_positive_rate", &|c| {
+                (c.contacted - c.churners) as f64 / negatives as f64
+            }),
+            column("precision", &|c| c.churners as f64 / c.contacted as f64),
+            column("lift", &|c| c.churners as f64 / c.contacted as f64 / rate),
+            column("profit", &|c| {
+                c.churners as f64 * per_churner - (c.contacted - c.churners) as f64 * b.offer_cost
+            }),
+        ];
+        Ok(DataFrame::new(points.len(), columns)?)
+    }
 }
 
 /// Scores a file batch by batch with any scorer (one model, or champion and challenger), writing
