@@ -21,3 +21,8 @@ def test_notebook_example_runs(tmp_path):
     assert "folds done" in out
     assert "alert" in out or "warn" in out
     assert (tmp_path / "telco.model").exists()
+    assert "holdout ROC-AUC 0.8" in out
+    # The figures (matplotlib and shap are in the test environment).
+    for figure in ("quality.png", "explanations.png", "shap_beeswarm.png"):
+        path = tmp_path / figure
+        assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and path.stat().st_size > 20_000, figure

@@ -160,6 +160,12 @@ def waterfall(model: ChurnModel, customer: Any, top: int = 10, ax: Any = None) -
     rest = sum(values[c] for c in ranked[top:])
     labels = [*shown, f"{len(ranked) - len(shown)} other columns"] if len(ranked) > top else shown
     steps = [values[c] for c in shown] + ([rest] if len(ranked) > top else [])
+    path = [expected]
+    for step in steps:
+        path.append(path[-1] + step)
+    low, high = min(path), max(path)
+    margin = 0.15 * (high - low or 1.0)
+    ax.set_xlim(low - margin, high + margin)
     start = expected
     for i, (label, step) in enumerate(zip(labels, steps)):
         ax.barh(i, step, left=start, color=_CHURN if step > 0 else _STAY)
