@@ -15,11 +15,17 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
+from typing import Any, Callable
 
-import polars as pl
-import streamlit as st
+import matplotlib
 
-import retention
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import polars as pl  # noqa: E402
+import streamlit as st  # noqa: E402
+
+import retention  # noqa: E402
+import retention.plot as rplot  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -81,6 +87,49 @@ def target_column(model: retention.ChurnModel) -> str | None:
 # Pages.
 
 
+def chart(draw: Callable[[Any], Any], width: float = 6, height: float = 4) -> None:
+    """One retention.plot chart (the notebook's) on the page."""
+    fig, ax = plt.subplots(figsize=(width, height))
+    draw(ax)
+    fig.tight_layout()
+    st.pyplot(fig, clear_figure=True)
+    plt.close(fig)
+
+
+def p_value_text(p: float | None) -> str:
+    """A p-value as people read it: 0.034, 3.1e-07, or < 1e-300 when it underflows."""
+    if p is None:
+        return ""
+    if p == 0:
+        return "< 1e-300"
+    return f"{p:.3f}" if p >= 0.001 else f"{p:.1e}"
+
+
+METRIC_NAMES = {
+    "roc_auc": "ROC-AUC", "pr_auc": "PR-AUC", "log_loss": "log-loss", "brier": "Brier score",
+    "ece": "calibration error (ECE)", "accuracy": "accuracy", "precision": "precision",
+    "recall": "recall", "f1": "F1", "mcc": "MCC", "lift_top_decile": "lift in the top 10 %",
+    "threshold": "threshold", "churn_rate": "churn rate", "rows": "rows",
+}
+
+
+def metrics_table(metrics: dict[str, Any]) -> pl.DataFrame:
+    """A model's metrics as a two-column table for people (no raw JSON)."""
+    rows = []
+    for key, label in METRIC_NAMES.items():
+        value = metrics.get(key)
+        if value is None:
+            continue
+        if key == "rows":
+            text = f"{int(value):,}"
+        elif key == "churn_rate":
+            text = f"{value:.1%}"
+        else:
+            text = f"{value:.3f}"
+        rows.append({"metric": label, "value": text})
+    return pl.DataFrame(rows, schema={"metric": pl.String, "value": pl.String})
+
+
 def overview(model: retention.ChurnModel, customers: pl.DataFrame, scores: pl.DataFrame) -> None:
     st.header("Overview")
     high = scores.filter(pl.col("risk_tier") == "High").height
@@ -103,6 +152,9 @@ def overview(model: retention.ChurnModel, customers: pl.DataFrame, scores: pl.Da
     st.bar_chart(mix.to_pandas(), x="risk_tier", y="customers", sort=False)
     st.subheader("Highest risk")
     st.dataframe(scores.sort("churn_probability", descending=True).head(10))
+    st.subheader("What drives churn")
+    sample = customers.sample(min(customers.height, 2000), seed=1)
+    chart(lambda ax: rplot.importance(model, sample, ax=ax))
 
 
 def reasons_long(explained: pl.DataFrame) -> pl.DataFrame:
@@ -137,6 +189,8 @@ def inspector(model: retention.ChurnModel, customers: pl.DataFrame, scores: pl.D
     st.subheader("Top reasons")
     st.caption("Positive contributions push towards churn, negative ones away from it.")
     st.dataframe(reasons_long(explained), key="reasons")
+    st.subheader("How the score builds up")
+    chart(lambda ax: rplot.waterfall(model, row, ax=ax), height=4.5)
 
     st.subheader("What if…")
     inputs = [c for c, role in model.schema.items() if role in ("numeric", "categorical")]
@@ -199,7 +253,7 @@ def batch(model: retention.ChurnModel) -> None:
     st.dataframe(scored.head(20))
 
 
-def models(model: retention.ChurnModel, source: str) -> None:
+def models(model: retention.ChurnModel, source: str, customers: pl.DataFrame) -> None:
     st.header("Models")
     st.write(f"Serving: **{model.algorithm}** — {source}.")
     st.subheader("Cross-validated candidates")
@@ -207,7 +261,21 @@ def models(model: retention.ChurnModel, source: str) -> None:
         st.dataframe(model.leaderboard)
     else:
         st.caption("This model was trained without cross-validation.")
-    st.json(model.metrics.get("out_of_fold") or model.metrics.get("training"), expanded=False)
+    figures = model.metrics.get("out_of_fold") or model.metrics.get("training") or {}
+    which = "out-of-fold (cross-validated)" if model.metrics.get("out_of_fold") else "on the training rows"
+    st.subheader(f"Quality, {which}")
+    st.dataframe(metrics_table(figures), key="model_metrics", hide_index=True)
+    target = target_column(model)
+    if target and target in customers.columns:
+        st.subheader(f"Charts on {DATA.name}")
+        st.caption("On the table the app shows: optimistic if the model was trained on it.")
+        left, right = st.columns(2)
+        with left:
+            chart(lambda ax: rplot.reliability(model, customers, ax=ax))
+            chart(lambda ax: rplot.gain(model, customers, ax=ax))
+        with right:
+            chart(lambda ax: rplot.roc(model, customers, ax=ax))
+            chart(lambda ax: rplot.profit(model, customers, ax=ax))
 
     st.subheader("Registry")
     if not DB.exists():
@@ -277,10 +345,17 @@ def drift_page(model: retention.ChurnModel, customers: pl.DataFrame) -> None:
     show = {"ok": st.success, "warn": st.warning, "alert": st.error}[report.status]
     show(f"{report.status.upper()}: {report.summary}")
     table = report.to_polars()
-    st.dataframe(table.select("column", "status", "psi", "p_value", "missing_current", "change"))
+    shown = table.select(
+        "column",
+        "status",
+        pl.col("psi").round(3),
+        pl.col("p_value").map_elements(p_value_text, return_dtype=pl.String),
+        (pl.col("missing_current") * 100).round(1).alias("missing now (%)"),
+        "change",
+    )
+    st.dataframe(shown, key="drift_table", hide_index=True)
     feature = st.selectbox("Feature", table["column"].to_list(), key="drift_feature")
-    bins = report.bins(feature)
-    st.bar_chart(bins.to_pandas(), x="bin", y=["reference", "current"], stack=False, sort=False)
+    chart(lambda ax: rplot.drift(report, feature, ax=ax), width=7)
     if report.prediction:
         p = report.prediction
         a, b, c = st.columns(3)
@@ -308,7 +383,7 @@ def main() -> None:
         elif page == "Batch scoring":
             batch(model)
         elif page == "Models":
-            models(model, source)
+            models(model, source, customers)
         else:
             drift_page(model, customers)
     except (retention.RetentionError, OSError, pl.exceptions.PolarsError, ValueError) as e:

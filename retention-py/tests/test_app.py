@@ -137,3 +137,21 @@ def test_drift_page_reports_the_shift(app_env):
     assert at.error[0].value.startswith("ALERT")  # the demonstration copy drifts
     at.selectbox(key="drift_feature").set_value("MonthlyCharges").run()
     assert not at.exception
+
+
+def test_pages_show_the_notebooks_charts_and_tables_for_people(app_env):
+    charts = {"Overview": 1, "Customer inspector": 1, "Models": 4, "Drift": 1}
+    for page, count in charts.items():
+        at = open_page(page)
+        images = at.get("image")
+        assert len(images) == count, (page, len(images))
+    at = open_page("Models")
+    assert not at.json, "raw JSON on the Models page"
+    (metrics,) = [d.value for d in at.dataframe if list(d.value.columns) == ["metric", "value"]]
+    shown = dict(zip(metrics["metric"], metrics["value"]))
+    assert float(shown["ROC-AUC"]) > 0.8 and shown["churn rate"].endswith("%")
+    at = open_page("Drift")
+    table = at.dataframe[0].value
+    values = [v for v in table["p_value"].to_list() if v]
+    assert values and all(v == "< 1e-300" or "e-" in v or v.startswith("0.") or v == "1.000" for v in values), values
+    assert not any(set(v) <= set("0.") for v in values), values
