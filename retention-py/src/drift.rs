@@ -25,6 +25,26 @@ pub struct DriftReport {
 
 #[pymethods]
 impl DriftReport {
+    /// The report as HTML in a notebook: the verdict, the prediction drift, every feature and
+    /// the most drifted features' histograms (`retention.report`).
+    fn _repr_html_(slf: &Bound<'_, Self>) -> PyResult<String> {
+        let report = slf.py().import("retention.report")?;
+        report.call_method1("drift_html", (slf,))?.extract()
+    }
+
+    /// Writes the report as one standalone HTML file (styles inline, charts as images inside
+    /// it) and returns its path.
+    ///
+    /// Example:
+    ///     >>> report.save_html("drift-2026-12.html")
+    fn save_html(slf: &Bound<'_, Self>, path: std::path::PathBuf) -> PyResult<Py<PyAny>> {
+        let report = slf.py().import("retention.report")?;
+        let fragment = report.call_method1("drift_html", (slf,))?;
+        Ok(report
+            .call_method1("save_html", (fragment, path, "RetentionAI drift report"))?
+            .unbind())
+    }
+
     /// The verdict: `ok`, `warn` or `alert`.
     #[getter]
     fn status(&self) -> &'static str {

@@ -37,6 +37,21 @@ impl ChurnModel {
 
 #[pymethods]
 impl ChurnModel {
+    /// The model's training figures as HTML in a notebook (`retention.report`).
+    fn _repr_html_(slf: &Bound<'_, Self>) -> PyResult<String> {
+        let report = slf.py().import("retention.report")?;
+        report.call_method1("model_html", (slf,))?.extract()
+    }
+
+    /// Writes the model's training figures as one standalone HTML file; returns its path.
+    fn save_html(slf: &Bound<'_, Self>, path: PathBuf) -> PyResult<Py<PyAny>> {
+        let report = slf.py().import("retention.report")?;
+        let fragment = report.call_method1("model_html", (slf,))?;
+        Ok(report
+            .call_method1("save_html", (fragment, path, "RetentionAI churn model"))?
+            .unbind())
+    }
+
     /// Scores customers: one row per input row with the id (or `row`), `churn_probability`,
     /// `churn_prediction` (0/1 at the model's threshold) and `risk_tier` (Low/Medium/High),
     /// then the `keep` columns. Unseen categorical levels and duplicate ids are reported as
