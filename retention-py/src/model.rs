@@ -414,7 +414,8 @@ impl ChurnModel {
 /// (`"fixed"`, `"f1"`, `"profit"`), `customer_value`, `offer_cost`, `offer_success_rate` (for
 /// the profit threshold), `tiers` (`(medium, high)`, default `(0.3, 0.7)`), `categorical`,
 /// `numeric`, `ignore` (column lists), `positive_label`, `features` (a derived-feature spec
-/// file, TOML), `progress` (a callable receiving one line of text per step). The signature in
+/// file, TOML), `progress` (a callable receiving each step: its line of text, a `str`, with
+/// `.stage`, `.done`, `.total`; by default a tqdm bar in a notebook, nothing elsewhere). The signature in
 /// the stubs shows every default.
 ///
 /// Example:
@@ -452,24 +453,46 @@ pub fn train(
             apply_option(py, &key, &value, &mut params, &mut schema, &mut progress)?;
         }
     }
+    // Steps reach Python as `retention._progress.Step`: the line of text, with its numbers.
+    // Without a callback (the keyword absent), a notebook with tqdm shows a bar.
+    let steps = py.import("retention._progress")?;
+    let step_type = steps.getattr("Step")?.unbind();
+    let given = options.is_some_and(|o| o.contains("progress").unwrap_or(false));
+    let bar = if given {
+        None
+    } else {
+        Some(steps.call_method0("default")?).filter(|b| !b.is_none())
+    };
+    if let Some(bar) = &bar {
+        progress = Some(bar.clone().unbind());
+    }
     let report = |p: Progress| {
         if let Some(cb) = &progress {
             let line = p.to_string();
+            let (stage, done, total) = match p {
+                Progress::Fold(done, total) => ("folds", Some(done), Some(total)),
+                Progress::FinalFit(_) => ("final_fit", None, None),
+            };
             // A failing callback must not abort training; Python shows the error as unraisable.
             Python::attach(|py| {
-                if let Err(e) = cb.call1(py, (line,)) {
+                let sent = step_type
+                    .call1(py, (line, stage, done, total))
+                    .and_then(|step| cb.call1(py, (step,)));
+                if let Err(e) = sent {
                     e.write_unraisable(py, None);
                 }
             });
         }
     };
-    let (model, warnings) = py
-        .detach(|| {
-            let ds = Dataset::infer(&raw, &schema)?;
-            let model = retention_core::training::train(&ds, &params, &report)?;
-            Ok::<_, retention_core::Error>((model, ds.warnings))
-        })
-        .py_err(py)?;
+    let trained = py.detach(|| {
+        let ds = Dataset::infer(&raw, &schema)?;
+        let model = retention_core::training::train(&ds, &params, &report)?;
+        Ok::<_, retention_core::Error>((model, ds.warnings))
+    });
+    if let Some(bar) = &bar {
+        bar.call_method0("close")?;
+    }
+    let (model, warnings) = trained.py_err(py)?;
     let mut notes = warnings;
     notes.extend(model.estimator.fit_notes());
     convert::warn(py, &notes)?;
