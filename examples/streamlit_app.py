@@ -26,6 +26,7 @@ import streamlit as st  # noqa: E402
 
 import retention  # noqa: E402
 import retention.plot as rplot  # noqa: E402
+from retention.report import p_value_text  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -94,15 +95,6 @@ def chart(draw: Callable[[Any], Any], width: float = 6, height: float = 4) -> No
     fig.tight_layout()
     st.pyplot(fig, clear_figure=True)
     plt.close(fig)
-
-
-def p_value_text(p: float | None) -> str:
-    """A p-value as people read it: 0.034, 3.1e-07, or < 1e-300 when it underflows."""
-    if p is None:
-        return ""
-    if p == 0:
-        return "< 1e-300"
-    return f"{p:.3f}" if p >= 0.001 else f"{p:.1e}"
 
 
 METRIC_NAMES = {

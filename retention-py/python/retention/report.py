@@ -16,7 +16,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-__all__ = ["drift_html", "model_html", "save_html"]
+__all__ = ["drift_html", "model_html", "p_value_text", "save_html"]
 
 _STATUS_COLOURS = {"ok": "#2e7d32", "warn": "#ef6c00", "alert": "#c62828"}
 _STYLE = """
@@ -44,12 +44,18 @@ def _number(value: Any, digits: int = 3) -> str:
     return f"{value:.{digits}f}"
 
 
-def _p_value(p: float | None) -> str:
+def p_value_text(p: float | None) -> str:
+    """A p-value as people read it: 0.034, 3.1e-07, or < 1e-300 when it underflows (the
+    report's and the web app's tables)."""
     if p is None:
         return ""
     if p == 0:
-        return "&lt; 1e-300"
+        return "< 1e-300"
     return f"{p:.3f}" if p >= 0.001 else f"{p:.1e}"
+
+
+def _p_value(p: float | None) -> str:
+    return _e(p_value_text(p))
 
 
 def _status(status: str) -> str:
