@@ -4,6 +4,7 @@
 //! database call. The Python half (`python/retention`) converts pandas frames and re-exports.
 
 mod convert;
+mod datasets;
 mod drift;
 mod errors;
 mod model;
@@ -26,5 +27,7 @@ fn _retention(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(drift::drift_from_summaries, m)?)?;
     m.add_function(wrap_pyfunction!(convert::read_table, m)?)?;
     m.add_function(wrap_pyfunction!(convert::settings, m)?)?;
+    m.add_function(wrap_pyfunction!(datasets::telco, m)?)?;
+    m.add_function(wrap_pyfunction!(datasets::generate, m)?)?;
     Ok(())
 }

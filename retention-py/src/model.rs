@@ -635,6 +635,7 @@ pub fn defaults(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
         entry(name)?.set_item("bins", DriftOptions::DEFAULT_BINS)?;
     }
     entry("drift_summary")?.set_item("capacity", summary::DEFAULT_CAPACITY)?;
+    entry("generate")?.set_item("seed", retention_core::generate::DEFAULT_SEED)?;
     for name in ["ChurnModel.explain", "ChurnModel.what_if"] {
         entry(name)?.set_item("top", DEFAULT_TOP)?;
     }

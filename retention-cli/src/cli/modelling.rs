@@ -367,7 +367,7 @@ pub struct GenerateArgs {
     #[arg(long, value_name = "N")]
     pub rows: usize,
     /// Seed: the same seed gives the same rows.
-    #[arg(long, default_value_t = 42)]
+    #[arg(long, default_value_t = retention_core::generate::DEFAULT_SEED)]
     pub seed: u64,
     /// Output file (CSV or Parquet, by extension).
     #[arg(long, value_name = "FILE")]

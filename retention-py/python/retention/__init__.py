@@ -24,8 +24,10 @@ from ._retention import (
     Store,
     __version__,
     drift,
+    generate,
     read_table,
     settings,
+    telco,
     train,
 )
 from .errors import (
@@ -55,8 +57,10 @@ __all__ = [
     "__version__",
     "drift",
     "errors",
+    "generate",
     "read_table",
     "settings",
+    "telco",
     "train",
     *errors.__all__,
 ]

@@ -186,6 +186,13 @@ def drift(
 ) -> DriftReport: ...
 def read_table(path: PathLike) -> pl.DataFrame: ...
 
+# The Telco table built into the library, and synthetic customers like it (or like `like`):
+# the rows `retention generate --rows N --seed S` writes.
+def telco() -> pl.DataFrame: ...
+def generate(
+    rows: int, *, seed: int = 42, shift: Sequence[str] = (), like: FrameLike | None = None
+) -> pl.DataFrame: ...
+
 # The app's settings ("data", "model", "db") as (value, source): keyword > RETENTIONAI_<NAME>
 # variable > configuration file (config, else RETENTIONAI_CONFIG) > default.
 def settings(
