@@ -1,4 +1,4 @@
-# The Streamlit app (examples/streamlit_app.py) over the `retention` Python module, as a
+# The Streamlit app (`python -m retention.app`, shipped in the `retention` module's wheel), as a
 # non-root user. scripts/container.sh app builds it: the base of Containerfile, Debian's
 # python3, and the module's wheel built by maturin on the host (abi3, any CPython >= 3.9).
 #
@@ -24,10 +24,10 @@ RUN python3 -m venv /opt/retentionai/venv \
  && /opt/retentionai/venv/bin/pip install --quiet --no-cache-dir $cert -r /tmp/requirements-app.txt /tmp/wheels/*.whl \
  && rm -rf /tmp/wheels /tmp/requirements-app.txt /tmp/build-ca.crt
 
-COPY streamlit_app.py /opt/retentionai/examples/streamlit_app.py
 COPY telco_customer_churn.csv /opt/retentionai/data/telco_customer_churn.csv
 
 ENV RETENTIONAI_DB=/var/lib/retentionai/retentionai.db \
+    RETENTIONAI_DATA=/opt/retentionai/data/telco_customer_churn.csv \
     STREAMLIT_BROWSER_GATHER_USAGE_STATS=false \
     HOME=/var/lib/retentionai
 VOLUME ["/var/lib/retentionai"]
@@ -38,5 +38,5 @@ EXPOSE 8502
 HEALTHCHECK --interval=30s --timeout=3s --start-period=30s --retries=3 \
   CMD ["bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/8502 && printf 'GET /_stcore/health HTTP/1.0\\r\\n\\r\\n' >&3 && head -n1 <&3 | grep -q ' 200 '"]
 
-ENTRYPOINT ["/opt/retentionai/venv/bin/streamlit", "run", "/opt/retentionai/examples/streamlit_app.py", \
+ENTRYPOINT ["/opt/retentionai/venv/bin/python", "-m", "retention.app", \
             "--server.port", "8502", "--server.address", "0.0.0.0", "--server.headless", "true"]

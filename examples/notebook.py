@@ -23,11 +23,13 @@ OUT.mkdir(parents=True, exist_ok=True)
 
 # %% [markdown]
 # ## The data
-# `retention.read_table` reads a CSV exactly as the CLI does (every cell as text, blanks
-# missing); `pl.read_csv` or a pandas frame work too.
+# The Telco table is built into the module (`retention.telco()`; `retention.generate(rows)` makes
+# synthetic customers like it). For your own table, `retention.read_table("customers.csv")` reads
+# a CSV or Parquet file exactly as the CLI does (every cell as text, blanks missing);
+# `pl.read_csv` or a pandas frame work too.
 
 # %%
-customers = retention.read_table(ROOT / "data" / "telco_customer_churn.csv")
+customers = retention.telco()
 print(customers.shape)
 print(customers.select("customerID", "tenure", "Contract", "MonthlyCharges", "Churn").head(3))
 

@@ -88,12 +88,9 @@ if [ "$mode" = app ]; then
   echo "== the Python module's wheel (maturin, release) =="
   context="$work/context"
   mkdir -p "$context/wheels"
-  [ -x retention-py/.venv/bin/maturin ] || bash scripts/python_setup.sh >/dev/null
-  CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/retentionai/target}" \
-    retention-py/.venv/bin/maturin build --quiet --release --locked --compatibility linux \
-    --manifest-path retention-py/Cargo.toml --out "$context/wheels" >/dev/null
+  scripts/build_wheel.sh --out "$context/wheels" >/dev/null
   grep -E '^(polars|pandas|pyarrow|streamlit|matplotlib)==' retention-py/requirements-dev.txt >"$context/requirements-app.txt"
-  cp Containerfile.app examples/streamlit_app.py data/telco_customer_churn.csv "$context/"
+  cp Containerfile.app data/telco_customer_churn.csv "$context/"
   # pip inside the build trusts what this host trusts (a proxy that re-signs TLS, say).
   cp "${PIP_CERT:-/etc/ssl/certs/ca-certificates.crt}" "$context/build-ca.crt" 2>/dev/null || : >"$context/build-ca.crt"
   echo "== image $IMAGE =="

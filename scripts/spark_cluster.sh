@@ -37,8 +37,8 @@ trap cleanup EXIT
 
 echo "== 1. wheel ($PROFILE) and the packed environment =="
 profile=()
-[ "$PROFILE" = release ] && profile=(--release)
-"$venv/bin/maturin" build --locked --quiet -m retention-py/Cargo.toml "${profile[@]}" -o "$work/wheels" >/dev/null
+[ "$PROFILE" = release ] || profile=(--dev)
+scripts/build_wheel.sh --out "$work/wheels" "${profile[@]}" >/dev/null
 if [ "$PROFILE" = release ]; then
     cargo build --release --quiet -p retention-cli
     bin="$CARGO_TARGET_DIR/release/retention"

@@ -13,9 +13,11 @@ import retention
 
 AppTest = pytest.importorskip("streamlit.testing.v1").AppTest
 
+from retention.app import SCRIPT  # noqa: E402
+
 from conftest import ROOT  # noqa: E402
 
-APP = str(ROOT / "examples" / "streamlit_app.py")
+APP = str(SCRIPT)
 TIMEOUT = 120
 
 
@@ -32,6 +34,7 @@ def app_env(monkeypatch, tmp_path, model, boosting, telco):
     store.validate(v2, telco)
     monkeypatch.setenv("RETENTIONAI_MODEL", str(path))
     monkeypatch.setenv("RETENTIONAI_DB", str(tmp_path / "ops.db"))
+    monkeypatch.setenv("RETENTIONAI_DATA", str(ROOT / "data" / "telco_customer_churn.csv"))
     return store
 
 
@@ -155,3 +158,28 @@ def test_pages_show_the_notebooks_charts_and_tables_for_people(app_env):
     values = [v for v in table["p_value"].to_list() if v]
     assert values and all(v == "< 1e-300" or "e-" in v or v.startswith("0.") or v == "1.000" for v in values), values
     assert not any(set(v) <= set("0.") for v in values), values
+
+
+def test_a_fresh_install_opens_on_the_bundled_table(monkeypatch, tmp_path, model):
+    """No data/ folder in the working folder and no RETENTIONAI_DATA: the Telco table built into
+    the module is shown, and says so."""
+    for name in ("DATA", "MODEL", "DB", "CONFIG"):
+        monkeypatch.delenv(f"RETENTIONAI_{name}", raising=False)
+    path = tmp_path / "churn.model"
+    model.save(path)
+    monkeypatch.setenv("RETENTIONAI_MODEL", str(path))
+    monkeypatch.chdir(tmp_path)
+    at = open_page("Overview")
+    assert {m.label: m.value for m in at.metric}["Customers scored"] == "7,043"
+    at = open_page("Drift")
+    assert any("the bundled Telco table" in m.value for m in at.markdown)
+
+
+def test_python_m_retention_app_help():
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", "retention.app", "--help"], capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert "python -m retention.app" in done.stdout and "retentionai[app]" in done.stdout

@@ -43,8 +43,7 @@ def server(tmp_path, model):
     env = {**os.environ, "RETENTIONAI_MODEL": str(path), "RETENTIONAI_DB": str(tmp_path / "none.db")}
     log = open(tmp_path / "streamlit.log", "w")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(ROOT / "examples" / "streamlit_app.py"),
-         "--server.headless", "true", "--server.port", str(port), "--server.address", "127.0.0.1",
+        [sys.executable, "-m", "retention.app", "--server.headless", "true", "--server.port", str(port), "--server.address", "127.0.0.1",
          "--browser.gatherUsageStats", "false"],
         env=env, stdout=log, stderr=subprocess.STDOUT,
     )

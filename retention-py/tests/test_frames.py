@@ -8,11 +8,15 @@ import polars as pl
 import pytest
 
 import retention
+from conftest import ROOT
 
 
-def test_python_polars_is_the_pinned_series():
-    # The Rust side is polars 0.55 / pyo3-polars 0.28, whose frames are those of Python polars 2.1.
-    assert pl.__version__.startswith("2.1."), pl.__version__
+def test_python_polars_is_the_pinned_one():
+    # The suite runs on requirements-dev.txt's polars, the top of pyproject's range
+    # (tests/test_wheel.py tries the floor and 2.0).
+    pins = (ROOT / "retention-py" / "requirements-dev.txt").read_text(encoding="utf-8")
+    assert f"polars=={pl.__version__}\n" in pins, pl.__version__
+    assert '"polars>=1.28.1,<2.2"' in (ROOT / "retention-py" / "pyproject.toml").read_text(encoding="utf-8")
     assert retention.__version__ == "0.1.0"
 
 

@@ -1,12 +1,12 @@
 """RetentionAI web app: the runbook's pages over the same Rust core as the CLI.
 
-Run it (after `scripts/python_setup.sh`, see the README):
-
-    retention-py/.venv/bin/streamlit run examples/streamlit_app.py
+Run it with `python -m retention.app` (installed with the `app` extra: `pip install
+"retentionai[app]"`); arguments after it go to `streamlit run` (`--server.port 8502`).
 
 Settings (`retention config show` lists them; a variable beats the configuration file named by
 RETENTIONAI_CONFIG, whose `[app]` section and top-level `db` the app reads):
-    RETENTIONAI_DATA   customer table shown and scored (default: the bundled Telco table)
+    RETENTIONAI_DATA   customer table shown and scored (default: data/telco_customer_churn.csv
+                       in the working folder, else the Telco table built into the module)
     RETENTIONAI_MODEL  a model file (default: the registry's champion, else a model trained here)
     RETENTIONAI_DB     the operations database for the Models page (default: data/retentionai.db)
 """
@@ -28,21 +28,15 @@ import retention  # noqa: E402
 import retention.plot as rplot  # noqa: E402
 from retention.report import p_value_text  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def _setting(name: str) -> str | None:
-    """A setting's value; a default path is the project's own (relative to ROOT)."""
-    value, source = SETTINGS[name]
-    if value is not None and source == "default":
-        return str(ROOT / value)
-    return value
-
-
 SETTINGS = retention.settings()
-DATA = Path(_setting("data") or "")
-MODEL = _setting("model")
-DB = Path(_setting("db") or "")
+# Default paths are relative to the working folder, as the CLI's are. Without a table there the
+# app shows the Telco table built into the module (BUNDLED), so a fresh install opens on data.
+BUNDLED = "the bundled Telco table"
+_data, _data_source = SETTINGS["data"]
+DATA = BUNDLED if _data_source == "default" and not Path(_data or "").exists() else (_data or "")
+DATA_NAME = DATA if DATA == BUNDLED else Path(DATA).name
+MODEL = SETTINGS["model"][0]
+DB = Path(SETTINGS["db"][0] or "")
 PAGES = ["Overview", "Customer inspector", "Batch scoring", "Models", "Drift"]
 TIER_ORDER = ["Low", "Medium", "High"]
 
@@ -53,7 +47,7 @@ TIER_ORDER = ["Low", "Medium", "High"]
 
 @st.cache_data(show_spinner="Reading customers…")
 def load_customers(path: str) -> pl.DataFrame:
-    return retention.read_table(path)
+    return retention.telco() if path == BUNDLED else retention.read_table(path)
 
 
 @st.cache_resource(show_spinner="Loading the model…")
@@ -66,8 +60,9 @@ def load_model(model_path: str | None, db: str, data: str) -> tuple[retention.Ch
         champion = store.aliases().get("champion")
         if champion is not None:
             return store.load_model(champion), f"champion (version {champion}) of {db}"
-    model = retention.train(retention.read_table(data), algorithm="auto", cv=5)
-    return model, f"trained here on {Path(data).name} (5-fold cross-validated)"
+    model = retention.train(load_customers(data), algorithm="auto", cv=5, progress=None)
+    name = data if data == BUNDLED else Path(data).name
+    return model, f"trained here on {name} (5-fold cross-validated)"
 
 
 @st.cache_data(show_spinner="Scoring customers…")
@@ -170,7 +165,7 @@ def inspector(model: retention.ChurnModel, customers: pl.DataFrame, scores: pl.D
     customer = st.text_input("Customer id", value=default, key="customer_id").strip()
     row = customers.filter(pl.col(ids) == customer)
     if row.height == 0:
-        st.warning(f"No customer {customer!r} in {DATA.name}.")
+        st.warning(f"No customer {customer!r} in {DATA_NAME}.")
         return
     explained = model.explain(row, top=5)
     p = explained["churn_probability"][0]
@@ -259,7 +254,7 @@ def models(model: retention.ChurnModel, source: str, customers: pl.DataFrame) ->
     st.dataframe(metrics_table(figures), key="model_metrics", hide_index=True)
     target = target_column(model)
     if target and target in customers.columns:
-        st.subheader(f"Charts on {DATA.name}")
+        st.subheader(f"Charts on {DATA_NAME}")
         st.caption("On the table the app shows: optimistic if the model was trained on it.")
         left, right = st.columns(2)
         with left:
@@ -321,7 +316,7 @@ def models(model: retention.ChurnModel, source: str, customers: pl.DataFrame) ->
 
 def drift_page(model: retention.ChurnModel, customers: pl.DataFrame) -> None:
     st.header("Drift")
-    st.write(f"Reference: {DATA.name} ({customers.height:,} rows). Current: a table you upload, or a "
+    st.write(f"Reference: {DATA_NAME} ({customers.height:,} rows). Current: a table you upload, or a "
              "demonstration copy with bills 30 % higher.")
     upload = st.file_uploader("Current table", type=["csv", "parquet"], key="drift_upload")
     if upload is not None:
@@ -365,13 +360,13 @@ def main() -> None:
     st.sidebar.title("RetentionAI")
     page = st.sidebar.radio("Page", PAGES, key="page")
     try:
-        customers = load_customers(str(DATA))
-        model, source = load_model(MODEL, str(DB), str(DATA))
+        customers = load_customers(DATA)
+        model, source = load_model(MODEL, str(DB), DATA)
         st.sidebar.caption(f"Model: {model.algorithm}, {source}")
         if page == "Overview":
-            overview(model, customers, score_all(model, source, str(DATA)))
+            overview(model, customers, score_all(model, source, DATA))
         elif page == "Customer inspector":
-            inspector(model, customers, score_all(model, source, str(DATA)))
+            inspector(model, customers, score_all(model, source, DATA))
         elif page == "Batch scoring":
             batch(model)
         elif page == "Models":
