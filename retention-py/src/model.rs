@@ -508,12 +508,32 @@ fn apply_option(
     progress: &mut Option<Py<PyAny>>,
 ) -> PyResult<()> {
     match key {
-        "categorical" => schema.categorical = value.extract()?,
-        "numeric" => schema.numeric = value.extract()?,
-        "ignore" => schema.ignore = value.extract()?,
-        "positive_label" => schema.positive_label = Some(value.extract()?),
+        "categorical" => schema.categorical = column_names(py, key, value)?,
+        "numeric" => schema.numeric = column_names(py, key, value)?,
+        "ignore" => schema.ignore = column_names(py, key, value)?,
+        "positive_label" => {
+            if !value.is_none() {
+                let label = value.extract::<String>().map_err(|_| {
+                    param(
+                        py,
+                        key,
+                        format!("must be the label's text, not {}", shown(value)),
+                    )
+                })?;
+                schema.positive_label = Some(label);
+            }
+        }
         "features" => {
-            let path: PathBuf = value.extract()?;
+            if value.is_none() {
+                return Ok(());
+            }
+            let path: PathBuf = value.extract().map_err(|_| {
+                param(
+                    py,
+                    key,
+                    format!("must be the path of a feature file, not {}", shown(value)),
+                )
+            })?;
             params.features = py.detach(|| FeatureSpec::load(&path)).py_err(py)?;
         }
         "progress" => {
@@ -557,6 +577,42 @@ fn apply_option(
         }
     }
     Ok(())
+}
+
+/// A list of column names (`categorical=`, `numeric=`, `ignore=`); a lone string is refused
+/// rather than read as a list of its characters.
+fn column_names(py: Python<'_>, key: &str, value: &Bound<'_, PyAny>) -> PyResult<Vec<String>> {
+    if value.is_none() {
+        return Ok(Vec::new());
+    }
+    if let Ok(one) = value.extract::<String>() {
+        return Err(param(
+            py,
+            key,
+            format!("must be a list of column names, not the string '{one}' (write ['{one}'])"),
+        ));
+    }
+    value.extract::<Vec<String>>().map_err(|_| {
+        param(
+            py,
+            key,
+            format!("must be a list of column names, not {}", shown(value)),
+        )
+    })
+}
+
+/// A value as an error message shows it: its type and a short repr.
+fn shown(value: &Bound<'_, PyAny>) -> String {
+    let type_name = value
+        .get_type()
+        .name()
+        .map(|n| n.to_string())
+        .unwrap_or_else(|_| "object".to_string());
+    let text = value
+        .repr()
+        .map(|r| r.to_string())
+        .unwrap_or_else(|_| "?".to_string());
+    format!("{type_name} {}", retention_core::error::excerpt(&text))
 }
 
 /// A Python value as the core's value of `option` (a bool is not taken for a number).

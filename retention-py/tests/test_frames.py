@@ -93,3 +93,12 @@ def test_columns_neither_numbers_nor_text_are_named(model, telco):
     frame = telco.head(20).with_columns(pl.duration(days=pl.int_range(20)).alias("since"))
     with pytest.raises(retention.SchemaMismatchError, match="since"):
         model.score(frame)
+
+
+def test_a_binary_column_scores_as_it_trained(telco):
+    """Bytes are read as text when training, so scoring the same frame is not refused."""
+    sample = telco.head(400).with_columns(pl.col("tenure").cast(pl.Binary))
+    model = retention.train(sample, target="Churn", id="customerID", algorithm="logistic", cv=0)
+    assert model.schema["tenure"] == "numeric"
+    text = retention.train(telco.head(400), target="Churn", id="customerID", algorithm="logistic", cv=0)
+    assert model.score(sample)["churn_probability"].to_list() == text.score(telco.head(400))["churn_probability"].to_list()

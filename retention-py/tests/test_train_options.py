@@ -6,6 +6,7 @@ from __future__ import annotations
 import ast
 import re
 import subprocess
+import sys
 import warnings
 
 import polars as pl
@@ -150,3 +151,42 @@ def test_tiers_take_a_pair_a_list_or_the_dict_a_model_gives(telco: pl.DataFrame)
 def test_select_by_under_both_names_is_refused(telco: pl.DataFrame) -> None:
     with pytest.raises(retention.InvalidParameterError, match="select_by="):
         retention.train(telco.head(300), target="Churn", select_by="log_loss", selection="roc_auc")
+
+
+@pytest.mark.parametrize(
+    ("keyword", "value", "words"),
+    [
+        ("categorical", "Contract", ["categorical=", "not the string 'Contract'", "['Contract']"]),
+        ("numeric", 3, ["numeric=", "list of column names", "int 3"]),
+        ("ignore", [1, 2], ["ignore=", "list of column names"]),
+        ("positive_label", 1, ["positive_label=", "label's text", "int 1"]),
+        ("features", 12, ["features=", "path of a feature file", "int 12"]),
+    ],
+)
+def test_column_roles_and_files_of_the_wrong_type_name_their_keyword(telco, keyword, value, words):
+    with pytest.raises(retention.InvalidParameterError) as err:
+        retention.train(telco.head(300), target="Churn", cv=0, **{keyword: value})
+    for word in words:
+        assert word in str(err.value)
+
+
+def test_none_means_unset_for_column_roles_and_files(telco):
+    model = retention.train(telco.head(400), target="Churn", algorithm="logistic", cv=0,
+                            categorical=None, numeric=None, ignore=None, positive_label=None,
+                            features=None)
+    assert model.schema["tenure"] == "numeric"
+
+
+@pytest.mark.skipif(sys.version_info < (3, 11), reason="exception notes are Python 3.11+")
+def test_arguments_of_the_wrong_type_are_named_in_the_traceback(telco, model):
+    # pyo3 adds "while processing 'NAME'" as a note, which Python prints under the message.
+    calls = [
+        (lambda: retention.train(telco.head(50), target=1), "target"),
+        (lambda: model.explain(telco.head(5), top="3"), "top"),
+        (lambda: retention.drift(telco, telco, bins="ten"), "bins"),
+        (lambda: retention.generate("many"), "rows"),
+    ]
+    for call, name in calls:
+        with pytest.raises(TypeError) as err:
+            call()
+        assert f"while processing '{name}'" in getattr(err.value, "__notes__", []), name

@@ -257,6 +257,21 @@ impl TrainParams {
                 ),
             ));
         }
+        if self.threshold_objective != ThresholdObjective::Fixed
+            && self.threshold != Self::DEFAULT_THRESHOLD
+        {
+            // Refused rather than silently ignored: the objective chooses the threshold.
+            return Err(Error::param(
+                "threshold",
+                format!(
+                    "{} is used only with {} fixed; {} {} chooses the threshold itself",
+                    self.threshold,
+                    mention("threshold_objective"),
+                    mention("threshold_objective"),
+                    self.threshold_objective.name()
+                ),
+            ));
+        }
         if !(0.0..0.9).contains(&self.test_size) {
             return Err(Error::param(
                 "test_size",

@@ -71,3 +71,14 @@ fn rng_is_uniform_enough() {
     let mean = (0..10_000).map(|_| r.next_f64()).sum::<f64>() / 10_000.0;
     assert!((mean - 0.5).abs() < 0.02, "{mean}");
 }
+
+#[test]
+fn a_threshold_given_with_a_choosing_objective_is_refused() {
+    let mut params = TrainParams::default().threshold_objective(ThresholdObjective::F1);
+    assert!(params.check().is_ok());
+    params.threshold = 0.3;
+    let err = params.check().unwrap_err().to_string();
+    assert!(err.contains("threshold") && err.contains("f1"), "{err}");
+    params.threshold_objective = ThresholdObjective::Fixed;
+    assert!(params.check().is_ok());
+}

@@ -30,7 +30,9 @@ def kind(dtype: pl.DataType) -> str:
         return "text"
     if dtype.is_numeric():
         return "number"
-    if dtype in (pl.String, pl.Categorical, pl.Enum) or dtype.base_type() in (pl.Categorical, pl.Enum):
+    if dtype in (pl.String, pl.Binary, pl.Categorical, pl.Enum) or dtype.base_type() in (pl.Categorical, pl.Enum):
+        # Each becomes text below, as training reads it: scoring the same frame must not be
+        # refused for the type training accepted.
         return "text"
     return str(dtype).lower()
 
