@@ -167,15 +167,18 @@ impl DriftReport {
     }
 }
 
-/// Compares `current` with `reference` (polars or pandas frames). With a model, the compared
-/// columns are its inputs and its predictions are compared too; without one, the roles are
-/// inferred from the reference (`target`, `id` as in `train`).
+/// Compares `current` with `reference` (polars or pandas frames, or paths of CSV or Parquet
+/// files). With a model, the compared columns are its inputs and its predictions are compared
+/// too; without one, the roles are inferred from the reference (`target`, `id` as in `train`).
+/// Two paths are streamed as `retention drift` streams them: read in batches and summarised,
+/// memory bounded whatever their sizes (roles then come from the reference's first batch).
 ///
 /// `bins`: quantile bins of numeric PSI (10). `thresholds`: any of `psi_warn` (0.1),
 /// `psi_alert` (0.25), `p_value` (0.05), `distance_warn` (0.1), `drift_share` (0.5).
 ///
 /// Example:
 ///     >>> report = retention.drift(reference, current, model=model)
+///     >>> report = retention.drift("train.parquet", "this_week.csv", model=model)
 #[pyfunction]
 #[pyo3(signature = (reference, current, model = None, *, bins = DriftOptions::DEFAULT_BINS, thresholds = None, target = None, id = None))]
 #[allow(clippy::too_many_arguments)]
@@ -189,8 +192,6 @@ pub fn drift(
     target: Option<String>,
     id: Option<String>,
 ) -> PyResult<DriftReport> {
-    let reference = frame(py, reference)?;
-    let current = frame(py, current)?;
     let mut options = DriftOptions {
         bins,
         ..DriftOptions::default()
@@ -201,6 +202,19 @@ pub fn drift(
         options.thresholds = merge_thresholds(py, t)?;
     }
     let model = model.map(|m| m.get().inner.clone());
+    // Two files are streamed (bounded memory, whatever their sizes); a file beside a frame is
+    // read whole.
+    if let (Some(r), Some(c)) = (file_path(reference), file_path(current)) {
+        let (inner, notes) = py
+            .detach(|| {
+                retention_core::drift::compute_files(&r, &c, model.as_deref(), &options, &|_| {})
+            })
+            .py_err(py)?;
+        crate::convert::warn(py, &notes)?;
+        return Ok(DriftReport { inner });
+    }
+    let reference = frame_or_file(py, reference)?;
+    let current = frame_or_file(py, current)?;
     let inner = py
         .detach(|| {
             retention_core::drift::DriftReport::compute(
@@ -212,6 +226,26 @@ pub fn drift(
         })
         .py_err(py)?;
     Ok(DriftReport { inner })
+}
+
+/// The path a `str` or `os.PathLike` argument names (None for a frame).
+fn file_path(obj: &Bound<'_, PyAny>) -> Option<std::path::PathBuf> {
+    if obj.is_instance_of::<pyo3::types::PyString>() || obj.hasattr("__fspath__").unwrap_or(false) {
+        obj.extract().ok()
+    } else {
+        None
+    }
+}
+
+/// A frame argument, or the table a path names (read as `retention.read_table` reads it).
+fn frame_or_file(py: Python<'_>, obj: &Bound<'_, PyAny>) -> PyResult<polars::prelude::DataFrame> {
+    match file_path(obj) {
+        Some(path) => Ok(py
+            .detach(|| retention_core::data::read_table(&path))
+            .py_err(py)?
+            .frame),
+        None => frame(py, obj),
+    }
 }
 
 /// The comparison's columns from column names alone (what `retention.spark.drift` does on the

@@ -76,3 +76,18 @@ def test_drift_equals_the_cli(telco, telco_path, model, cli, tmp_path):
     theirs = json.loads(run.stdout)
     ours = retention.drift(telco, retention.read_table(current), model=model).to_dict()
     assert ours == theirs
+
+
+def test_drift_of_two_files_is_streamed_and_equals_the_frames(telco, telco_path, model, tmp_path):
+    current = tmp_path / "current.csv"
+    retention.generate(150_000, seed=4, shift=["tenure=-6"]).write_csv(current)
+    reference = tmp_path / "reference.parquet"
+    retention.generate(120_000, seed=5).write_parquet(reference)
+    for ref, cur, m in [(telco_path, current, model), (str(reference), str(current), model),
+                        (reference, current, None)]:
+        streamed = retention.drift(ref, cur, model=m)
+        whole = retention.drift(retention.read_table(ref), retention.read_table(cur), model=m)
+        assert streamed.to_dict() == whole.to_dict()
+    # A path beside a frame: the file is read whole.
+    mixed = retention.drift(telco_path, retention.read_table(current), model=model)
+    assert mixed.to_dict() == retention.drift(telco, retention.read_table(current), model=model).to_dict()

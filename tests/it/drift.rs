@@ -356,3 +356,66 @@ fn generated_customers_look_like_telco_until_shifted() {
     let names: Vec<String> = drifting(&report).into_iter().map(|(c, _)| c).collect();
     assert_eq!(names, ["Contract", "tenure"]);
 }
+
+/// Drift between two files, streamed batch by batch (`compute_files`, what `retention drift`
+/// runs), is the report of the same tables read whole (`DriftReport::compute`), field for
+/// field: without a model and with one, CSV and Parquet, tables of one batch and of several.
+#[test]
+fn drift_of_files_streamed_equals_drift_in_memory_field_for_field() {
+    use retention::drift::{BLOCK_BYTES, compute_files};
+    use retention::generate::{Generator, Shift, telco_template};
+
+    let dir = tempdir();
+    let model = ChurnModel::load(telco_model()).expect("load the Telco model");
+    let plain = Generator::new(telco_template().expect("template"), &[]).expect("generator");
+    let shifted = Generator::new(
+        telco_template().expect("template"),
+        &[Shift::parse("tenure=-6").expect("shift")],
+    )
+    .expect("generator");
+    let big_ref = dir.path().join("reference.csv");
+    plain.write(150_000, 1, &big_ref, &|_| {}).expect("write");
+    let big_cur = dir.path().join("current.csv");
+    shifted.write(120_000, 2, &big_cur, &|_| {}).expect("write");
+    let big_pq = dir.path().join("current.parquet");
+    shifted.write(150_000, 3, &big_pq, &|_| {}).expect("write");
+    assert!(
+        std::fs::metadata(&big_ref).expect("size").len() > 2 * BLOCK_BYTES as u64,
+        "the generated reference spans several batches"
+    );
+    let small_ref = telco();
+    let small_cur = shifted_telco(dir.path());
+    let options = DriftOptions::default();
+    let cases: [(&Path, &Path, Option<&ChurnModel>); 5] = [
+        (&small_ref, &small_cur, None),
+        (&small_ref, &small_cur, Some(&model)),
+        (&big_ref, &big_cur, None),
+        (&big_ref, &big_cur, Some(&model)),
+        (&big_ref, &big_pq, Some(&model)),
+    ];
+    for (reference, current, model) in cases {
+        let (streamed, notes) =
+            compute_files(reference, current, model, &options, &|_| {}).expect("streamed");
+        assert!(notes.is_empty(), "{notes:?}");
+        let whole = DriftReport::compute(
+            &read_table(reference).expect("read").frame,
+            &read_table(current).expect("read").frame,
+            model,
+            &options,
+        )
+        .expect("in memory");
+        let (a, b) = (
+            serde_json::to_value(&streamed).expect("json"),
+            serde_json::to_value(&whole).expect("json"),
+        );
+        assert_eq!(
+            a,
+            b,
+            "{} vs {}, model: {}",
+            reference.display(),
+            current.display(),
+            model.is_some()
+        );
+        assert_eq!(streamed.reference_rows, whole.reference_rows);
+    }
+}

@@ -5,8 +5,9 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
-use retention_core::data::read_table_columns;
-use retention_core::drift::{DriftOptions, DriftReport, DriftThresholds, PredictionDrift, Status};
+use retention_core::drift::{
+    DriftOptions, DriftReport, DriftThresholds, FileProgress, PredictionDrift, Status,
+};
 
 use crate::cli::{DriftArgs, FailOnArg};
 use crate::commands::train::schema_options;
@@ -31,39 +32,30 @@ pub fn run(db: &Db, args: &DriftArgs, out: &mut dyn Write) -> Result<ExitCode> {
         .as_deref()
         .map(|m| crate::commands::registry::resolve(db, m).map(|(m, _)| m))
         .transpose()?;
+    // Both files are read in batches and summarised as they are read: memory stays bounded
+    // whatever their sizes (retention_core::drift::compute_files).
     let progress = output::Progress::new();
-    // With a model only its columns are decoded from a Parquet file.
-    let columns = model.as_ref().map(|m| m.input_columns(true));
-    progress.say("reading the reference table…");
-    let reference = read_table_columns(&args.reference, columns.as_deref())
-        .with_context(|| format!("reference {}", args.reference.display()))?;
-    progress.say("reading the current table…");
-    let current = read_table_columns(&args.current, columns.as_deref())
-        .with_context(|| format!("current {}", args.current.display()))?;
-    progress.say("comparing…");
-    let report = DriftReport::compute(&reference.frame, &current.frame, model.as_ref(), &options);
-    progress.done();
-    let mut report = report.map_err(|e| match &e {
-        retention_core::Error::ColumnNotFound { context, .. } if context.contains("reference") => {
-            reference.name_file_columns(e)
-        }
-        _ => current.name_file_columns(e),
+    let (report, notes) = retention_core::drift::compute_files(
+        &args.reference,
+        &args.current,
+        model.as_ref(),
+        &options,
+        &|p| match p {
+            FileProgress::Rows(r, c) => {
+                progress.say(&format!("summarised {r} reference and {c} current rows…"))
+            }
+        },
+    )
+    .with_context(|| {
+        format!(
+            "comparing {} (reference) with {} (current)",
+            args.reference.display(),
+            args.current.display()
+        )
     })?;
-    if model.is_some() {
-        // The frames hold the model's columns only: name the file's extra columns.
-        let in_reference: std::collections::HashSet<&String> = reference.columns.iter().collect();
-        report.new_columns = current
-            .columns
-            .iter()
-            .filter(|n| !in_reference.contains(n))
-            .cloned()
-            .collect();
-    }
-    let mut notes: Vec<&String> = reference.notes.iter().chain(&current.notes).collect();
-    notes.sort();
-    notes.dedup();
+    progress.done();
     for note in notes {
-        output::warn(note);
+        output::warn(&note);
     }
     record(db, args, &report);
     if let Some(path) = &args.out {

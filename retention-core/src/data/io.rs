@@ -207,6 +207,7 @@ fn text_schema(names: &[String]) -> SchemaRef {
 pub struct TableBatches {
     path: PathBuf,
     columns: Vec<String>,
+    notes: Vec<String>,
     rows_read: usize,
     source: BatchSource,
 }
@@ -250,6 +251,7 @@ impl TableBatches {
                 Ok(TableBatches {
                     path: path.to_path_buf(),
                     columns: blocks.columns().to_vec(),
+                    notes: Vec::new(),
                     source: BatchSource::Csv {
                         schema: text_schema(blocks.columns()),
                         blocks,
@@ -260,10 +262,11 @@ impl TableBatches {
             Format::Parquet => {
                 let file = ParquetFile::open(path)?;
                 let names = file.names();
-                let (projection, _) = file.projection(columns)?;
+                let (projection, notes) = file.projection(columns)?;
                 Ok(TableBatches {
                     path: path.to_path_buf(),
                     columns: names,
+                    notes,
                     rows_read: 0,
                     source: BatchSource::Parquet(Box::new(ParquetBatches::new(
                         file, projection, batch_rows,
@@ -277,6 +280,12 @@ impl TableBatches {
     /// [`TableBatches::open_columns`]).
     pub fn columns(&self) -> &[String] {
         &self.columns
+    }
+
+    /// What reading leaves out, as [`RawTable::notes`] says it (Parquet columns of types
+    /// RetentionAI does not read, when no columns were asked for).
+    pub fn notes(&self) -> &[String] {
+        &self.notes
     }
 
     /// Rows returned so far.

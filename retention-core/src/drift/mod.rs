@@ -27,10 +27,12 @@ pub mod stats;
 pub mod summary;
 
 mod features;
+mod files;
 mod prediction;
 mod report;
 
 pub use features::{DriftBin, FeatureDrift};
+pub use files::{BATCH_ROWS, BLOCK_BYTES, FileProgress, compute_files};
 pub use prediction::{
     Performance, PredictionDrift, estimate_performance, estimate_performance_weighted,
 };

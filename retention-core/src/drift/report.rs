@@ -178,13 +178,18 @@ impl DriftOptions {
 }
 
 /// Refuses a comparison with an empty side.
-fn non_empty(reference_rows: usize, current_rows: usize) -> Result<()> {
+pub(super) fn non_empty(reference_rows: usize, current_rows: usize) -> Result<()> {
     for (side, rows) in [("reference", reference_rows), ("current", current_rows)] {
         if rows == 0 {
-            return Err(Error::InvalidData(format!("the {side} table has no rows")));
+            return Err(no_rows(side));
         }
     }
     Ok(())
+}
+
+/// The error for a table (`reference` or `current`) without rows.
+pub(super) fn no_rows(side: &str) -> Error {
+    Error::InvalidData(format!("the {side} table has no rows"))
 }
 
 /// The dataset-level answer.

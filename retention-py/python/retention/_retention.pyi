@@ -174,9 +174,10 @@ def train(
     features: PathLike | None = None,
     progress: Callable[[str], object] | None = None,
 ) -> ChurnModel: ...
+# Two file paths are streamed: read in batches, memory bounded whatever their sizes.
 def drift(
-    reference: FrameLike,
-    current: FrameLike,
+    reference: FrameLike | PathLike,
+    current: FrameLike | PathLike,
     model: ChurnModel | None = None,
     *,
     bins: int = 10,
