@@ -4,6 +4,11 @@
 //!
 //! Run: `cargo bench --bench drift` (criterion; rows per second per side are reported as
 //! throughput). `benches/compare/drift_vs_scipy.sh` runs it beside numpy/scipy on the same rows.
+//!
+//! `drift_files` times what `retention drift` does with two CSV files of 1M generated rows:
+//! `streamed` (batches summarised and merged, `compute_files`, the command since streaming) and
+//! `read_whole` (both files read into frames, then `compute`: the command before), with the
+//! Telco model's predictions compared too.
 
 // Benchmark and example code, run by hand: a failure may stop it with a panic.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -13,7 +18,8 @@ use std::path::Path;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use polars::prelude::*;
-use retention::drift::{DriftOptions, DriftReport};
+use retention::drift::{DriftOptions, DriftReport, compute_files};
+use retention::generate::{Generator, Shift, telco_template};
 use retention::prelude::*;
 use retention::training::SplitMix64;
 
@@ -49,5 +55,50 @@ fn bench_drift(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench_drift);
+fn bench_drift_files(c: &mut Criterion) {
+    let mut group = c.benchmark_group("drift_files");
+    group.sample_size(10);
+    let dir = tempfile::tempdir().expect("temporary folder");
+    let rows = 1_000_000;
+    let (reference, current) = (dir.path().join("r.csv"), dir.path().join("c.csv"));
+    let template = || telco_template().expect("template");
+    Generator::new(template(), &[])
+        .and_then(|g| g.write(rows, 1, &reference, &|_| {}))
+        .expect("reference");
+    Generator::new(template(), &[Shift::parse("tenure=-6").expect("shift")])
+        .and_then(|g| g.write(rows, 2, &current, &|_| {}))
+        .expect("current");
+    let telco = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/telco_customer_churn.csv");
+    let data = Dataset::load(
+        &telco,
+        &SchemaOptions::new().target("Churn").id("customerID"),
+    )
+    .expect("Telco");
+    let model = train(
+        &data,
+        &TrainParams::new(Algorithm::Boosting).cv_folds(0),
+        &|_| {},
+    )
+    .expect("model");
+    let options = DriftOptions::default();
+    group.throughput(Throughput::Elements(rows as u64));
+    group.bench_function(BenchmarkId::new("streamed", rows), |b| {
+        b.iter(|| {
+            black_box(
+                compute_files(&reference, &current, Some(&model), &options, &|_| {})
+                    .expect("drift"),
+            )
+        })
+    });
+    group.bench_function(BenchmarkId::new("read_whole", rows), |b| {
+        b.iter(|| {
+            let r = read_table(&reference).expect("read").frame;
+            let c = read_table(&current).expect("read").frame;
+            black_box(DriftReport::compute(&r, &c, Some(&model), &options).expect("drift"))
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, bench_drift, bench_drift_files);
 criterion_main!(benches);
