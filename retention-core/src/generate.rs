@@ -37,6 +37,9 @@ pub fn telco_template() -> Result<DataFrame> {
 /// The seed `retention generate` and `retention.generate` use when none is given.
 pub const DEFAULT_SEED: u64 = 42;
 
+/// Rows [`Generator::frame`] makes in memory at most (about 200 bytes a Telco-like row: 10 GB).
+pub const MAX_FRAME_ROWS: usize = 50_000_000;
+
 /// Rows generated and written per block.
 pub const BLOCK_ROWS: usize = 100_000;
 
@@ -447,6 +450,15 @@ impl Generator {
         if rows == 0 {
             return Err(Error::param("rows", "must be at least 1"));
         }
+        if rows > MAX_FRAME_ROWS {
+            return Err(Error::param(
+                "rows",
+                format!(
+                    "{rows} rows would not fit in memory as one frame (at most {MAX_FRAME_ROWS}); \
+                     write them to a file with `retention generate --out`, which streams"
+                ),
+            ));
+        }
         let starts: Vec<usize> = (0..rows).step_by(BLOCK_ROWS).collect();
         let blocks = starts
             .par_iter()
@@ -617,6 +629,7 @@ mod tests {
         assert_eq!(frame.height(), rows);
         assert!(frame.equals_missing(&written));
         assert!(g.frame(0, 5).is_err());
+        assert!(g.frame(MAX_FRAME_ROWS + 1, 5).is_err());
     }
 
     #[test]

@@ -52,6 +52,7 @@ def test_generate_like_a_frame():
     ("kwargs", "words"),
     [
         ({"rows": 0}, ["rows", "at least 1"]),
+        ({"rows": 10**12}, ["rows", "retention generate --out"]),
         ({"rows": 10, "shift": ["tenure"]}, ["tenure", "no '='"]),
         ({"rows": 10, "shift": ["Contract=Month-to-month:2"]}, ["share"]),
         ({"rows": 10, "shift": ["nosuch=+1"]}, ["nosuch"]),

@@ -7,7 +7,7 @@
 
 use std::path::Path;
 
-use super::report::{DriftOptions, DriftPlan, DriftReport, no_rows, non_empty};
+use super::report::{DriftOptions, DriftPlan, DriftReport, no_rows};
 use super::summary::{self, TableSummary};
 use crate::data::{self, TableBatches};
 use crate::error::Result;
@@ -75,9 +75,8 @@ pub fn compute_files(
         || summarise(&mut ref_batches, first, &plan, model, &|n| tell(0, n)),
         || summarise(&mut cur_batches, None, &plan, model, &|n| tell(1, n)),
     );
-    let (r, c) = (r?, c?);
-    non_empty(r.rows as usize, c.rows as usize)?;
-    let report = DriftReport::from_summaries(&plan, &r, &c, model, options)?;
+    // from_summaries refuses a side without rows.
+    let report = DriftReport::from_summaries(&plan, &r?, &c?, model, options)?;
     let mut notes: Vec<String> = ref_batches
         .notes()
         .iter()

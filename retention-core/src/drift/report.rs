@@ -178,7 +178,7 @@ impl DriftOptions {
 }
 
 /// Refuses a comparison with an empty side.
-pub(super) fn non_empty(reference_rows: usize, current_rows: usize) -> Result<()> {
+fn non_empty(reference_rows: usize, current_rows: usize) -> Result<()> {
     for (side, rows) in [("reference", reference_rows), ("current", current_rows)] {
         if rows == 0 {
             return Err(no_rows(side));

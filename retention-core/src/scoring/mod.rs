@@ -204,13 +204,22 @@ impl ChurnModel {
     /// [`Error::ColumnNotFound`] when the target or a feature is missing, [`Error::InvalidValue`]
     /// for an unlabelled row.
     pub fn evaluate(&self, raw: &DataFrame) -> Result<(Metrics, TransformReport)> {
+        let (y, p, report) = self.labelled_probabilities(raw)?;
+        Ok((Metrics::compute(&y, &p, self.threshold)?, report))
+    }
+
+    /// The labels and the model's probabilities of a labelled table (what [`Self::evaluate`]
+    /// and [`Self::curves`] compare).
+    fn labelled_probabilities(
+        &self,
+        raw: &DataFrame,
+    ) -> Result<(Vec<bool>, Vec<f64>, TransformReport)> {
         let ds = Dataset::with_schema(raw, &self.schema, 0, true)?;
+        let (p, report) = self.predict_proba(&ds)?;
         let y = ds
             .target
-            .as_deref()
             .ok_or_else(|| Error::InvalidData("the table has no target column".into()))?;
-        let (p, report) = self.predict_proba(&ds)?;
-        Ok((Metrics::compute(y, &p, self.threshold)?, report))
+        Ok((y, p, report))
     }
 
     /// The model's curves on a labelled table, one row per distinct probability from the
@@ -226,12 +235,7 @@ impl ChurnModel {
     /// As [`ChurnModel::evaluate`]; [`Error::InvalidData`] when the table does not hold both
     /// churners and customers who stayed.
     pub fn curves(&self, raw: &DataFrame) -> Result<DataFrame> {
-        let ds = Dataset::with_schema(raw, &self.schema, 0, true)?;
-        let y = ds
-            .target
-            .as_deref()
-            .ok_or_else(|| Error::InvalidData("the table has no target column".into()))?;
-        let (p, _) = self.predict_proba(&ds)?;
+        let (y, p, _) = self.labelled_probabilities(raw)?;
         let positives = y.iter().filter(|t| **t).count();
         let negatives = y.len() - positives;
         if positives == 0 || negatives == 0 {
@@ -240,7 +244,7 @@ impl ChurnModel {
                  churners and {negatives} others"
             )));
         }
-        let points = crate::metrics::curve(y, &p);
+        let points = crate::metrics::curve(&y, &p);
         let n = y.len() as f64;
         let rate = positives as f64 / n;
         let b = &self.params.business;
