@@ -149,14 +149,7 @@ impl Estimator {
         y: &[bool],
         seed: u64,
     ) -> Result<Self> {
-        if x.n_rows != y.len() {
-            return Err(Error::InvalidData(format!(
-                "{} feature rows but {} labels",
-                x.n_rows,
-                y.len()
-            )));
-        }
-        let weights = params.class_weight.weights(y);
+        let weights = Self::weights(params, x, y)?;
         let w = weights.as_deref();
         Ok(match algorithm {
             Algorithm::Logistic => {
@@ -177,6 +170,61 @@ impl Estimator {
                 ));
             }
         })
+    }
+
+    /// [`Estimator::fit`], also returning the fitted estimator's log-odds of the training rows
+    /// (exactly what `decision(x)` gives): boosting keeps them up to date as it fits, so they
+    /// cost nothing; the others score `x`.
+    ///
+    /// # Errors
+    /// As [`Estimator::fit`].
+    pub fn fit_scored(
+        algorithm: Algorithm,
+        params: &EstimatorParams,
+        x: &FeatureMatrix,
+        y: &[bool],
+        seed: u64,
+    ) -> Result<(Self, Vec<f64>)> {
+        if algorithm == Algorithm::Boosting {
+            let weights = Self::weights(params, x, y)?;
+            let (model, z) =
+                BoostingModel::fit_scored(&params.boosting, x, y, weights.as_deref(), seed)?;
+            return Ok((Estimator::Boosting(Box::new(model)), z));
+        }
+        let fitted = Self::fit(algorithm, params, x, y, seed)?;
+        let z = fitted.decision(x);
+        Ok((fitted, z))
+    }
+
+    /// The per-row weights of the class weighting, once the rows and labels are checked to match.
+    fn weights(
+        params: &EstimatorParams,
+        x: &FeatureMatrix,
+        y: &[bool],
+    ) -> Result<Option<Vec<f64>>> {
+        if x.n_rows != y.len() {
+            return Err(Error::InvalidData(format!(
+                "{} feature rows but {} labels",
+                x.n_rows,
+                y.len()
+            )));
+        }
+        Ok(params.class_weight.weights(y))
+    }
+
+    /// A blend's log-odds: the average of its members' (`n_rows` each), added in member order.
+    pub fn blend_decisions(members: impl IntoIterator<Item = Vec<f64>>, n_rows: usize) -> Vec<f64> {
+        let mut z = vec![0.0; n_rows];
+        let mut k = 0usize;
+        for member in members {
+            for (zi, v) in z.iter_mut().zip(member) {
+                *zi += v;
+            }
+            k += 1;
+        }
+        let k = k.max(1) as f64;
+        z.iter_mut().for_each(|v| *v /= k);
+        z
     }
 
     /// Display name: `logistic`, `tree`, `boosting` or `blend(logistic+boosting)`.
@@ -229,15 +277,7 @@ impl Estimator {
             Estimator::Tree(m) => m.decision(x),
             Estimator::Boosting(m) => m.decision(x),
             Estimator::Blend { members } => {
-                let mut z = vec![0.0; x.n_rows];
-                for m in members {
-                    for (zi, v) in z.iter_mut().zip(m.decision(x)) {
-                        *zi += v;
-                    }
-                }
-                let k = members.len().max(1) as f64;
-                z.iter_mut().for_each(|v| *v /= k);
-                z
+                Self::blend_decisions(members.iter().map(|m| m.decision(x)), x.n_rows)
             }
         }
     }

@@ -370,21 +370,20 @@ fn final_fit(
         &params.pipeline,
     )?;
     let y_train = &rows.y_train;
-    let mut fitted = members
+    let (mut fitted, mut decisions): (Vec<Estimator>, Vec<Vec<f64>>) = members
         .iter()
-        .map(|a| Estimator::fit(*a, &params.estimator, &x_train, y_train, params.seed))
-        .collect::<Result<Vec<_>>>()?;
-    let estimator = if fitted.len() == 1 {
-        fitted.remove(0)
+        .map(|a| Estimator::fit_scored(*a, &params.estimator, &x_train, y_train, params.seed))
+        .collect::<Result<Vec<_>>>()?
+        .into_iter()
+        .unzip();
+    let (estimator, decision) = if fitted.len() == 1 {
+        (fitted.remove(0), decisions.remove(0))
     } else {
-        Estimator::Blend { members: fitted }
+        let z = Estimator::blend_decisions(decisions, x_train.n_rows);
+        (Estimator::Blend { members: fitted }, z)
     };
     let (calibrator, threshold) = (&outcome.calibrator, outcome.threshold);
-    let training = Metrics::compute(
-        y_train,
-        &calibrator.apply(&estimator.decision(&x_train)),
-        threshold,
-    )?;
+    let training = Metrics::compute(y_train, &calibrator.apply(&decision), threshold)?;
     let holdout = if rows.test.is_empty() {
         None
     } else {
