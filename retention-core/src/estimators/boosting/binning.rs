@@ -74,51 +74,47 @@ impl Binned {
         &self.bins[r * width..(r + 1) * width]
     }
 
-    /// Every field's histogram (its radix bins, at [`Field::at`]), summed from the histogram of
-    /// the groups `hist` into `out`.
+    /// Every field's histogram (its radix bins, at [`Field::at`]), added from the histogram of
+    /// the groups `hist` into `out` (zeroed, [`Binned::marginals_len`] long).
     pub(super) fn marginals<B: Copy + std::ops::AddAssign>(&self, hist: &[B], out: &mut [B]) {
         for f in &self.fields {
             let group = &hist[self.offsets[f.group]..][..self.group_bins[f.group]];
             let out = &mut out[f.at..f.at + f.radix];
             // Byte b = (high * radix + code) * stride + low.
             for (k, block) in group.chunks_exact(f.stride).enumerate() {
-                let code = k % f.radix;
-                if k < f.radix {
-                    out[code] = block[0];
-                    for &b in &block[1..] {
-                        out[code] += b;
-                    }
-                } else {
-                    for &b in block {
-                        out[code] += b;
-                    }
+                for &b in block {
+                    out[k % f.radix] += b;
                 }
             }
+        }
+    }
+
+    /// The field of input `j` and, for a bundle member, its code there.
+    fn field_of(&self, j: usize) -> (Field, Option<u8>) {
+        match self.slots[j] {
+            Slot::Dense { field } => (self.fields[field], None),
+            Slot::Member { field, code } => (self.fields[field], Some(code)),
         }
     }
 
     /// Where input `j`'s histogram starts in [`Binned::marginals`], with its number of bins, and
     /// for a bundle member its code.
     pub(super) fn input_bins(&self, j: usize) -> (usize, usize, Option<u8>) {
-        match self.slots[j] {
-            Slot::Dense { field } => (self.fields[field].at, self.fields[field].radix, None),
-            Slot::Member { field, code } => {
-                (self.fields[field].at, self.fields[field].radix, Some(code))
-            }
-        }
+        let (f, code) = self.field_of(j);
+        (f.at, f.radix, code)
     }
 
     /// The split of input `j` after its bin `bin`, as a test on a row's bytes.
     pub(super) fn split(&self, j: usize, bin: usize) -> BinSplit {
-        let (field, left): (usize, Box<dyn Fn(usize) -> bool>) = match self.slots[j] {
-            Slot::Dense { field } => (field, Box::new(move |code| code <= bin)),
-            // A member's value 1 is the bundle's code `code` and goes right.
-            Slot::Member { field, code } => (field, Box::new(move |c| c != usize::from(code))),
-        };
-        let f = self.fields[field];
+        let (f, member) = self.field_of(j);
         let mut table = [false; 256];
         for (byte, t) in table.iter_mut().enumerate() {
-            *t = left((byte / f.stride) % f.radix);
+            let code = (byte / f.stride) % f.radix;
+            *t = match member {
+                None => code <= bin,
+                // A member's value 1 is the bundle's code and goes right.
+                Some(one) => code != usize::from(one),
+            };
         }
         BinSplit {
             group: f.group,
