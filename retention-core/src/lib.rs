@@ -75,5 +75,6 @@ pub mod prelude {
     pub use crate::scoring::{ScoreOptions, ScoreSummary};
     pub use crate::training::{
         BusinessValues, Progress, SelectionMetric, ThresholdObjective, TrainParams, train,
+        train_owned,
     };
 }

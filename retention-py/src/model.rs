@@ -486,8 +486,9 @@ pub fn train(
     };
     let trained = py.detach(|| {
         let ds = Dataset::infer(&raw, &schema)?;
-        let model = retention_core::training::train(&ds, &params, &report)?;
-        Ok::<_, retention_core::Error>((model, ds.warnings))
+        let warnings = ds.warnings.clone();
+        let model = retention_core::training::train_owned(ds, &params, &report)?;
+        Ok::<_, retention_core::Error>((model, warnings))
     });
     if let Some(bar) = &bar {
         bar.call_method0("close")?;

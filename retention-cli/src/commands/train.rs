@@ -20,7 +20,15 @@ pub fn run(args: &TrainArgs, out: &mut dyn Write) -> Result<()> {
         output::warn(w);
     }
     let report = |p: Progress| bar.say(&p.to_string());
-    let model = train(&ds, &params, &report)?;
+    // What the summary reports of the table, taken before training consumes it (and frees its
+    // text as soon as it is coded).
+    let n_rows = ds.height();
+    let churn = ds
+        .target
+        .as_ref()
+        .map_or(0, |y| y.iter().filter(|v| **v).count());
+    let n_columns = ds.schema.feature_names().len() + params.features.features.len();
+    let model = train_owned(ds, &params, &report)?;
     bar.done();
     for note in model.estimator.fit_notes() {
         output::warn(&note);
@@ -33,7 +41,7 @@ pub fn run(args: &TrainArgs, out: &mut dyn Write) -> Result<()> {
         let summary = serde_json::json!({
             "model": args.out,
             "algorithm": model.estimator.name(),
-            "rows": ds.height(),
+            "rows": n_rows,
             "features": model.pipeline.n_outputs(),
             "cv": model.metrics.cv.as_ref().map(|c| &c.summary),
             "out_of_fold": model.metrics.out_of_fold,
@@ -48,19 +56,15 @@ pub fn run(args: &TrainArgs, out: &mut dyn Write) -> Result<()> {
         writeln!(out, "{}", serde_json::to_string_pretty(&summary)?)?;
         return Ok(());
     }
-    let churn = ds
-        .target
-        .as_ref()
-        .map_or(0, |y| y.iter().filter(|v| **v).count());
     writeln!(
         out,
         "Trained {} on {} rows ({} churned, {:.1} %) with {} model inputs from {} columns.",
         model.estimator.name(),
-        ds.height(),
+        n_rows,
         churn,
-        100.0 * churn as f64 / ds.height().max(1) as f64,
+        100.0 * churn as f64 / n_rows.max(1) as f64,
         model.pipeline.n_outputs(),
-        ds.schema.feature_names().len() + params.features.features.len(),
+        n_columns,
     )?;
     if model.metrics.leaderboard.len() > 1 {
         writeln!(out)?;

@@ -16,6 +16,10 @@ use crate::data::{Role, Schema};
 use crate::error::{Error, Result};
 
 mod check;
+mod coded;
+
+pub(crate) use coded::CodedTable;
+use coded::code_counts;
 
 /// Settings of the feature pipeline.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -200,6 +204,15 @@ impl LevelIndex {
         }
     }
 
+    /// The output a level sets (`None`: all zeros), and whether training never saw it (a rare
+    /// training level was seen: it goes to `(other)` without being counted).
+    fn slot(&self, level: &str) -> (Option<usize>, bool) {
+        match self.position(level) {
+            Some(k) => (Some(k), false),
+            None => (self.other_at, !self.rare.iter().any(|r| r == level)),
+        }
+    }
+
     /// Writes row `i` of this column's outputs, which must be zeros: sets its level's output (and
     /// the missing indicator) to one. A level training never saw is counted in `unseen` and
     /// encoded as `(other)` (or all zeros).
@@ -213,23 +226,46 @@ impl LevelIndex {
         unseen: &mut UnseenLevels,
     ) {
         let level = cell.unwrap_or(self.mode.as_str());
-        match self.position(level) {
-            Some(k) => block[k * n + i] = 1.0,
-            None => {
-                if !self.rare.iter().any(|r| r == level) {
-                    unseen.count += 1;
-                    if unseen.examples.len() < 5 && !unseen.examples.iter().any(|e| e == level) {
-                        unseen.examples.push(level.to_string());
-                    }
-                }
-                if let Some(k) = self.other_at {
-                    block[k * n + i] = 1.0;
-                }
-            }
+        let (slot, new) = self.slot(level);
+        if new {
+            unseen.note(level);
+        }
+        if let Some(k) = slot {
+            block[k * n + i] = 1.0;
         }
         if let (Some(k), None) = (self.indicator_at, cell) {
             block[k * n + i] = 1.0;
         }
+    }
+
+    /// [`LevelIndex::write`] for the selected rows of a coded text column (see
+    /// [`coded::CodedColumn`]): each distinct value is looked up once.
+    pub(crate) fn write_codes(
+        &self,
+        codes: &[u32],
+        values: &[String],
+        rows: &RowSelection,
+        block: &mut [f64],
+        n: usize,
+        unseen: &mut UnseenLevels,
+    ) {
+        // Code 0 is a missing cell, encoded as the mode (plus the indicator).
+        let levels: Vec<&str> = std::iter::once(self.mode.as_str())
+            .chain(values.iter().map(String::as_str))
+            .collect();
+        let slots: Vec<(Option<usize>, bool)> = levels.iter().map(|l| self.slot(l)).collect();
+        coded::for_each_code(codes, rows, |i, code| {
+            let (slot, new) = slots[code as usize];
+            if new {
+                unseen.note(levels[code as usize]);
+            }
+            if let Some(k) = slot {
+                block[k * n + i] = 1.0;
+            }
+            if let (Some(k), 0) = (self.indicator_at, code) {
+                block[k * n + i] = 1.0;
+            }
+        });
     }
 }
 
@@ -432,10 +468,14 @@ impl FittedPipeline {
         spec: &FeatureSpec,
         params: &PipelineParams,
     ) -> Result<(Self, FeatureMatrix)> {
-        params.check()?;
+        let table = Self::training_table(frame.clone(), schema, spec)?;
+        Self::fit_transform_table(&table, &RowSelection::All, schema, spec, params)
+    }
+
+    /// The columns a pipeline fitted with `spec` reads, with their roles: the schema's features
+    /// and the derived ones.
+    fn feature_columns(schema: &Schema, spec: &FeatureSpec) -> Result<Vec<(String, Role)>> {
         let added = spec.validate("features", |c| schema.role_of(c).filter(|r| r.is_feature()))?;
-        let mut frame = frame.clone();
-        spec.apply(&mut frame)?;
         let mut columns: Vec<(String, Role)> = schema
             .columns
             .iter()
@@ -443,15 +483,53 @@ impl FittedPipeline {
             .map(|c| (c.name.clone(), c.role))
             .collect();
         columns.extend(added);
-        let n = frame.height();
+        Ok(columns)
+    }
+
+    /// A training frame made ready for fitting: `spec`'s features derived, then every feature
+    /// column coded (see [`CodedTable`]). The frame's text is freed as it is coded when nothing
+    /// else holds it.
+    ///
+    /// # Errors
+    /// As [`FittedPipeline::fit`].
+    pub(crate) fn training_table(
+        mut frame: DataFrame,
+        schema: &Schema,
+        spec: &FeatureSpec,
+    ) -> Result<CodedTable> {
+        let columns = Self::feature_columns(schema, spec)?;
+        spec.apply(&mut frame)?;
+        let wanted: Vec<&str> = columns.iter().map(|(n, _)| n.as_str()).collect();
+        CodedTable::new(frame, &wanted)
+    }
+
+    /// Learns the pipeline from the selected rows of a [`FittedPipeline::training_table`] and
+    /// returns those rows transformed, in the selection's order.
+    ///
+    /// # Errors
+    /// As [`FittedPipeline::fit`], and [`Error::InvalidData`] for a position past the table's end.
+    pub(crate) fn fit_transform_table(
+        table: &CodedTable,
+        rows: &RowSelection,
+        schema: &Schema,
+        spec: &FeatureSpec,
+        params: &PipelineParams,
+    ) -> Result<(Self, FeatureMatrix)> {
+        params.check()?;
+        rows.check(table.height())?;
+        let columns = Self::feature_columns(schema, spec)?;
+        let n = rows.len(table.height());
         // Columns are fitted independently: one task each.
         let encoders = columns
             .par_iter()
             .map(|(name, role)| {
-                let col = frame.column(name)?;
+                let col = table.column(name)?;
                 Ok(match role {
-                    Role::Numeric => fit_numeric(name, col.f64()?, params),
-                    _ => fit_categorical(name, col.str()?, n, params),
+                    Role::Numeric => fit_numeric(name, &col.numbers(name, rows)?, params),
+                    _ => {
+                        let (codes, values) = col.text(name)?;
+                        fit_categorical(name, codes, values, rows, n, params)
+                    }
                 })
             })
             .collect::<Result<Vec<_>>>()?;
@@ -471,7 +549,7 @@ impl FittedPipeline {
             outputs,
             input_means: Vec::new(),
         };
-        let (x, _) = pipeline.transform(&frame_without_derived(&frame, spec))?;
+        let (x, _) = pipeline.transform_table(table, rows)?;
         pipeline.input_means = (0..x.n_cols())
             .map(|j| x.column(j).iter().sum::<f64>() / x.n_rows.max(1) as f64)
             .collect();
@@ -498,18 +576,30 @@ impl FittedPipeline {
     /// # Errors
     /// [`Error::ColumnNotFound`] or [`Error::Polars`] when a source column is missing or mistyped.
     pub fn transform(&self, frame: &DataFrame) -> Result<(FeatureMatrix, TransformReport)> {
-        let mut frame = frame.clone();
-        self.spec.apply(&mut frame)?;
-        let n = frame.height();
+        let frame = self.with_derived(frame)?;
+        let wanted: Vec<&str> = self.encoders.iter().map(Encoder::column).collect();
+        self.transform_table(&CodedTable::new(frame, &wanted)?, &RowSelection::All)
+    }
+
+    /// [`FittedPipeline::transform`] of the selected rows of a table holding the derived
+    /// features, in the selection's order.
+    ///
+    /// # Errors
+    /// As [`FittedPipeline::transform`], and [`Error::InvalidData`] for a position past the
+    /// table's end.
+    pub(crate) fn transform_table(
+        &self,
+        table: &CodedTable,
+        rows: &RowSelection,
+    ) -> Result<(FeatureMatrix, TransformReport)> {
+        rows.check(table.height())?;
+        let n = rows.len(table.height());
         let mut values = vec![0.0f64; n * self.n_outputs()];
         // Each encoder writes its own block of output columns: one task per source column.
         let mut tasks = Vec::with_capacity(self.encoders.len());
         let mut rest: &mut [f64] = &mut values;
         for enc in &self.encoders {
-            let col = frame.column(enc.column()).map_err(|_| {
-                let names = crate::data::column_names(&frame);
-                Error::column_not_found(enc.column(), " in this table", &names)
-            })?;
+            let col = table.column(enc.column())?;
             let (block, tail) = rest.split_at_mut(enc.width() * n);
             rest = tail;
             tasks.push((enc, col, block));
@@ -518,19 +608,19 @@ impl FittedPipeline {
             .into_par_iter()
             .map(
                 |(enc, col, block)| -> Result<Option<(String, UnseenLevels)>> {
+                    let name = enc.column();
                     match enc.step() {
                         EncodeStep::Numeric(num) => {
-                            for (i, v) in col.f64()?.iter().enumerate() {
+                            for (i, v) in col.numbers(name, rows)?.iter().enumerate() {
                                 num.write(v, block, i, n);
                             }
                             Ok(None)
                         }
                         EncodeStep::Categorical(levels) => {
+                            let (codes, values) = col.text(name)?;
                             let mut unseen = UnseenLevels::default();
-                            for (i, cell) in col.str()?.iter().enumerate() {
-                                levels.write(cell, block, i, n, &mut unseen);
-                            }
-                            Ok((unseen.count > 0).then(|| (enc.column().to_string(), unseen)))
+                            levels.write_codes(codes, values, rows, block, n, &mut unseen);
+                            Ok((unseen.count > 0).then(|| (name.to_string(), unseen)))
                         }
                     }
                 },
@@ -550,13 +640,48 @@ impl FittedPipeline {
     }
 }
 
-/// The frame as it was before `spec` added its columns (transform adds them again).
-fn frame_without_derived(frame: &DataFrame, spec: &FeatureSpec) -> DataFrame {
-    let mut out = frame.clone();
-    for f in &spec.features {
-        let _ = out.drop_in_place(f.name());
+/// Which rows of a table the pipeline reads: every row, or the given positions in their order.
+#[derive(Debug, Clone)]
+pub enum RowSelection {
+    /// Every row, in order.
+    All,
+    /// These positions (a position may repeat).
+    Only(IdxCa),
+}
+
+impl RowSelection {
+    /// The positions `rows`; every row of a table of `height` rows, in order, is [`Self::All`].
+    pub fn of(rows: &[usize], height: usize) -> Self {
+        if rows.len() == height && rows.iter().enumerate().all(|(k, &i)| k == i) {
+            return RowSelection::All;
+        }
+        RowSelection::Only(IdxCa::from_vec(
+            "rows".into(),
+            rows.iter().map(|&i| i as IdxSize).collect(),
+        ))
     }
-    out
+
+    /// Number of rows selected from a table of `height` rows.
+    pub fn len(&self, height: usize) -> usize {
+        match self {
+            RowSelection::All => height,
+            RowSelection::Only(idx) => idx.len(),
+        }
+    }
+
+    /// Refuses a position past the end of a table of `height` rows.
+    fn check(&self, height: usize) -> Result<()> {
+        if let RowSelection::Only(idx) = self {
+            if let Some(max) = idx.max() {
+                if max as usize >= height {
+                    return Err(Error::InvalidData(format!(
+                        "row {max} selected from a table of {height} rows"
+                    )));
+                }
+            }
+        }
+        Ok(())
+    }
 }
 
 fn fit_numeric(name: &str, ca: &Float64Chunked, params: &PipelineParams) -> Encoder {
@@ -609,13 +734,34 @@ fn fit_numeric(name: &str, ca: &Float64Chunked, params: &PipelineParams) -> Enco
     }
 }
 
-fn fit_categorical(name: &str, ca: &StringChunked, n: usize, params: &PipelineParams) -> Encoder {
-    let mut hashed: PlHashMap<&str, usize> = PlHashMap::new();
-    for v in ca.iter().flatten() {
-        *hashed.entry(v).or_default() += 1;
-    }
+fn fit_categorical(
+    name: &str,
+    codes: &[u32],
+    values: &[String],
+    rows: &RowSelection,
+    n: usize,
+    params: &PipelineParams,
+) -> Encoder {
+    let per_code = code_counts(codes, values.len(), rows);
+    let nulls = per_code.first().copied().unwrap_or(0);
+    let counts: Vec<(&str, usize)> = values
+        .iter()
+        .zip(per_code.iter().skip(1))
+        .filter(|(_, c)| **c > 0)
+        .map(|(v, &c)| (v.as_str(), c))
+        .collect();
+    categorical_from_counts(name, counts, nulls > 0, n, params)
+}
+
+/// The encoder of a text column from each present level's count among the training rows.
+fn categorical_from_counts(
+    name: &str,
+    mut counts: Vec<(&str, usize)>,
+    has_nulls: bool,
+    n: usize,
+    params: &PipelineParams,
+) -> Encoder {
     // Levels in byte order, as the encoder lists them.
-    let mut counts: Vec<(&str, usize)> = hashed.into_iter().collect();
     counts.sort_unstable_by(|a, b| a.0.cmp(b.0));
     let min_count = params
         .rare_min_count
@@ -644,7 +790,7 @@ fn fit_categorical(name: &str, ca: &StringChunked, n: usize, params: &PipelinePa
         levels,
         rare,
         mode,
-        indicator: ca.null_count() > 0,
+        indicator: has_nulls,
     }
 }
 

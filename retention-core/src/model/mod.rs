@@ -155,10 +155,16 @@ pub struct Provenance {
 }
 
 impl Provenance {
-    pub(crate) fn now(ds: &Dataset, training_rows: usize, holdout_rows: usize, seed: u64) -> Self {
+    pub(crate) fn now(
+        ds: &Dataset,
+        rows: usize,
+        training_rows: usize,
+        holdout_rows: usize,
+        seed: u64,
+    ) -> Self {
         Provenance {
             data_sha256: ds.sha256.clone(),
-            rows: ds.height(),
+            rows,
             training_rows,
             holdout_rows,
             seed,

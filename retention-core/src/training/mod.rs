@@ -20,9 +20,10 @@ pub use split::{SplitMix64, stratified_folds, stratified_split};
 
 use crate::calibration::{CalibrationMethod, Calibrator};
 use crate::data::Dataset;
+use crate::data::Schema;
 use crate::error::{Error, Result};
 use crate::estimators::{Algorithm, Estimator};
-use crate::features::FittedPipeline;
+use crate::features::{CodedTable, FeatureMatrix, FittedPipeline, RowSelection};
 use crate::metrics::{CvReport, MeanStd, Metrics, nan_last, same_score};
 use crate::model::{ChurnModel, LeaderboardEntry, ModelMetrics, Provenance, ThresholdChoice};
 
@@ -91,15 +92,37 @@ pub fn train(
     params: &TrainParams,
     progress: &(dyn Fn(Progress) + Sync),
 ) -> Result<ChurnModel> {
+    train_owned(ds.clone(), params, progress)
+}
+
+/// [`train`], consuming the dataset: each text column is freed as soon as it is coded, so what
+/// training holds beyond the coded columns (4 bytes a cell) is its feature matrices. The way to
+/// train on a table nothing else needs.
+///
+/// # Errors
+/// As [`train`].
+pub fn train_owned(
+    mut ds: Dataset,
+    params: &TrainParams,
+    progress: &(dyn Fn(Progress) + Sync),
+) -> Result<ChurnModel> {
     params.check()?;
-    let rows = TrainingRows::of(ds, params)?;
+    let frame = std::mem::take(&mut ds.frame);
+    let n_rows = frame.height();
+    let rows = TrainingRows::of(&ds, params)?;
+    let table = FittedPipeline::training_table(frame, &ds.schema, &params.features)?;
+    let src = Source {
+        table: &table,
+        schema: &ds.schema,
+        params,
+    };
     let algorithms: Vec<Algorithm> = match params.algorithm {
         Algorithm::Auto => Algorithm::ALL.to_vec(),
         one => vec![one],
     };
     let mut notes = ds.warnings.clone();
     let (members, leaderboard, outcome) = if params.cv_folds >= 2 {
-        let (candidates, fold_of) = candidates(ds, &rows, &algorithms, params, progress)?;
+        let (candidates, fold_of) = candidates(&src, &rows, &algorithms, params, progress)?;
         let (best, leaderboard) = select(candidates, params.selection);
         let members = best.members.clone();
         let outcome = calibrate_and_threshold(best, &fold_of, &rows.y_train, params)?;
@@ -112,7 +135,7 @@ pub fn train(
     };
     let outcome = outcome.unwrap_or_else(|| CvOutcome::without_cv(params));
     progress(Progress::FinalFit(rows.train.len()));
-    let fit = final_fit(ds, &rows, &members, &outcome, params)?;
+    let fit = final_fit(&src, &rows, &members, &outcome, params)?;
     notes.extend(fit.estimator.fit_notes());
     Ok(ChurnModel {
         schema: ds.schema.clone(),
@@ -130,9 +153,35 @@ pub fn train(
             leaderboard,
         },
         params: params.clone(),
-        provenance: Provenance::now(ds, rows.train.len(), rows.test.len(), params.seed),
+        provenance: Provenance::now(&ds, n_rows, rows.train.len(), rows.test.len(), params.seed),
         notes,
     })
+}
+
+/// What every fit reads: the coded feature columns, with the schema and the params.
+struct Source<'a> {
+    table: &'a CodedTable,
+    schema: &'a Schema,
+    params: &'a TrainParams,
+}
+
+impl Source<'_> {
+    /// The pipeline fitted on these rows, and them transformed.
+    fn fit(&self, rows: &[usize]) -> Result<(FittedPipeline, FeatureMatrix)> {
+        FittedPipeline::fit_transform_table(
+            self.table,
+            &RowSelection::of(rows, self.table.height()),
+            self.schema,
+            &self.params.features,
+            &self.params.pipeline,
+        )
+    }
+
+    /// These rows transformed by a fitted pipeline.
+    fn transform(&self, pipeline: &FittedPipeline, rows: &[usize]) -> Result<FeatureMatrix> {
+        let selection = RowSelection::of(rows, self.table.height());
+        Ok(pipeline.transform_table(self.table, &selection)?.0)
+    }
 }
 
 /// The rows training fits on and those it holds out.
@@ -183,7 +232,7 @@ impl<'a> TrainingRows<'a> {
 /// best two), each with its cross-fitted calibration and per-fold metrics. Returns them with
 /// the fold of every training row.
 fn candidates(
-    ds: &Dataset,
+    src: &Source<'_>,
     rows: &TrainingRows<'_>,
     algorithms: &[Algorithm],
     params: &TrainParams,
@@ -202,7 +251,7 @@ fn candidates(
     let y_train = &rows.y_train;
     let fold_of = stratified_folds(y_train, params.cv_folds, params.seed);
     let oofs = cross_validate(
-        ds,
+        src,
         &rows.train,
         y_train,
         &fold_of,
@@ -356,19 +405,13 @@ struct FinalFit {
 /// Step 5, the final fit: the pipeline and the selected members (a blend when several) fitted
 /// on every training row, measured on them and on the holdout.
 fn final_fit(
-    ds: &Dataset,
+    src: &Source<'_>,
     rows: &TrainingRows<'_>,
     members: &[Algorithm],
     outcome: &CvOutcome,
     params: &TrainParams,
 ) -> Result<FinalFit> {
-    let train_frame = take_rows(ds, &rows.train)?;
-    let (pipeline, x_train) = FittedPipeline::fit_transform(
-        &train_frame,
-        &ds.schema,
-        &params.features,
-        &params.pipeline,
-    )?;
+    let (pipeline, x_train) = src.fit(&rows.train)?;
     let y_train = &rows.y_train;
     let (mut fitted, mut decisions): (Vec<Estimator>, Vec<Vec<f64>>) = members
         .iter()
@@ -376,10 +419,13 @@ fn final_fit(
         .collect::<Result<Vec<_>>>()?
         .into_iter()
         .unzip();
+    let n_train = x_train.n_rows;
+    // The training matrix is no longer needed: the holdout's is encoded in its place.
+    drop(x_train);
     let (estimator, decision) = if fitted.len() == 1 {
         (fitted.remove(0), decisions.remove(0))
     } else {
-        let z = Estimator::blend_decisions(decisions, x_train.n_rows);
+        let z = Estimator::blend_decisions(decisions, n_train);
         (Estimator::Blend { members: fitted }, z)
     };
     let (calibrator, threshold) = (&outcome.calibrator, outcome.threshold);
@@ -387,8 +433,7 @@ fn final_fit(
     let holdout = if rows.test.is_empty() {
         None
     } else {
-        let frame = take_rows(ds, &rows.test)?;
-        let (x, _) = pipeline.transform(&frame)?;
+        let x = src.transform(&pipeline, &rows.test)?;
         let y_test: Vec<bool> = rows.test.iter().map(|&i| rows.y[i]).collect();
         Some(Metrics::compute(
             &y_test,
@@ -407,10 +452,14 @@ fn final_fit(
 /// A fold's held-out positions (into the training rows) and each algorithm's log-odds for them.
 type FoldPredictions = (Vec<usize>, Vec<Vec<f64>>);
 
+/// Folds whose matrices (one fold's fit and test rows) take at most this many bytes are fitted
+/// side by side.
+const FOLDS_SIDE_BY_SIDE_BYTES: usize = 64 << 20;
+
 /// Out-of-fold raw log-odds of every algorithm (in the order of `rows`), sharing each fold's
 /// fitted pipeline between algorithms.
 fn cross_validate(
-    ds: &Dataset,
+    src: &Source<'_>,
     rows: &[usize],
     y: &[bool],
     fold_of: &[usize],
@@ -420,33 +469,34 @@ fn cross_validate(
 ) -> Result<Vec<Vec<f64>>> {
     let k = params.cv_folds;
     let done = std::sync::atomic::AtomicUsize::new(0);
-    let folds: Vec<Result<FoldPredictions>> = (0..k)
-        .into_par_iter()
-        .map(|fold| {
-            let (fit_pos, test_pos): (Vec<usize>, Vec<usize>) =
-                (0..rows.len()).partition(|&i| fold_of[i] != fold);
-            let fold_rows: Vec<usize> = fit_pos.iter().map(|&i| rows[i]).collect();
-            let fold_y: Vec<bool> = fit_pos.iter().map(|&i| y[i]).collect();
-            let frame = take_rows(ds, &fold_rows)?;
-            let (pipeline, x_fit) = FittedPipeline::fit_transform(
-                &frame,
-                &ds.schema,
-                &params.features,
-                &params.pipeline,
-            )?;
-            let test_rows: Vec<usize> = test_pos.iter().map(|&i| rows[i]).collect();
-            let (x_test, _) = pipeline.transform(&take_rows(ds, &test_rows)?)?;
-            let mut raw = Vec::with_capacity(algorithms.len());
-            for a in algorithms {
-                let estimator =
-                    Estimator::fit(*a, &params.estimator, &x_fit, &fold_y, params.seed)?;
-                raw.push(estimator.decision(&x_test));
-            }
-            let n = done.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
-            progress(Progress::Fold(n, k));
-            Ok((test_pos, raw))
-        })
-        .collect();
+    let run_fold = |fold: usize| -> Result<FoldPredictions> {
+        let (fit_pos, test_pos): (Vec<usize>, Vec<usize>) =
+            (0..rows.len()).partition(|&i| fold_of[i] != fold);
+        let fold_rows: Vec<usize> = fit_pos.iter().map(|&i| rows[i]).collect();
+        let fold_y: Vec<bool> = fit_pos.iter().map(|&i| y[i]).collect();
+        let (pipeline, x_fit) = src.fit(&fold_rows)?;
+        let test_rows: Vec<usize> = test_pos.iter().map(|&i| rows[i]).collect();
+        let x_test = src.transform(&pipeline, &test_rows)?;
+        let mut raw = Vec::with_capacity(algorithms.len());
+        for a in algorithms {
+            let estimator = Estimator::fit(*a, &params.estimator, &x_fit, &fold_y, params.seed)?;
+            raw.push(estimator.decision(&x_test));
+        }
+        let n = done.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+        progress(Progress::Fold(n, k));
+        Ok((test_pos, raw))
+    };
+    // A fold's matrices hold every training row once (its fit rows and its test rows). Small
+    // folds run side by side, where a fit's own threads would idle; past that, each fit keeps
+    // both cores busy by itself (1M rows: the same time either way) and folds side by side
+    // would only add their matrices up, so they run one after another and memory stays one
+    // fold's matrices.
+    let fold_bytes = rows.len() * src.table.width_bound() * std::mem::size_of::<f64>();
+    let folds: Vec<Result<FoldPredictions>> = if fold_bytes <= FOLDS_SIDE_BY_SIDE_BYTES {
+        (0..k).into_par_iter().map(run_fold).collect()
+    } else {
+        (0..k).map(run_fold).collect()
+    };
     let mut oof = vec![vec![f64::NAN; rows.len()]; algorithms.len()];
     for fold in folds {
         let (positions, raw) = fold?;
@@ -544,16 +594,6 @@ fn profit_at(business: &BusinessValues, p: &[f64], y: &[bool], threshold: f64) -
         .filter(|(q, _)| **q >= threshold)
         .map(|(_, &churns)| business.gain(churns))
         .sum()
-}
-
-fn take_rows(ds: &Dataset, rows: &[usize]) -> Result<polars::prelude::DataFrame> {
-    use polars::prelude::*;
-    // Every row in order (no holdout): the frame itself, without a copy.
-    if rows.len() == ds.frame.height() && rows.iter().enumerate().all(|(k, &i)| k == i) {
-        return Ok(ds.frame.clone());
-    }
-    let idx = IdxCa::from_vec("idx".into(), rows.iter().map(|&i| i as IdxSize).collect());
-    Ok(ds.frame.take(&idx)?)
 }
 
 #[cfg(test)]

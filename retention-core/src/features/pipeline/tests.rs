@@ -76,3 +76,54 @@ fn unseen_levels_are_counted_not_fatal() {
     let e = p.transform(&missing).unwrap_err();
     assert!(e.to_string().contains("'Contract' not found"), "{e}");
 }
+
+#[test]
+fn coded_rows_give_what_a_copied_frame_gives() {
+    let ds = dataset();
+    // Derived features too: they are computed on the whole frame, then selected.
+    let spec = FeatureSpec {
+        features: vec![crate::features::DerivedFeature::Log1p {
+            name: "log tenure".into(),
+            column: "tenure".into(),
+        }],
+    };
+    let params = PipelineParams {
+        rare_min_count: 3,
+        ..PipelineParams::default()
+    };
+    // Out of order, with a repeat, and leaving rows out (so the levels and medians differ from
+    // the whole table's).
+    let rows: Vec<usize> = (0..50).rev().filter(|i| i % 4 != 1).chain([7, 7]).collect();
+    let idx = IdxCa::from_vec("i".into(), rows.iter().map(|&i| i as IdxSize).collect());
+    let copied = ds.frame.take(&idx).unwrap();
+    let (p_copy, x_copy) =
+        FittedPipeline::fit_transform(&copied, &ds.schema, &spec, &params).unwrap();
+    let table = FittedPipeline::training_table(ds.frame.clone(), &ds.schema, &spec).unwrap();
+    let selection = RowSelection::of(&rows, ds.height());
+    let (p_sel, x_sel) =
+        FittedPipeline::fit_transform_table(&table, &selection, &ds.schema, &spec, &params)
+            .unwrap();
+    assert_eq!(p_sel, p_copy);
+    assert_eq!(x_sel.values, x_copy.values);
+    assert_eq!(x_sel.n_rows, rows.len());
+    let whole = FittedPipeline::fit(&ds.frame, &ds.schema, &spec, &params).unwrap();
+    assert_ne!(p_sel, whole, "the selection must change what is learned");
+
+    let test: Vec<usize> = (0..50).filter(|i| i % 4 == 1).collect();
+    let idx = IdxCa::from_vec("i".into(), test.iter().map(|&i| i as IdxSize).collect());
+    let (t_copy, _) = p_sel.transform(&ds.frame.take(&idx).unwrap()).unwrap();
+    let (t_sel, _) = p_sel
+        .transform_table(&table, &RowSelection::of(&test, ds.height()))
+        .unwrap();
+    assert_eq!(t_sel.values, t_copy.values);
+
+    let all: Vec<usize> = (0..ds.height()).collect();
+    assert!(matches!(
+        RowSelection::of(&all, ds.height()),
+        RowSelection::All
+    ));
+    let e = p_sel
+        .transform_table(&table, &RowSelection::of(&[0, 50], ds.height()))
+        .unwrap_err();
+    assert!(e.to_string().contains("row 50"), "{e}");
+}
