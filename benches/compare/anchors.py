@@ -3,9 +3,13 @@ peak RSS are those of the whole job, the way a user would run it.
 
 Usage: anchors.py TASK ARGS…
   train {logistic|lightgbm|histgb} CSV MODEL_PKL  read the CSV, fit, pickle the fitted pipeline
-  cv {logistic|lightgbm|histgb} CSV              5-fold stratified CV ROC-AUC: prints [mean, std]
+  cv {logistic|lightgbm|histgb} CSV [TARGET ID]  5-fold stratified CV ROC-AUC: prints [mean, std]
+                                                 (another table than Telco: its target and id
+                                                 columns; its numbers are the columns pandas reads
+                                                 as numbers)
   score MODEL_PKL CSV OUT_CSV                    read, predict_proba, write id/probability/0-1/tier
   floor CSV OUT_CSV                              polars: read every column, write four, nothing else
+  read CSV…                                      polars: read every file as text, nothing else
   latency MODEL_PKL CSV                          one-row DataFrames through predict_proba: p50/p99 µs
   explain CSV                                    shap on 1,000 rows: {"logistic": s, "boosting": s}
   drift REFERENCE_CSV CURRENT_CSV                the drift statistics of drift_vs_scipy.py per column
@@ -27,14 +31,18 @@ NUMERIC = ["tenure", "MonthlyCharges", "TotalCharges"]
 ID, TARGET = "customerID", "Churn"
 
 
-def load(path):
+def load(path, target=TARGET, id_=ID):
     """(features, 0/1 target or None, ids) as a scikit-learn user would read them."""
+    global NUMERIC
     df = pd.read_csv(path)
+    if id_ != ID:  # not Telco: the numbers are the columns pandas read as numbers
+        NUMERIC = [c for c in df.columns
+                   if c not in (target, id_) and pd.api.types.is_numeric_dtype(df[c])]
     for c in NUMERIC:
         if not pd.api.types.is_numeric_dtype(df[c]):
             df[c] = pd.to_numeric(df[c], errors="coerce")
-    y = (df.pop(TARGET) == "Yes").astype(int).to_numpy() if TARGET in df else None
-    ids = df.pop(ID)
+    y = (df.pop(target) == "Yes").astype(int).to_numpy() if target in df else None
+    ids = df.pop(id_)
     for c in df.columns:
         if c not in NUMERIC:
             df[c] = df[c].astype(str)
@@ -89,11 +97,11 @@ def train(family, csv, out):
         pickle.dump((family, model), fh)
 
 
-def cv(family, csv):
+def cv(family, csv, target=TARGET, id_=ID):
     from sklearn.metrics import roc_auc_score
     from sklearn.model_selection import StratifiedKFold
 
-    df, y, _ = load(csv)
+    df, y, _ = load(csv, target, id_)
     aucs = []
     for tr, te in StratifiedKFold(5, shuffle=True, random_state=42).split(df, y):
         model = fit(family, df.iloc[tr], y[tr])
@@ -167,6 +175,13 @@ def explain(csv):
                       "boosting": best_of(lambda: tree.shap_values(data))}))
 
 
+def read(*csvs):
+    import polars as pl
+
+    for path in csvs:
+        pl.read_csv(path, infer_schema=False)
+
+
 def drift(reference, current):
     from drift_vs_scipy import all_stats, typed
 
@@ -177,5 +192,5 @@ def drift(reference, current):
 
 if __name__ == "__main__":
     task, args = sys.argv[1], sys.argv[2:]
-    {"train": train, "cv": cv, "score": score, "floor": floor, "latency": latency,
+    {"train": train, "cv": cv, "score": score, "floor": floor, "read": read, "latency": latency,
      "explain": explain, "drift": drift}[task](*args)
