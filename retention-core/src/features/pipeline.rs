@@ -205,7 +205,8 @@ impl LevelIndex {
     }
 
     /// The output a level sets (`None`: all zeros), and whether training never saw it (a rare
-    /// training level was seen: it goes to `(other)` without being counted).
+    /// training level was seen: it goes to `(other)` without being counted), as
+    /// [`LevelIndex::write`] decides them cell by cell.
     fn slot(&self, level: &str) -> (Option<usize>, bool) {
         match self.position(level) {
             Some(k) => (Some(k), false),
@@ -226,12 +227,16 @@ impl LevelIndex {
         unseen: &mut UnseenLevels,
     ) {
         let level = cell.unwrap_or(self.mode.as_str());
-        let (slot, new) = self.slot(level);
-        if new {
-            unseen.note(level);
-        }
-        if let Some(k) = slot {
-            block[k * n + i] = 1.0;
+        match self.position(level) {
+            Some(k) => block[k * n + i] = 1.0,
+            None => {
+                if !self.rare.iter().any(|r| r == level) {
+                    unseen.note(level);
+                }
+                if let Some(k) = self.other_at {
+                    block[k * n + i] = 1.0;
+                }
+            }
         }
         if let (Some(k), None) = (self.indicator_at, cell) {
             block[k * n + i] = 1.0;

@@ -161,6 +161,7 @@ pub(crate) fn code_counts(codes: &[u32], n_values: usize, rows: &RowSelection) -
 
 impl UnseenLevels {
     /// Counts one cell of a level training never saw.
+    #[inline]
     pub(crate) fn note(&mut self, level: &str) {
         self.count += 1;
         if self.examples.len() < 5 && !self.examples.iter().any(|e| e == level) {
