@@ -6,9 +6,9 @@ pub mod pipeline;
 pub mod rows;
 
 pub use derive::{DerivedFeature, FeatureSpec};
-pub(crate) use pipeline::CodedTable;
+pub(crate) use pipeline::{CodedTable, RowSelection};
 pub use pipeline::{
-    Encoder, FeatureMatrix, FittedPipeline, OutputFeature, PipelineParams, RowSelection,
-    TransformReport, UnseenLevels,
+    Encoder, FeatureMatrix, FittedPipeline, OutputFeature, PipelineParams, TransformReport,
+    UnseenLevels,
 };
 pub use rows::{Cell, RowEncoder};

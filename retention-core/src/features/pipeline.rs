@@ -453,7 +453,8 @@ impl FittedPipeline {
     ///
     /// # Errors
     /// [`Error::FeatureSpec`] when the spec does not fit the schema, [`Error::InvalidParameter`]
-    /// for bad params, [`Error::Polars`] for a mistyped frame.
+    /// for bad params, [`Error::ColumnNotFound`] for a missing column, [`Error::InvalidData`] for
+    /// a column of another type than its role's (numbers as Float64, categories as String).
     pub fn fit(
         frame: &DataFrame,
         schema: &Schema,
@@ -579,7 +580,8 @@ impl FittedPipeline {
     /// Turns typed rows into model inputs.
     ///
     /// # Errors
-    /// [`Error::ColumnNotFound`] or [`Error::Polars`] when a source column is missing or mistyped.
+    /// [`Error::ColumnNotFound`] or [`Error::InvalidData`] when a source column is missing or
+    /// mistyped, [`Error::Polars`] when a derived feature cannot be computed.
     pub fn transform(&self, frame: &DataFrame) -> Result<(FeatureMatrix, TransformReport)> {
         let frame = self.with_derived(frame)?;
         let wanted: Vec<&str> = self.encoders.iter().map(Encoder::column).collect();
@@ -647,7 +649,7 @@ impl FittedPipeline {
 
 /// Which rows of a table the pipeline reads: every row, or the given positions in their order.
 #[derive(Debug, Clone)]
-pub enum RowSelection {
+pub(crate) enum RowSelection {
     /// Every row, in order.
     All,
     /// These positions (a position may repeat).

@@ -23,10 +23,16 @@ pub(crate) enum CodedColumn {
 
 impl CodedColumn {
     fn of(col: &Column) -> Result<Self> {
-        if col.dtype() == &DataType::Float64 {
-            return Ok(CodedColumn::Numeric(col.f64()?.clone()));
-        }
-        let text = col.str()?;
+        let text = match col.dtype() {
+            DataType::Float64 => return Ok(CodedColumn::Numeric(col.f64()?.clone())),
+            DataType::String => col.str()?,
+            other => {
+                return Err(Error::InvalidData(format!(
+                    "column '{}' is {other}: the pipeline reads numbers as Float64 and categories as String (a typed table has only these)",
+                    col.name()
+                )));
+            }
+        };
         let mut index: PlHashMap<&str, u32> = PlHashMap::new();
         let mut values: Vec<String> = Vec::new();
         let mut codes = Vec::with_capacity(text.len());

@@ -75,6 +75,13 @@ fn unseen_levels_are_counted_not_fatal() {
     let missing = df!("tenure" => [1.0]).unwrap();
     let e = p.transform(&missing).unwrap_err();
     assert!(e.to_string().contains("'Contract' not found"), "{e}");
+    // A column of another type than its role's is refused by name, whichever way round.
+    let numbers_as_text = df!("tenure" => ["5"], "Contract" => ["M"]).unwrap();
+    let e = p.transform(&numbers_as_text).unwrap_err();
+    assert!(e.to_string().contains("'tenure' holds text"), "{e}");
+    let integers = df!("tenure" => [5.0], "Contract" => [3i64]).unwrap();
+    let e = p.transform(&integers).unwrap_err();
+    assert!(e.to_string().contains("column 'Contract' is i64"), "{e}");
 }
 
 #[test]
