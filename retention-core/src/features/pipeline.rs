@@ -205,8 +205,9 @@ impl LevelIndex {
     }
 
     /// The output a level sets (`None`: all zeros), and whether training never saw it (a rare
-    /// training level was seen: it goes to `(other)` without being counted), as
-    /// [`LevelIndex::write`] decides them cell by cell.
+    /// training level was seen: it goes to `(other)` without being counted): the one decision
+    /// [`LevelIndex::write`] makes per cell and [`LevelIndex::write_codes`] per distinct value.
+    #[inline]
     fn slot(&self, level: &str) -> (Option<usize>, bool) {
         match self.position(level) {
             Some(k) => (Some(k), false),
@@ -227,16 +228,12 @@ impl LevelIndex {
         unseen: &mut UnseenLevels,
     ) {
         let level = cell.unwrap_or(self.mode.as_str());
-        match self.position(level) {
-            Some(k) => block[k * n + i] = 1.0,
-            None => {
-                if !self.rare.iter().any(|r| r == level) {
-                    unseen.note(level);
-                }
-                if let Some(k) = self.other_at {
-                    block[k * n + i] = 1.0;
-                }
-            }
+        let (slot, new) = self.slot(level);
+        if new {
+            unseen.note(level);
+        }
+        if let Some(k) = slot {
+            block[k * n + i] = 1.0;
         }
         if let (Some(k), None) = (self.indicator_at, cell) {
             block[k * n + i] = 1.0;

@@ -19,8 +19,7 @@ pub use params::{BusinessValues, SelectionMetric, ThresholdObjective, TrainParam
 pub use split::{SplitMix64, stratified_folds, stratified_split};
 
 use crate::calibration::{CalibrationMethod, Calibrator};
-use crate::data::Dataset;
-use crate::data::Schema;
+use crate::data::{Dataset, Schema};
 use crate::error::{Error, Result};
 use crate::estimators::{Algorithm, Estimator};
 use crate::features::{CodedTable, FeatureMatrix, FittedPipeline, RowSelection};
